@@ -1,0 +1,286 @@
+//! LZO1X-1 compressed record batches (swarm `RecordBatcher`), the payload of GetAll-style
+//! replies and of PutBatch.
+//!
+//! | bytes | field |
+//! |---|---|
+//! | u64 LE | length of the uncompressed batch |
+//! | rest | the batch compressed as raw LZO1X-1 (liblzo2 `lzo1x_1_compress`: no header, no checksum) |
+//!
+//! The uncompressed batch is a run of items, each `u64 LE length` + bytes: key, value, key,
+//! value... for pairs (GetAll, GetAllFilter, PutBatch) or key, key... for singles (GetAllKeys).
+//! On the wire each compressed batch is itself one array, and a stream of batches ends with an
+//! empty array.
+
+use crate::error::ProtocolError;
+use crate::wire::{put_u64, MAX_ARRAY_LEN};
+use byteorder::{ByteOrder, LittleEndian};
+
+/// The original's default batch capacity (uncompressed bytes), `[Options_Memory] batch_size`.
+pub const DEFAULT_BATCH_SIZE: usize = 65_536;
+
+/// Largest uncompressed batch a decoder accepts: compressed batches arrive in arrays of at most
+/// [`MAX_ARRAY_LEN`] bytes, and we refuse to inflate them beyond the same size.
+pub const MAX_BATCH_RAW_LEN: u64 = MAX_ARRAY_LEN;
+
+/// Bytes a (key, value) pair takes in an uncompressed batch.
+pub fn pair_size(key_len: usize, value_len: usize) -> usize {
+    16 + key_len + value_len
+}
+
+/// LZO1X-1, as liblzo2's `lzo1x_1_compress` (dictionary of 2^14 entries).
+pub fn compress(raw: &[u8]) -> Vec<u8> {
+    lzo1x::compress(raw, lzo1x::CompressLevel::new(3))
+}
+
+/// Collects items up to a capacity, then compresses them into one wire array.
+#[derive(Debug)]
+pub struct BatchBuilder {
+    capacity: usize,
+    raw: Vec<u8>,
+    items: usize,
+}
+
+impl BatchBuilder {
+    /// A builder for batches of at most `capacity` uncompressed bytes.
+    pub fn new(capacity: usize) -> Self {
+        BatchBuilder {
+            capacity,
+            raw: Vec::with_capacity(capacity),
+            items: 0,
+        }
+    }
+
+    /// The capacity in uncompressed bytes.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Whether no item was added since the last [`BatchBuilder::finish_into`].
+    pub fn is_empty(&self) -> bool {
+        self.items == 0
+    }
+
+    /// Uncompressed bytes collected so far.
+    pub fn raw_len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Whether a record of `size` bytes ([`pair_size`] or `8 + key_len`) can never fit.
+    pub fn too_large(&self, size: usize) -> bool {
+        size > self.capacity
+    }
+
+    /// Adds a (key, value) pair if the batch stays within its capacity; `false` if it does not
+    /// fit (send this batch, then add the pair to the next one).
+    pub fn try_push_pair(&mut self, key: &[u8], value: &[u8]) -> bool {
+        if self.raw.len() + pair_size(key.len(), value.len()) > self.capacity {
+            return false;
+        }
+        push_item(&mut self.raw, key);
+        push_item(&mut self.raw, value);
+        self.items += 1;
+        true
+    }
+
+    /// Adds a single item (a key, for GetAllKeys) if it fits.
+    pub fn try_push_single(&mut self, item: &[u8]) -> bool {
+        if self.raw.len() + 8 + item.len() > self.capacity {
+            return false;
+        }
+        push_item(&mut self.raw, item);
+        self.items += 1;
+        true
+    }
+
+    /// Compresses the collected items and appends them to `out` as one wire array
+    /// (`u64 array length`, `u64 uncompressed length`, LZO bytes); then starts a new batch.
+    pub fn finish_into(&mut self, out: &mut Vec<u8>) {
+        let compressed = compress(&self.raw);
+        put_u64(out, 8 + compressed.len() as u64);
+        put_u64(out, self.raw.len() as u64);
+        out.extend_from_slice(&compressed);
+        self.raw.clear();
+        self.items = 0;
+    }
+}
+
+fn push_item(raw: &mut Vec<u8>, item: &[u8]) {
+    put_u64(raw, item.len() as u64);
+    raw.extend_from_slice(item);
+}
+
+/// Decompresses one batch (the content of one wire array: `u64 raw length` + LZO bytes).
+pub fn decompress(payload: &[u8]) -> Result<Vec<u8>, ProtocolError> {
+    if payload.len() < 8 {
+        return Err(ProtocolError::BadBatch("shorter than its length header"));
+    }
+    let raw_len = LittleEndian::read_u64(&payload[..8]);
+    if raw_len > MAX_BATCH_RAW_LEN {
+        return Err(ProtocolError::BadBatch(
+            "uncompressed length over the limit",
+        ));
+    }
+    let mut raw = vec![0u8; raw_len as usize];
+    lzo1x::decompress(&payload[8..], &mut raw).map_err(|_| {
+        ProtocolError::BadBatch("LZO data does not decompress to the announced length")
+    })?;
+    Ok(raw)
+}
+
+/// Iterates the items of an uncompressed batch.
+#[derive(Debug, Clone)]
+pub struct Items<'a> {
+    raw: &'a [u8],
+}
+
+impl<'a> Items<'a> {
+    /// Items of `raw`.
+    pub fn new(raw: &'a [u8]) -> Self {
+        Items { raw }
+    }
+
+    /// The next item, `None` at the end, an error if the batch is cut inside an item.
+    pub fn next_item(&mut self) -> Option<Result<&'a [u8], ProtocolError>> {
+        if self.raw.is_empty() {
+            return None;
+        }
+        if self.raw.len() < 8 {
+            self.raw = &[];
+            return Some(Err(ProtocolError::BadBatch("item length cut off")));
+        }
+        let len = LittleEndian::read_u64(&self.raw[..8]);
+        let rest = &self.raw[8..];
+        if len > rest.len() as u64 {
+            self.raw = &[];
+            return Some(Err(ProtocolError::BadBatch("item longer than the batch")));
+        }
+        let (item, tail) = rest.split_at(len as usize);
+        self.raw = tail;
+        Some(Ok(item))
+    }
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Result<&'a [u8], ProtocolError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_item()
+    }
+}
+
+/// Iterates (key, value) pairs of an uncompressed batch.
+#[derive(Debug, Clone)]
+pub struct Pairs<'a>(Items<'a>);
+
+impl<'a> Pairs<'a> {
+    /// Pairs of `raw`.
+    pub fn new(raw: &'a [u8]) -> Self {
+        Pairs(Items::new(raw))
+    }
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = Result<(&'a [u8], &'a [u8]), ProtocolError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let key = match self.0.next()? {
+            Ok(k) => k,
+            Err(e) => return Some(Err(e)),
+        };
+        match self.0.next() {
+            Some(Ok(value)) => Some(Ok((key, value))),
+            Some(Err(e)) => Some(Err(e)),
+            None => Some(Err(ProtocolError::BadBatch("key without a value"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Reader;
+    use proptest::prelude::*;
+
+    /// The worked example of spec/logfiles.md 1.2, made with liblzo2.
+    const HELLO_LZO: [u8; 38] = [
+        0x06, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x30, 0xc0, 0x00, 0x00, 0x03, b'5', b'7', b'2', b'7',
+        b'5', b'8', b'0', b'6', 0x05, 0, 0, 0, 0, 0, 0, 0, b'H', b'e', b'l', b'l', b'o', 0x11,
+        0x00, 0x00,
+    ];
+
+    #[test]
+    fn liblzo2_worked_example_decodes() {
+        let mut payload = 37u64.to_le_bytes().to_vec();
+        payload.extend_from_slice(&HELLO_LZO);
+        let raw = decompress(&payload).unwrap();
+        let pairs: Vec<_> = Pairs::new(&raw).collect::<Result<_, _>>().unwrap();
+        assert_eq!(pairs, vec![(&b"0000000057275806"[..], &b"Hello"[..])]);
+    }
+
+    #[test]
+    fn our_compressor_matches_liblzo2_on_the_worked_example() {
+        let mut b = BatchBuilder::new(DEFAULT_BATCH_SIZE);
+        assert!(b.try_push_pair(b"0000000057275806", b"Hello"));
+        let mut out = Vec::new();
+        b.finish_into(&mut out);
+        let mut expect = vec![0x2e, 0, 0, 0, 0, 0, 0, 0, 0x25, 0, 0, 0, 0, 0, 0, 0];
+        expect.extend_from_slice(&HELLO_LZO);
+        assert_eq!(out, expect);
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn empty_batch_is_the_lzo_end_marker() {
+        let mut b = BatchBuilder::new(DEFAULT_BATCH_SIZE);
+        let mut out = Vec::new();
+        b.finish_into(&mut out);
+        assert_eq!(
+            out,
+            [11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11, 0, 0]
+        );
+    }
+
+    #[test]
+    fn capacity_is_respected() {
+        let mut b = BatchBuilder::new(100);
+        assert!(b.try_push_pair(&[b'k'; 16], &[1u8; 50])); // 82 bytes
+        assert!(!b.try_push_pair(&[b'k'; 16], &[1u8; 2]));
+        assert!(b.too_large(pair_size(16, 85)));
+    }
+
+    #[test]
+    fn corrupt_batches_are_errors() {
+        assert!(decompress(&[1, 2]).is_err());
+        let mut p = 1000u64.to_le_bytes().to_vec();
+        p.extend_from_slice(&[0xff; 20]);
+        assert!(decompress(&p).is_err());
+        let mut huge = u64::MAX.to_le_bytes().to_vec();
+        huge.push(0x11);
+        assert!(decompress(&huge).is_err());
+        let cut = [5u8, 0, 0, 0, 0, 0, 0, 0, b'a'];
+        assert!(Items::new(&cut).next().unwrap().is_err());
+        let lonely_key = [1u8, 0, 0, 0, 0, 0, 0, 0, b'a'];
+        assert!(Pairs::new(&lonely_key).next().unwrap().is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn batch_roundtrip(records in proptest::collection::vec(
+            (any::<u64>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..50)) {
+            let mut b = BatchBuilder::new(DEFAULT_BATCH_SIZE);
+            for (k, v) in &records {
+                prop_assert!(b.try_push_pair(&crate::key::format_key(*k), v));
+            }
+            let mut out = Vec::new();
+            b.finish_into(&mut out);
+            let mut r = Reader::new(&out);
+            let payload = r.read_array().unwrap();
+            prop_assert_eq!(r.remaining().len(), 0);
+            let raw = decompress(payload).unwrap();
+            let got: Vec<_> = Pairs::new(&raw).collect::<Result<_, _>>().unwrap();
+            prop_assert_eq!(got.len(), records.len());
+            for ((k, v), (gk, gv)) in records.iter().zip(got) {
+                prop_assert_eq!(&crate::key::format_key(*k)[..], gk);
+                prop_assert_eq!(&v[..], gv);
+            }
+        }
+    }
+}

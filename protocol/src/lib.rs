@@ -1,0 +1,21 @@
+//! Every byte format of the legacy swarm protocols, with no I/O: the framing primitives (int32
+//! command and status codes, u64-length-prefixed arrays), status codes, 16-hex-digit keys and
+//! hash ranges, channel-name validation, LZO1X record batches and the dht request set.
+//!
+//! Decoders take `&[u8]` and return a message plus the bytes it used, or
+//! [`DecodeError::Incomplete`] when more bytes are needed (a normal outcome, not an error).
+//! Encoders append to a `Vec<u8>`. The nodes, the client, the tools and the fuzzers share this
+//! one codec so they can never disagree about a byte.
+
+pub mod batch;
+pub mod channel;
+pub mod dht;
+pub mod error;
+pub mod key;
+pub mod status;
+pub mod wire;
+
+pub use error::{DecodeError, ProtocolError};
+pub use key::{bit_reverse, format_key, parse_key, HashRange};
+pub use status::Status;
+pub use wire::{Reader, MAX_ARRAY_LEN};
