@@ -64,7 +64,12 @@ impl<'a> Context<'a> {
         num_connections: usize,
         waker: &'a Arc<mio::Waker>,
     ) -> Self {
-        Context { woken, num_connections, now: Instant::now(), waker }
+        Context {
+            woken,
+            num_connections,
+            now: Instant::now(),
+            waker,
+        }
     }
 
     /// Asks the loop to call [`Service::resume`] for `id` (which must be in [`Step::Wait`] or

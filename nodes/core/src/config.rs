@@ -1,0 +1,399 @@
+//! `config.ini` basics shared by the nodes: loading, typed getters whose errors name the file,
+//! section and key, the warning about keys a node does not use, and `[Server]`/`[Performance]`.
+//!
+//! The original's section and key names are kept so existing config files keep working. Keys we
+//! do not use are accepted with a warning rather than refused (DECISIONS, "All nodes").
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use ini::{Ini, ParseOption};
+
+/// Why a configuration could not be loaded.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The file could not be read.
+    Io {
+        /// The file.
+        file: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file is not valid INI.
+    Parse {
+        /// The file.
+        file: String,
+        /// 1-based line of the error.
+        line: usize,
+        /// Column of the error.
+        col: usize,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A required key is absent (or empty).
+    Missing {
+        /// The file.
+        file: String,
+        /// The section.
+        section: String,
+        /// The key.
+        key: String,
+    },
+    /// A key's value cannot be used.
+    Invalid {
+        /// The file.
+        file: String,
+        /// The section.
+        section: String,
+        /// The key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Io { file, source } => write!(f, "{file}: {source}"),
+            ConfigError::Parse {
+                file,
+                line,
+                col,
+                msg,
+            } => write!(f, "{file}:{line}:{col}: {msg}"),
+            ConfigError::Missing { file, section, key } => {
+                write!(f, "{file}: [{section}] {key} is required but missing")
+            }
+            ConfigError::Invalid {
+                file,
+                section,
+                key,
+                value,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "{file}: [{section}] {key} = '{value}' is invalid: {reason}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Backslashes are literal (the original's parser has no escapes; paths may contain them).
+fn parse_option() -> ParseOption {
+    ParseOption {
+        enabled_escape: false,
+        ..ParseOption::default()
+    }
+}
+
+/// Reads and parses an INI file.
+pub fn load_ini(path: &Path) -> Result<Ini, ConfigError> {
+    let file = path.display().to_string();
+    let text = fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    parse_named(&text, file)
+}
+
+/// Parses INI text (errors name the file as `<string>`).
+pub fn parse_ini(text: &str) -> Result<Ini, ConfigError> {
+    parse_named(text, "<string>".to_owned())
+}
+
+fn parse_named(text: &str, file: String) -> Result<Ini, ConfigError> {
+    Ini::load_from_str_opt(text, parse_option()).map_err(|e| ConfigError::Parse {
+        file,
+        line: e.line,
+        col: e.col,
+        msg: e.msg.into_owned(),
+    })
+}
+
+/// Typed access to a parsed INI file; every error names the file, section and key.
+#[derive(Debug, Clone, Copy)]
+pub struct IniView<'a> {
+    ini: &'a Ini,
+    file: &'a str,
+}
+
+impl<'a> IniView<'a> {
+    /// Wraps `ini`, loaded from `file` (used in error messages).
+    pub fn new(ini: &'a Ini, file: &'a str) -> Self {
+        IniView { ini, file }
+    }
+
+    /// The raw value of `[section] key`, if present.
+    pub fn get(&self, section: &str, key: &str) -> Option<&'a str> {
+        self.ini.section(Some(section))?.get(key)
+    }
+
+    /// The raw value of `[section] key`; absent or empty is an error.
+    pub fn require_str(&self, section: &str, key: &str) -> Result<&'a str, ConfigError> {
+        match self.get(section, key) {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(ConfigError::Missing {
+                file: self.file.to_owned(),
+                section: section.to_owned(),
+                key: key.to_owned(),
+            }),
+        }
+    }
+
+    /// `[section] key` parsed as `T`, or `None` if absent.
+    pub fn parse<T>(&self, section: &str, key: &str) -> Result<Option<T>, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.get(section, key) {
+            None => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|e: T::Err| self.invalid(section, key, v, e.to_string())),
+        }
+    }
+
+    /// `[section] key` parsed as `T`, or `default` if absent.
+    pub fn parse_or<T>(&self, section: &str, key: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        Ok(self.parse(section, key)?.unwrap_or(default))
+    }
+
+    /// `[section] key` parsed as `T`; absent is an error.
+    pub fn require<T>(&self, section: &str, key: &str) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        let v = self.require_str(section, key)?;
+        v.parse()
+            .map_err(|e: T::Err| self.invalid(section, key, v, e.to_string()))
+    }
+
+    /// `[section] key` as a boolean (`true/false`, `yes/no`, `on/off`, `1/0`, any case), or
+    /// `default` if absent.
+    pub fn bool_or(&self, section: &str, key: &str, default: bool) -> Result<bool, ConfigError> {
+        let Some(v) = self.get(section, key) else {
+            return Ok(default);
+        };
+        match v.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(true),
+            "false" | "no" | "off" | "0" => Ok(false),
+            _ => Err(self.invalid(section, key, v, "expected true or false")),
+        }
+    }
+
+    /// An [`ConfigError::Invalid`] for `[section] key = value`, for checks beyond parsing.
+    pub fn invalid(
+        &self,
+        section: &str,
+        key: &str,
+        value: &str,
+        reason: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_owned(),
+            section: section.to_owned(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// `[section] key` parsed as an integer of at least `min`, or `default` if absent.
+    pub fn at_least<T>(
+        &self,
+        section: &str,
+        key: &str,
+        min: T,
+        default: T,
+    ) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + fmt::Display + Copy,
+        T::Err: fmt::Display,
+    {
+        let v = self.parse_or(section, key, default)?;
+        if v < min {
+            return Err(self.invalid(
+                section,
+                key,
+                &v.to_string(),
+                format!("must be at least {min}"),
+            ));
+        }
+        Ok(v)
+    }
+}
+
+/// Sections the original's config files carry that the loop or logging handle elsewhere (or that
+/// we drop): never warned about.
+fn ignored_section(name: &str) -> bool {
+    name.starts_with("LOG")
+        || name.eq_ignore_ascii_case("stats")
+        || name == "PidLock"
+        || name == "VERSION"
+}
+
+/// `(section, key)` pairs present in `ini` but not in `known` (a key of `"*"` accepts every key of
+/// its section). Ignored sections (`LOG*`, `STATS`, `PidLock`, `VERSION`) are skipped; a section
+/// with no keys and no known key is reported with an empty key.
+pub fn unknown_keys(ini: &Ini, known: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut unknown = Vec::new();
+    for (section, props) in ini.iter() {
+        let name = section.unwrap_or("");
+        if ignored_section(name) {
+            continue;
+        }
+        let section_known = known.iter().any(|(s, _)| *s == name);
+        if props.is_empty() && !section_known && section.is_some() {
+            unknown.push((name.to_owned(), String::new()));
+        }
+        for (key, _) in props.iter() {
+            if !known
+                .iter()
+                .any(|(s, k)| *s == name && (*k == key || *k == "*"))
+            {
+                unknown.push((name.to_owned(), key.to_owned()));
+            }
+        }
+    }
+    unknown
+}
+
+/// Logs a warning for every key (and empty section) of `ini` not in `known`; returns how many.
+pub fn warn_unknown_keys(ini: &Ini, file: &str, known: &[(&str, &str)]) -> usize {
+    let unknown = unknown_keys(ini, known);
+    for (section, key) in &unknown {
+        if key.is_empty() {
+            log::warn!("{file}: unknown section [{section}] ignored");
+        } else {
+            log::warn!("{file}: unknown key [{section}] {key} ignored");
+        }
+    }
+    unknown.len()
+}
+
+/// `[Server] connection_limit` default (the original's).
+pub const DEFAULT_CONNECTION_LIMIT: usize = 5000;
+/// `[Server] backlog` default (the original's).
+pub const DEFAULT_BACKLOG: i32 = 2048;
+/// `[Performance] write_flush_ms` default (the original's Listen flush period).
+pub const DEFAULT_WRITE_FLUSH_MS: u64 = 250;
+/// `[Performance] write_timeout_ms` default: a client that reads nothing for this long is closed.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Period of stats.log lines (fixed in the original).
+pub const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(30);
+/// `[STATS] file_name` default.
+pub const DEFAULT_STATS_FILE: &str = "log/stats.log";
+
+/// What the shared loop needs from `config.ini`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// `[Server] address`: address to listen on (an IP or host name).
+    pub address: String,
+    /// `[Server] port`: 0 picks a free port (tests).
+    pub port: u16,
+    /// `[Server] connection_limit`: more connections are accepted and closed at once.
+    pub connection_limit: usize,
+    /// `[Server] backlog`: the listen queue length.
+    pub backlog: i32,
+    /// `[Performance] write_flush_ms`: period of [`crate::Service::tick`].
+    pub write_flush_ms: u64,
+    /// `[Performance] write_timeout_ms`: a connection whose pending output makes no progress
+    /// for this long is closed.
+    pub write_timeout: Duration,
+    /// Period of stats.log lines (not in the INI; tests shorten it).
+    pub stats_interval: Duration,
+    /// `[STATS] file_name`: where stats lines go; `None` writes none.
+    pub stats_file: Option<PathBuf>,
+    /// Whether the loop handles SIGINT/SIGTERM/SIGQUIT (shutdown) and SIGHUP (reopen logs).
+    pub handle_signals: bool,
+}
+
+impl ServerConfig {
+    /// The keys [`ServerConfig::from_ini`] reads, for [`warn_unknown_keys`].
+    pub const KNOWN_KEYS: &'static [(&'static str, &'static str)] = &[
+        ("Server", "address"),
+        ("Server", "port"),
+        ("Server", "connection_limit"),
+        ("Server", "backlog"),
+        ("Performance", "write_flush_ms"),
+        ("Performance", "write_timeout_ms"),
+    ];
+
+    /// Reads `[Server] address port connection_limit backlog`, `[Performance] write_flush_ms
+    /// write_timeout_ms` and `[STATS] file_name`; `file_name` names the file in errors.
+    pub fn from_ini(ini: &Ini, file_name: &str) -> Result<ServerConfig, ConfigError> {
+        let v = IniView::new(ini, file_name);
+        let timeout_default = u64::try_from(DEFAULT_WRITE_TIMEOUT.as_millis()).unwrap_or(u64::MAX);
+        Ok(ServerConfig {
+            address: v.require_str("Server", "address")?.to_owned(),
+            port: v.require("Server", "port")?,
+            connection_limit: v.at_least(
+                "Server",
+                "connection_limit",
+                1,
+                DEFAULT_CONNECTION_LIMIT,
+            )?,
+            backlog: v.at_least("Server", "backlog", 1, DEFAULT_BACKLOG)?,
+            write_flush_ms: v.at_least(
+                "Performance",
+                "write_flush_ms",
+                1,
+                DEFAULT_WRITE_FLUSH_MS,
+            )?,
+            write_timeout: Duration::from_millis(v.at_least(
+                "Performance",
+                "write_timeout_ms",
+                1,
+                timeout_default,
+            )?),
+            stats_interval: DEFAULT_STATS_INTERVAL,
+            stats_file: Some(PathBuf::from(
+                v.get("STATS", "file_name").unwrap_or(DEFAULT_STATS_FILE),
+            )),
+            handle_signals: true,
+        })
+    }
+
+    /// Defaults on 127.0.0.1:`port` for tests: no stats file, no signal handling (several
+    /// servers in one test process must not fight over signals).
+    pub fn local(port: u16) -> ServerConfig {
+        ServerConfig {
+            address: "127.0.0.1".to_owned(),
+            port,
+            connection_limit: DEFAULT_CONNECTION_LIMIT,
+            backlog: DEFAULT_BACKLOG,
+            write_flush_ms: DEFAULT_WRITE_FLUSH_MS,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            stats_interval: DEFAULT_STATS_INTERVAL,
+            stats_file: None,
+            handle_signals: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
