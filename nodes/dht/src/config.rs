@@ -1,0 +1,219 @@
+//! The dht node's `config.ini`: the original's sections and keys, one typed struct, defaults as
+//! named consts, validated on load with the file and key in every message. Without `-c`, the
+//! node runs on [`DEFAULT_CONFIG`] (127.0.0.1:10000, the full hash range, `data/`).
+
+use ini::Ini;
+use std::path::PathBuf;
+use swarm_core::config::{self, IniView};
+use swarm_core::{ConfigError, ServerConfig};
+use swarm_protocol::batch::DEFAULT_BATCH_SIZE;
+use swarm_protocol::HashRange;
+
+/// The configuration used when no `-c FILE` is given.
+pub const DEFAULT_CONFIG: &str = include_str!("default_config.ini");
+
+/// `[Server] data_dir` default.
+pub const DEFAULT_DATA_DIR: &str = "data";
+/// `[Options_Memory] batch_size` minimum (as in the original).
+pub const MIN_BATCH_SIZE: usize = 1024;
+/// `[Options_Memory] abort_after_all_out_of_range` default.
+pub const DEFAULT_ABORT_AFTER_ALL_OUT_OF_RANGE: u64 = 10_000;
+/// `[LOG.Root] file` default.
+pub const DEFAULT_ROOT_LOG: &str = "log/root.log";
+
+/// What to do with a dumped record outside the node's hash range (`allow_out_of_range`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutOfRange {
+    /// Load it anyway (the default).
+    Load,
+    /// Skip it with a warning.
+    Ignore,
+    /// Refuse to start.
+    Fatal,
+}
+
+/// The dht node's configuration.
+#[derive(Debug, Clone)]
+pub struct DhtConfig {
+    /// `[Server]`, `[Performance]`: what the event loop needs.
+    pub server: ServerConfig,
+    /// `[Server] minval`, `maxval`: the node's range of bit-reversed keys.
+    pub range: HashRange,
+    /// `[Server] data_dir`: dump files.
+    pub data_dir: PathBuf,
+    /// `[Options_Memory] size_limit`: bytes (0 = unlimited).
+    pub size_limit: u64,
+    /// `[Options_Memory] batch_size`: GetAll batch capacity; values may be 32 bytes less.
+    pub batch_size: usize,
+    /// `[Options_Memory] allow_out_of_range`.
+    pub allow_out_of_range: OutOfRange,
+    /// `[Options_Memory] abort_after_all_out_of_range` (0 disables).
+    pub abort_after_all_out_of_range: u64,
+    /// `[Options_Memory] dump_period_s` (ours; 0 = dump only at shutdown).
+    pub dump_period_s: u64,
+    /// The directory of `[LOG.Root] file`: root.log, and stats.log unless `[STATS] file_name`
+    /// says otherwise.
+    pub log_dir: PathBuf,
+}
+
+/// Keys the node reads, and keys of the original it accepts without using them.
+const KNOWN_KEYS: &[(&str, &str)] = &[
+    ("Server", "minval"),
+    ("Server", "maxval"),
+    ("Server", "data_dir"),
+    ("Server", "unix_socket_path"),
+    ("Performance", "redist_memory_limit_mulitplier"),
+    ("Options_Memory", "size_limit"),
+    ("Options_Memory", "batch_size"),
+    ("Options_Memory", "allow_out_of_range"),
+    ("Options_Memory", "abort_after_all_out_of_range"),
+    ("Options_Memory", "dump_period_s"),
+    ("Options_Memory", "lock_memory"),
+    ("Options_Memory", "disable_direct_io"),
+    ("Options_Memory", "bnum"),
+];
+
+/// Parses a range bound: exactly 16 hex digits, optionally after `0x`.
+fn parse_bound(v: &IniView<'_>, key: &str) -> Result<u64, ConfigError> {
+    let raw = v.require_str("Server", key)?;
+    let digits = raw
+        .strip_prefix("0x")
+        .or_else(|| raw.strip_prefix("0X"))
+        .unwrap_or(raw);
+    if digits.len() != 16 {
+        return Err(v.invalid(
+            "Server",
+            key,
+            raw,
+            "expected 16 hex digits, optionally after 0x",
+        ));
+    }
+    u64::from_str_radix(digits, 16).map_err(|e| v.invalid("Server", key, raw, e.to_string()))
+}
+
+impl DhtConfig {
+    /// Reads a configuration; `file` names it in errors and warnings.
+    pub fn from_ini(ini: &Ini, file: &str) -> Result<DhtConfig, ConfigError> {
+        let v = IniView::new(ini, file);
+        let mut known = ServerConfig::KNOWN_KEYS.to_vec();
+        known.extend_from_slice(KNOWN_KEYS);
+        config::warn_unknown_keys(ini, file, &known);
+
+        let min = parse_bound(&v, "minval")?;
+        let max = parse_bound(&v, "maxval")?;
+        let range = HashRange::new(min, max).ok_or_else(|| {
+            v.invalid(
+                "Server",
+                "maxval",
+                v.get("Server", "maxval").unwrap_or(""),
+                "maxval is below minval",
+            )
+        })?;
+        let allow = match v
+            .get("Options_Memory", "allow_out_of_range")
+            .unwrap_or("load")
+        {
+            "load" => OutOfRange::Load,
+            "ignore" => OutOfRange::Ignore,
+            "fatal" => OutOfRange::Fatal,
+            other => {
+                return Err(v.invalid(
+                    "Options_Memory",
+                    "allow_out_of_range",
+                    other,
+                    "expected load, ignore or fatal",
+                ))
+            }
+        };
+        let mut server = ServerConfig::from_ini(ini, file)?;
+        let root_log = PathBuf::from(v.get("LOG.Root", "file").unwrap_or(DEFAULT_ROOT_LOG));
+        let log_dir = root_log.parent().map(PathBuf::from).unwrap_or_default();
+        if v.get("STATS", "file_name").is_none() {
+            server.stats_file = Some(log_dir.join("stats.log"));
+        }
+        Ok(DhtConfig {
+            server,
+            range,
+            data_dir: PathBuf::from(v.get("Server", "data_dir").unwrap_or(DEFAULT_DATA_DIR)),
+            size_limit: v.parse_or("Options_Memory", "size_limit", 0)?,
+            batch_size: v.at_least(
+                "Options_Memory",
+                "batch_size",
+                MIN_BATCH_SIZE,
+                DEFAULT_BATCH_SIZE,
+            )?,
+            allow_out_of_range: allow,
+            abort_after_all_out_of_range: v.parse_or(
+                "Options_Memory",
+                "abort_after_all_out_of_range",
+                DEFAULT_ABORT_AFTER_ALL_OUT_OF_RANGE,
+            )?,
+            dump_period_s: v.parse_or("Options_Memory", "dump_period_s", 0)?,
+            log_dir,
+        })
+    }
+
+    /// The embedded default configuration.
+    pub fn default_config() -> Result<DhtConfig, ConfigError> {
+        let ini = config::parse_ini(DEFAULT_CONFIG)?;
+        DhtConfig::from_ini(&ini, "<embedded default config>")
+    }
+
+    /// Loads `path`.
+    pub fn load(path: &std::path::Path) -> Result<DhtConfig, ConfigError> {
+        let ini = config::load_ini(path)?;
+        DhtConfig::from_ini(&ini, &path.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<DhtConfig, ConfigError> {
+        DhtConfig::from_ini(&config::parse_ini(text).unwrap(), "test.ini")
+    }
+
+    #[test]
+    fn embedded_default() {
+        let c = DhtConfig::default_config().unwrap();
+        assert_eq!(c.server.address, "127.0.0.1");
+        assert_eq!(c.server.port, 10000);
+        assert_eq!(c.range, HashRange::FULL);
+        assert_eq!(c.data_dir, PathBuf::from("data"));
+        assert_eq!(c.batch_size, 65_536);
+        assert_eq!(c.allow_out_of_range, OutOfRange::Load);
+    }
+
+    #[test]
+    fn original_example_config_loads() {
+        let c = parse(include_str!("../../../etc/dht/config.ini")).unwrap();
+        assert_eq!(c.batch_size, 65_535);
+    }
+
+    #[test]
+    fn errors_name_file_section_and_key() {
+        let base = "[Server]\naddress=127.0.0.1\nport=1\nminval=0x0000000000000000\n";
+        let e = parse(base).unwrap_err().to_string();
+        assert!(
+            e.contains("test.ini") && e.contains("[Server] maxval"),
+            "{e}"
+        );
+        let e = parse(&format!("{base}maxval=0xffff\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("16 hex digits"), "{e}");
+        let e = parse(&format!(
+            "{base}maxval=ffffffffffffffff\n[Options_Memory]\nbatch_size=10\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("batch_size"), "{e}");
+        let e = parse(
+            "[Server]\naddress=a\nport=1\nminval=0000000000000010\nmaxval=0000000000000001\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("below minval"), "{e}");
+    }
+}

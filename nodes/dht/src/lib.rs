@@ -1,0 +1,66 @@
+//! The dht node: an in-memory key/value store serving the legacy swarm dht protocol.
+//!
+//! Concept-to-module map, as in the original's `src/dhtnode`: `config` (config.ini), `service`
+//! (the node's state and request dispatch on the shared event loop), `requests` (one file per
+//! request), `storage` (channels of records), `dump` (files in the data directory), `stats`.
+
+pub mod config;
+pub mod dump;
+pub mod requests;
+pub mod service;
+pub mod stats;
+pub mod storage;
+
+use config::DhtConfig;
+use service::{DhtService, DhtSettings};
+use std::io;
+use std::net::SocketAddr;
+use swarm_core::{Server, ShutdownHandle};
+
+/// A dht node bound to its port, ready to run.
+#[derive(Debug)]
+pub struct DhtNode {
+    server: Server<DhtService>,
+}
+
+impl DhtNode {
+    /// Creates the data directory and binds the listening socket.
+    pub fn bind(config: &DhtConfig) -> io::Result<DhtNode> {
+        std::fs::create_dir_all(config.data_dir.join(dump::DELETED_DIR))?;
+        let settings = DhtSettings {
+            address: config.server.address.clone(),
+            port: config.server.port,
+            range: config.range,
+            batch_size: config.batch_size,
+            data_dir: config.data_dir.clone(),
+        };
+        let service = DhtService::new(settings, config.size_limit);
+        let mut server = Server::bind(&config.server, service)?;
+        let port = server.local_addr().port();
+        server.service_mut().set_port(port);
+        Ok(DhtNode { server })
+    }
+
+    /// The address the node listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// A handle that stops [`DhtNode::run`] from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.server.shutdown_handle()
+    }
+
+    /// The node's state.
+    pub fn service(&self) -> &DhtService {
+        self.server.service()
+    }
+
+    /// Serves until SIGINT/SIGTERM/SIGQUIT or the shutdown handle.
+    pub fn run(&mut self) -> io::Result<()> {
+        log::info!("Starting event loop on {}", self.local_addr());
+        self.server.run()?;
+        log::info!("Event loop stopped");
+        Ok(())
+    }
+}

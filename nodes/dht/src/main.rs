@@ -1,0 +1,72 @@
+//! `dhtnode`: parses the command line, loads the configuration (or the embedded default),
+//! starts logging and runs the node; errors become exit codes.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use swarm_dht::config::DhtConfig;
+use swarm_dht::DhtNode;
+
+/// In-memory key/value node speaking the legacy swarm dht protocol.
+#[derive(Debug, Parser)]
+#[command(name = "dhtnode", version, about)]
+struct Args {
+    /// config.ini to use; without it, the embedded default (127.0.0.1:10000, full hash range,
+    /// data in ./data, logs in ./log).
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log level of root.log (error, warn, info, debug, trace).
+    #[arg(long, default_value = "info")]
+    log_level: log::LevelFilter,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match &args.config {
+        Some(path) => DhtConfig::load(path),
+        None => DhtConfig::default_config(),
+    };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dhtnode: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = swarm_core::logging::init(&config.log_dir, args.log_level, true) {
+        eprintln!(
+            "dhtnode: cannot open the log in {}: {e}",
+            config.log_dir.display()
+        );
+        return ExitCode::from(1);
+    }
+    log::info!("Starting DHT node ------------------------------");
+    let mut node = match DhtNode::bind(&config) {
+        Ok(node) => node,
+        Err(e) => {
+            log::error!("cannot start: {e}");
+            eprintln!(
+                "dhtnode: cannot start on {}:{}: {e}",
+                config.server.address, config.server.port
+            );
+            return ExitCode::from(1);
+        }
+    };
+    eprintln!(
+        "dhtnode listening on {} (data in {}, logs in {})",
+        node.local_addr(),
+        config.data_dir.display(),
+        config.log_dir.display()
+    );
+    match node.run() {
+        Ok(()) => {
+            log::info!("Exiting");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            log::error!("event loop failed: {e}");
+            eprintln!("dhtnode: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

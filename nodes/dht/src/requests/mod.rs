@@ -1,0 +1,39 @@
+//! One file per legacy dht request: how it is validated, handled and answered. Every handler
+//! follows the original's order: all fields were read (decoding), then the channel name is
+//! checked, then the key's range, then the request-specific checks, then it executes.
+
+pub mod get;
+pub mod get_all;
+pub mod info;
+pub mod listen;
+pub mod put;
+pub mod put_batch;
+pub mod redistribute;
+pub mod remove;
+pub mod remove_channel;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+use swarm_protocol::channel::is_valid_channel_name;
+use swarm_protocol::wire::put_i32;
+use swarm_protocol::{parse_key, Status};
+
+/// Appends a status code.
+pub(crate) fn status(out: &mut Vec<u8>, s: Status) {
+    put_i32(out, s.code());
+}
+
+/// The channel check of every channel request: `false` (and BadChannelName written) if invalid.
+pub(crate) fn channel_ok(channel: &[u8], out: &mut Vec<u8>) -> bool {
+    let ok = is_valid_channel_name(channel);
+    if !ok {
+        status(out, Status::BadChannelName);
+    }
+    ok
+}
+
+/// Parses a wire key; a malformed key closes the connection, as in the original.
+pub(crate) fn key(hex: &[u8]) -> Result<u64, String> {
+    parse_key(hex).map_err(|e| format!("{e}: {:?}", String::from_utf8_lossy(hex)))
+}

@@ -1,0 +1,138 @@
+//! Put (1): store one record. Order of checks (first failing wins): BadChannelName, WrongNode
+//! (malformed key closes the connection), ValueTooBig, EmptyValue, OutOfMemory, then Ok. Put
+//! notifies the channel's Listen requests.
+
+use super::{channel_ok, key, status};
+use crate::service::DhtService;
+use crate::stats::Action;
+use crate::storage::record_bytes;
+use swarm_core::{Context, Step};
+use swarm_protocol::Status;
+
+impl DhtService {
+    pub(crate) fn put(
+        &mut self,
+        cx: &mut Context<'_>,
+        channel: &[u8],
+        hex: &[u8],
+        value: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Step, String> {
+        if !channel_ok(channel, out) {
+            return Ok(Step::Done);
+        }
+        let k = key(hex)?;
+        let s = if !self.settings.range.contains(k) {
+            Status::WrongNode
+        } else if value.len() > self.settings.value_limit() {
+            Status::ValueTooBig
+        } else if value.is_empty() {
+            Status::EmptyValue
+        } else if self.storage.put(channel, k, value).is_err() {
+            Status::OutOfMemory
+        } else {
+            self.stats
+                .action(Action::Written, 1, record_bytes(value.len()));
+            Status::Ok
+        };
+        status(out, s);
+        if s == Status::Ok {
+            if let Some(entry) = self.storage.channel(channel) {
+                self.listens.notify(cx, entry.id, k);
+            }
+        }
+        Ok(Step::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::requests::testing::*;
+    use swarm_protocol::dht::DhtRequest;
+    use swarm_protocol::HashRange;
+
+    #[test]
+    fn spec_example_put_then_get() {
+        let mut t = Node::new();
+        let put = DhtRequest::Put {
+            channel: b"test",
+            key: b"00000000000000ab",
+            value: b"hi",
+        };
+        assert_eq!(t.request(&put), OK);
+        let get = DhtRequest::Get {
+            channel: b"test",
+            key: b"00000000000000ab",
+        };
+        assert_eq!(t.request(&get), [&OK[..], &arr(b"hi")].concat());
+    }
+
+    #[test]
+    fn check_order() {
+        let mut t = Node::with_range(HashRange::new(0, 0x7fff_ffff_ffff_ffff).unwrap());
+        let too_big = vec![1u8; t.service.settings().value_limit() + 1];
+        // Bad channel wins over everything, even a malformed key.
+        let r = DhtRequest::Put {
+            channel: b"a.b",
+            key: b"zz",
+            value: b"",
+        };
+        assert_eq!(t.request(&r), status(409));
+        // Key 1 bit-reversed is 0x8000.., outside the range: WrongNode before size checks.
+        let r = DhtRequest::Put {
+            channel: b"c",
+            key: b"0000000000000001",
+            value: &too_big,
+        };
+        assert_eq!(t.request(&r), status(404));
+        let r = DhtRequest::Put {
+            channel: b"c",
+            key: b"0000000000000002",
+            value: &too_big,
+        };
+        assert_eq!(t.request(&r), status(410));
+        let r = DhtRequest::Put {
+            channel: b"c",
+            key: b"0000000000000002",
+            value: b"",
+        };
+        assert_eq!(t.request(&r), status(408));
+        let exact = vec![1u8; t.service.settings().value_limit()];
+        let r = DhtRequest::Put {
+            channel: b"c",
+            key: b"0000000000000002",
+            value: &exact,
+        };
+        assert_eq!(t.request(&r), OK);
+        assert_eq!(t.service.storage().records(), 1);
+    }
+
+    #[test]
+    fn malformed_key_closes_and_stores_nothing() {
+        let mut t = Node::new();
+        let r = DhtRequest::Put {
+            channel: b"c",
+            key: b"000000000000000g",
+            value: b"v",
+        };
+        assert!(t.request_closes(&r));
+        assert_eq!(t.service.storage().records(), 0);
+    }
+
+    #[test]
+    fn size_limit_answers_out_of_memory() {
+        let mut t = Node::with_size_limit(20);
+        let r = DhtRequest::Put {
+            channel: b"c",
+            key: b"0000000000000002",
+            value: &[7; 12],
+        };
+        assert_eq!(t.request(&r), OK);
+        let r = DhtRequest::Put {
+            channel: b"c",
+            key: b"0000000000000003",
+            value: &[7; 1],
+        };
+        assert_eq!(t.request(&r), status(407));
+    }
+}

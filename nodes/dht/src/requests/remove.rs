@@ -1,0 +1,78 @@
+//! Remove (12): delete one record. Hash-range checked (WrongNode); a missing channel or record
+//! is still Ok. Listen requests ignore removals.
+
+use super::{channel_ok, key, status};
+use crate::service::DhtService;
+use crate::stats::Action;
+use swarm_core::Step;
+use swarm_protocol::Status;
+
+impl DhtService {
+    pub(crate) fn remove(
+        &mut self,
+        channel: &[u8],
+        hex: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Step, String> {
+        if !channel_ok(channel, out) {
+            return Ok(Step::Done);
+        }
+        let k = key(hex)?;
+        if !self.settings.range.contains(k) {
+            status(out, Status::WrongNode);
+            return Ok(Step::Done);
+        }
+        status(out, Status::Ok);
+        if self.storage.remove(channel, k) {
+            self.stats.action(Action::Deleted, 1, 0);
+        }
+        Ok(Step::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::requests::testing::*;
+    use swarm_protocol::dht::DhtRequest;
+    use swarm_protocol::HashRange;
+
+    #[test]
+    fn remove_then_get() {
+        let mut t = Node::new();
+        t.request(&DhtRequest::Put {
+            channel: b"c",
+            key: b"00000000000000ab",
+            value: b"v",
+        });
+        assert_eq!(
+            t.request(&DhtRequest::Remove {
+                channel: b"c",
+                key: b"00000000000000ab"
+            }),
+            OK
+        );
+        assert_eq!(
+            t.request(&DhtRequest::Remove {
+                channel: b"x",
+                key: b"00000000000000ab"
+            }),
+            OK
+        );
+        let get = DhtRequest::Get {
+            channel: b"c",
+            key: b"00000000000000ab",
+        };
+        assert_eq!(t.request(&get), [&OK[..], &arr(b"")].concat());
+        assert_eq!(t.service.storage().records(), 0);
+    }
+
+    #[test]
+    fn wrong_node() {
+        let mut t = Node::with_range(HashRange::new(0, 0x7fff_ffff_ffff_ffff).unwrap());
+        let r = DhtRequest::Remove {
+            channel: b"c",
+            key: b"0000000000000001",
+        };
+        assert_eq!(t.request(&r), status(404));
+    }
+}

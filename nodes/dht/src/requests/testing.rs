@@ -1,0 +1,117 @@
+//! Drives a [`DhtService`] without sockets, for the request handlers' unit tests.
+
+use crate::service::{DhtService, DhtSettings, Session};
+use std::sync::Arc;
+use swarm_core::{ConnId, Context, Handled, Service, Step};
+use swarm_protocol::dht::DhtRequest;
+use swarm_protocol::HashRange;
+
+pub const OK: [u8; 4] = [0xc8, 0, 0, 0];
+
+pub fn status(code: i32) -> Vec<u8> {
+    code.to_le_bytes().to_vec()
+}
+
+pub fn arr(bytes: &[u8]) -> Vec<u8> {
+    let mut out = (bytes.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(bytes);
+    out
+}
+
+pub struct Node {
+    pub service: DhtService,
+    woken: Vec<ConnId>,
+    waker: Arc<mio::Waker>,
+    _poll: mio::Poll,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    pub fn new() -> Self {
+        Self::build(HashRange::FULL, 0)
+    }
+
+    pub fn with_range(range: HashRange) -> Self {
+        Self::build(range, 0)
+    }
+
+    pub fn with_size_limit(limit: u64) -> Self {
+        Self::build(HashRange::FULL, limit)
+    }
+
+    fn build(range: HashRange, size_limit: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = DhtSettings {
+            address: "127.0.0.1".into(),
+            port: 10000,
+            range,
+            batch_size: 65_536,
+            data_dir: dir.path().to_path_buf(),
+        };
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(usize::MAX)).unwrap());
+        Node {
+            service: DhtService::new(settings, size_limit),
+            woken: Vec::new(),
+            waker,
+            _poll: poll,
+            _dir: dir,
+        }
+    }
+
+    pub fn session(&mut self, id: ConnId) -> Session {
+        self.service.open(id, "127.0.0.1:1".parse().unwrap())
+    }
+
+    fn raw(&mut self, s: &mut Session, req: &DhtRequest<'_>) -> (Handled, Vec<u8>) {
+        let mut input = Vec::new();
+        req.encode(&mut input);
+        let mut out = Vec::new();
+        let mut cx = Context::for_test(&mut self.woken, 1, &self.waker);
+        let h = self.service.handle(&mut cx, s, &input, &mut out);
+        if let Handled::Request { consumed, .. } = h {
+            assert_eq!(consumed, input.len());
+        }
+        (h, out)
+    }
+
+    /// Sends `req` on session `s`: the reply bytes and the step.
+    pub fn request_on(&mut self, s: &mut Session, req: &DhtRequest<'_>) -> (Vec<u8>, Step) {
+        match self.raw(s, req) {
+            (Handled::Request { step, .. }, out) => (out, step),
+            (other, _) => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// Sends `req` on a fresh connection that expects a complete reply.
+    pub fn request(&mut self, req: &DhtRequest<'_>) -> Vec<u8> {
+        let mut s = self.session(99);
+        let (out, step) = self.request_on(&mut s, req);
+        assert_eq!(step, Step::Done);
+        out
+    }
+
+    /// Whether `req` makes the node close the connection (with nothing written).
+    pub fn request_closes(&mut self, req: &DhtRequest<'_>) -> bool {
+        let mut s = self.session(98);
+        let (h, out) = self.raw(&mut s, req);
+        matches!(h, Handled::Close(_)) && out.is_empty()
+    }
+
+    pub fn resume(&mut self, s: &mut Session) -> (Vec<u8>, Step) {
+        let mut out = Vec::new();
+        let mut cx = Context::for_test(&mut self.woken, 1, &self.waker);
+        let step = self.service.resume(&mut cx, s, &mut out);
+        (out, step)
+    }
+
+    pub fn close(&mut self, s: Session) {
+        let mut cx = Context::for_test(&mut self.woken, 1, &self.waker);
+        self.service.close(&mut cx, s);
+    }
+
+    /// Connections woken since the last call.
+    pub fn woken(&mut self) -> Vec<ConnId> {
+        std::mem::take(&mut self.woken)
+    }
+}

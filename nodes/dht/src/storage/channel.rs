@@ -1,0 +1,249 @@
+//! One channel's records: an open-addressing index of u64 keys over stable record slots.
+//!
+//! Records live in slots that never move while they exist (chunked, so growing never copies
+//! records), and removed slots are reused. An iteration (GetAll) walks slot numbers, so every
+//! record that exists from the start to the end of an iteration is sent exactly once, however
+//! the channel changes meanwhile; records added or removed during it may or may not be sent.
+//! The index (`hashbrown::HashTable<u32>`) holds only slot numbers: about 5 bytes a bucket.
+
+use hashbrown::HashTable;
+
+/// Slots per chunk: growing the channel adds a chunk, never copies existing slots.
+const CHUNK_SLOTS: usize = 4096;
+
+/// Bytes one record counts for in `bytes` (GetSize, size_limit, stats): the 8-byte binary key
+/// plus the value, i.e. what is actually stored, not an allocator estimate (DECISIONS.md).
+pub fn record_bytes(value_len: usize) -> u64 {
+    8 + value_len as u64
+}
+
+#[derive(Debug)]
+struct Slot {
+    key: u64,
+    /// `None` when the slot is free.
+    value: Option<Box<[u8]>>,
+}
+
+/// The records of one channel.
+#[derive(Debug, Default)]
+pub struct Channel {
+    index: HashTable<u32>,
+    chunks: Vec<Vec<Slot>>,
+    free: Vec<u32>,
+    records: u64,
+    bytes: u64,
+}
+
+/// Mixes a key for the index: keys are often sequential (counters, timestamps), and hashbrown
+/// takes the bucket from the low bits and the control byte from the top bits of the hash.
+#[inline]
+fn mix(key: u64) -> u64 {
+    let h = (key ^ (key >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 29)
+}
+
+impl Channel {
+    /// An empty channel.
+    pub fn new() -> Self {
+        Channel::default()
+    }
+
+    /// Number of records.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Bytes stored ([`record_bytes`] summed).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Slot numbers handed out so far; iteration cursors run up to this.
+    pub fn slot_count(&self) -> usize {
+        match self.chunks.last() {
+            Some(last) => (self.chunks.len() - 1) * CHUNK_SLOTS + last.len(),
+            None => 0,
+        }
+    }
+
+    #[inline]
+    fn slot(&self, id: u32) -> &Slot {
+        let id = id as usize;
+        &self.chunks[id / CHUNK_SLOTS][id % CHUNK_SLOTS]
+    }
+
+    #[inline]
+    fn slot_mut(&mut self, id: u32) -> &mut Slot {
+        let id = id as usize;
+        &mut self.chunks[id / CHUNK_SLOTS][id % CHUNK_SLOTS]
+    }
+
+    fn find(&self, key: u64) -> Option<u32> {
+        let chunks = &self.chunks;
+        self.index
+            .find(mix(key), |&id| {
+                let id = id as usize;
+                chunks[id / CHUNK_SLOTS][id % CHUNK_SLOTS].key == key
+            })
+            .copied()
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: u64) -> Option<&[u8]> {
+        self.find(key).and_then(|id| self.slot(id).value.as_deref())
+    }
+
+    /// Whether `key` has a record.
+    pub fn contains(&self, key: u64) -> bool {
+        self.find(key).is_some()
+    }
+
+    /// Stores `value` under `key`, replacing any previous value (in place when the length is
+    /// the same, so overwriting a record allocates nothing).
+    pub fn put(&mut self, key: u64, value: &[u8]) {
+        if let Some(id) = self.find(key) {
+            let slot = self.slot_mut(id);
+            let old_len = slot.value.as_ref().map_or(0, |v| v.len());
+            match &mut slot.value {
+                Some(v) if v.len() == value.len() => v.copy_from_slice(value),
+                other => *other = Some(value.into()),
+            }
+            self.bytes = self.bytes - old_len as u64 + value.len() as u64;
+            return;
+        }
+        let id = self.alloc_slot(key, value.into());
+        let chunks = &self.chunks;
+        self.index.insert_unique(mix(key), id, |&other| {
+            let other = other as usize;
+            mix(chunks[other / CHUNK_SLOTS][other % CHUNK_SLOTS].key)
+        });
+        self.records += 1;
+        self.bytes += record_bytes(value.len());
+    }
+
+    fn alloc_slot(&mut self, key: u64, value: Box<[u8]>) -> u32 {
+        if let Some(id) = self.free.pop() {
+            *self.slot_mut(id) = Slot {
+                key,
+                value: Some(value),
+            };
+            return id;
+        }
+        let id = self.slot_count();
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK_SLOTS) {
+            self.chunks.push(Vec::with_capacity(CHUNK_SLOTS));
+        }
+        if let Some(chunk) = self.chunks.last_mut() {
+            chunk.push(Slot {
+                key,
+                value: Some(value),
+            });
+        }
+        // A channel holds fewer than 2^32 records: 4 G records would need far more memory
+        // than any node has; the cast cannot truncate before allocation fails.
+        id as u32
+    }
+
+    /// Removes `key`; whether it had a record.
+    pub fn remove(&mut self, key: u64) -> bool {
+        let chunks = &self.chunks;
+        let found = self.index.find_entry(mix(key), |&id| {
+            let id = id as usize;
+            chunks[id / CHUNK_SLOTS][id % CHUNK_SLOTS].key == key
+        });
+        let Ok(entry) = found else { return false };
+        let (id, _) = entry.remove();
+        let slot = self.slot_mut(id);
+        let len = slot.value.take().map_or(0, |v| v.len());
+        self.free.push(id);
+        self.records -= 1;
+        self.bytes -= record_bytes(len);
+        true
+    }
+
+    /// The first record at slot `cursor` or after it: its slot number, key and value.
+    pub fn next_from(&self, cursor: usize) -> Option<(usize, u64, &[u8])> {
+        let mut pos = cursor;
+        while pos < self.slot_count() {
+            let slot = &self.chunks[pos / CHUNK_SLOTS][pos % CHUNK_SLOTS];
+            if let Some(v) = slot.value.as_deref() {
+                return Some((pos, slot.key, v));
+            }
+            pos += 1;
+        }
+        None
+    }
+
+    /// Every record, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.chunks
+            .iter()
+            .flatten()
+            .filter_map(|s| s.value.as_deref().map(|v| (s.key, v)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn put_get_remove_and_counts() {
+        let mut c = Channel::new();
+        c.put(1, b"one");
+        c.put(2, b"two");
+        c.put(1, b"uno");
+        assert_eq!(c.get(1), Some(&b"uno"[..]));
+        assert_eq!(c.records(), 2);
+        assert_eq!(c.bytes(), 2 * 8 + 6);
+        c.put(1, b"longer value");
+        assert_eq!(c.bytes(), 16 + 3 + 12);
+        assert!(c.remove(1));
+        assert!(!c.remove(1));
+        assert_eq!(c.get(1), None);
+        assert_eq!((c.records(), c.bytes()), (1, 11));
+        c.put(3, b"x");
+        assert_eq!(c.slot_count(), 2, "the freed slot is reused");
+    }
+
+    #[test]
+    fn iteration_sees_every_stable_record_once_despite_changes() {
+        let mut c = Channel::new();
+        for k in 0..10_000u64 {
+            c.put(k, &k.to_le_bytes());
+        }
+        let mut seen = HashMap::new();
+        let mut cursor = 0;
+        let mut step = 0u64;
+        while let Some((pos, k, _)) = c.next_from(cursor) {
+            *seen.entry(k).or_insert(0) += 1;
+            cursor = pos + 1;
+            step += 1;
+            // Churn while iterating: remove odd keys above 5000, add new keys.
+            if step % 3 == 0 {
+                c.remove(5001 + 2 * (step % 2000));
+                c.put(1_000_000 + step, b"new");
+            }
+        }
+        for k in 0..5000u64 {
+            assert_eq!(seen.get(&k), Some(&1), "stable key {k} seen once");
+        }
+        assert!(seen.values().all(|&n| n == 1));
+    }
+
+    #[test]
+    fn sequential_and_spread_keys_grow_past_chunks() {
+        let mut c = Channel::new();
+        let n = 3 * CHUNK_SLOTS as u64 + 7;
+        for k in 0..n {
+            c.put(k << 40, b"v");
+            c.put(swarm_protocol::key::fnv1a64(&k.to_le_bytes()), b"w");
+        }
+        assert_eq!(c.records(), 2 * n);
+        for k in 0..n {
+            assert_eq!(c.get(k << 40), Some(&b"v"[..]));
+        }
+        assert_eq!(c.iter().count() as u64, 2 * n);
+    }
+}

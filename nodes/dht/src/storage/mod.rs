@@ -1,0 +1,167 @@
+//! The dht node's storage: named channels of records, created on demand, with running totals
+//! for GetSize, the size limit and stats.
+
+mod channel;
+
+pub use channel::{record_bytes, Channel};
+
+use hashbrown::HashMap;
+
+/// A channel and what identifies this incarnation of it: a channel removed and created again
+/// gets a new id, so an iteration or Listen on the old one ends instead of wandering into the
+/// new one.
+#[derive(Debug)]
+pub struct ChannelEntry {
+    /// Unique for the node's lifetime.
+    pub id: u64,
+    /// The records.
+    pub data: Channel,
+}
+
+/// Why a write was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteError {
+    /// `size_limit` would be exceeded.
+    SizeLimit,
+}
+
+/// All channels of a node.
+#[derive(Debug, Default)]
+pub struct Storage {
+    channels: HashMap<Box<[u8]>, ChannelEntry>,
+    next_id: u64,
+    records: u64,
+    bytes: u64,
+    /// Bytes the node may hold (0 = unlimited): `[Options_Memory] size_limit`.
+    size_limit: u64,
+}
+
+impl Storage {
+    /// Empty storage with a size limit in bytes (0 = unlimited).
+    pub fn new(size_limit: u64) -> Self {
+        Storage {
+            size_limit,
+            ..Storage::default()
+        }
+    }
+
+    /// Records in all channels.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Bytes in all channels.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// A channel by name.
+    pub fn channel(&self, name: &[u8]) -> Option<&ChannelEntry> {
+        self.channels.get(name)
+    }
+
+    /// A channel by name, created if missing.
+    pub fn channel_or_create(&mut self, name: &[u8]) -> &mut ChannelEntry {
+        let next_id = &mut self.next_id;
+        self.channels.entry_ref(name).or_insert_with(|| {
+            *next_id += 1;
+            ChannelEntry {
+                id: *next_id,
+                data: Channel::new(),
+            }
+        })
+    }
+
+    /// Channel names, sorted.
+    pub fn channel_names(&self) -> Vec<&[u8]> {
+        let mut names: Vec<&[u8]> = self.channels.keys().map(|k| &k[..]).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Whether a value of `len` bytes may be added under the size limit (the original's check:
+    /// stored bytes plus the new value must not exceed the limit).
+    pub fn has_room_for(&self, len: usize) -> bool {
+        self.size_limit == 0 || self.bytes + len as u64 <= self.size_limit
+    }
+
+    /// Stores a record, creating the channel if needed. Checks the size limit.
+    pub fn put(&mut self, channel: &[u8], key: u64, value: &[u8]) -> Result<(), WriteError> {
+        if !self.has_room_for(value.len()) {
+            return Err(WriteError::SizeLimit);
+        }
+        let ch = &mut self.channel_or_create(channel).data;
+        let (r0, b0) = (ch.records(), ch.bytes());
+        ch.put(key, value);
+        let (r1, b1) = (ch.records(), ch.bytes());
+        self.records = self.records + r1 - r0;
+        self.bytes = self.bytes + b1 - b0;
+        Ok(())
+    }
+
+    /// Removes a record; whether it existed. Never creates the channel.
+    pub fn remove(&mut self, channel: &[u8], key: u64) -> bool {
+        let Some(entry) = self.channels.get_mut(channel) else {
+            return false;
+        };
+        let b0 = entry.data.bytes();
+        if !entry.data.remove(key) {
+            return false;
+        }
+        self.records -= 1;
+        self.bytes -= b0 - entry.data.bytes();
+        true
+    }
+
+    /// Drops a channel and all its records; its id if it existed.
+    pub fn remove_channel(&mut self, name: &[u8]) -> Option<u64> {
+        let entry = self.channels.remove(name)?;
+        self.records -= entry.data.records();
+        self.bytes -= entry.data.bytes();
+        Some(entry.id)
+    }
+
+    /// A channel's value for `key`.
+    pub fn get(&self, channel: &[u8], key: u64) -> Option<&[u8]> {
+        self.channels.get(channel)?.data.get(key)
+    }
+
+    /// Every channel with its name, unordered.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &ChannelEntry)> {
+        self.channels.iter().map(|(k, v)| (&k[..], v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_follow_every_change() {
+        let mut s = Storage::new(0);
+        s.put(b"a", 1, b"xx").unwrap();
+        s.put(b"b", 1, b"yyy").unwrap();
+        s.put(b"a", 1, b"z").unwrap();
+        assert_eq!((s.records(), s.bytes()), (2, 9 + 11));
+        assert!(s.remove(b"b", 1));
+        assert!(!s.remove(b"c", 1));
+        assert_eq!((s.records(), s.bytes()), (1, 9));
+        let id = s.channel(b"a").unwrap().id;
+        assert_eq!(s.remove_channel(b"a"), Some(id));
+        assert_eq!((s.records(), s.bytes()), (0, 0));
+        assert_ne!(
+            s.channel_or_create(b"a").id,
+            id,
+            "a recreated channel is a new incarnation"
+        );
+    }
+
+    #[test]
+    fn size_limit_counts_the_new_value() {
+        let mut s = Storage::new(20);
+        s.put(b"a", 1, b"12").unwrap(); // 10 bytes stored
+        assert_eq!(s.put(b"a", 2, &[0; 11]), Err(WriteError::SizeLimit));
+        s.put(b"a", 2, &[0; 10]).unwrap();
+        assert_eq!(s.bytes(), 28);
+    }
+}
