@@ -7,11 +7,16 @@
 pub mod config;
 pub mod logging;
 pub mod procstat;
+pub mod server;
 pub mod service;
 pub mod stats;
 pub mod timestamp;
 
 mod buffer;
+mod connection;
+mod drive;
+mod housekeeping;
 
 pub use config::{ConfigError, ServerConfig};
+pub use server::{Server, ShutdownHandle};
 pub use service::{ConnId, Context, Handled, Service, Step};

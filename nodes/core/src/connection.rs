@@ -1,0 +1,204 @@
+//! One client connection as the loop sees it: socket, buffers, request state, the readiness it
+//! has seen and the interest it is registered with; reading and writing the socket.
+//!
+//! Sockets are registered edge-triggered, so the flags here remember what an edge promised
+//! (`read_pending`: bytes may still be waiting; `write_blocked`: the send buffer is full) until
+//! the loop has acted on it.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+use crate::buffer::{InputBuffer, OutputBuffer};
+
+/// Bytes read from one connection in one turn before the others get theirs (fairness).
+const READ_BUDGET: usize = 256 * 1024;
+/// Output kept pending before the loop stops taking requests from a connection.
+pub(crate) const HIGH_WATER: usize = 1024 * 1024;
+/// Output below which a streaming ([`crate::Step::More`]) reply is resumed.
+pub(crate) const LOW_WATER: usize = 256 * 1024;
+/// Unprocessed input buffered while the connection cannot process it (a request in progress,
+/// output backed up); past it the loop stops reading until the backlog clears.
+const INPUT_PAUSE: usize = 1024 * 1024;
+
+/// Where the connection is in its request sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// No request in progress: the next one is decoded from the input.
+    Idle,
+    /// A streaming reply goes on as output drains.
+    More,
+    /// A request waits for the service to wake it.
+    Wait,
+}
+
+/// How a read pass ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ReadEnd {
+    /// The socket has nothing more for now.
+    Drained,
+    /// The per-turn budget ran out with bytes possibly still waiting.
+    Budget,
+    /// The client closed its side.
+    Eof,
+}
+
+#[derive(Debug)]
+pub(crate) struct Connection<T> {
+    pub(crate) stream: TcpStream,
+    pub(crate) peer: SocketAddr,
+    pub(crate) input: InputBuffer,
+    pub(crate) out: OutputBuffer,
+    pub(crate) session: T,
+    pub(crate) state: State,
+    /// A readable edge arrived and the socket was not yet read to the end.
+    pub(crate) read_pending: bool,
+    /// The peer half-closed or the socket reported an error: read to the end, not to the first
+    /// short read.
+    pub(crate) hup: bool,
+    /// The last write hit `WouldBlock`; a writable edge clears it.
+    pub(crate) write_blocked: bool,
+    /// Whether the registration currently includes `WRITABLE`.
+    pub(crate) writable_interest: bool,
+    /// The client closed its side; no more input will come.
+    pub(crate) eof: bool,
+    /// Close once the output is flushed; take no more requests.
+    pub(crate) closing: bool,
+    /// The service asked for a resume (see [`crate::Context::wake`]).
+    pub(crate) woken: bool,
+    /// In the loop's ready queue (revisit without a new event).
+    pub(crate) queued: bool,
+    /// Since when output has been pending without the socket taking any of it.
+    pub(crate) stalled_since: Option<Instant>,
+}
+
+impl<T> Connection<T> {
+    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, session: T) -> Self {
+        Connection {
+            stream,
+            peer,
+            input: InputBuffer::default(),
+            out: OutputBuffer::default(),
+            session,
+            state: State::Idle,
+            read_pending: false,
+            hup: false,
+            write_blocked: false,
+            writable_interest: false,
+            eof: false,
+            closing: false,
+            woken: false,
+            queued: false,
+            stalled_since: None,
+        }
+    }
+
+    /// Whether reading now is useful. Input is always read while requests can be processed (the
+    /// buffered bytes are then an incomplete request, however large); otherwise only up to
+    /// `INPUT_PAUSE`, enough to notice a hang-up during a long request without letting a
+    /// client that sends and never reads grow the buffer without bound.
+    pub(crate) fn may_read(&self) -> bool {
+        if self.eof || self.closing {
+            return false;
+        }
+        let can_process = self.state == State::Idle && self.out.len() < HIGH_WATER;
+        can_process || self.input.len() < INPUT_PAUSE
+    }
+
+    /// Reads until the socket is drained, the client closed, or the turn's budget is spent.
+    ///
+    /// A read that returns less than asked for means the socket buffer was emptied (Linux
+    /// reports new data with a new edge), so the usual request costs one `read` call, not a
+    /// second one just to see `WouldBlock`. After a hang-up edge it reads on to the end of
+    /// stream instead, as no further edge will come.
+    pub(crate) fn read(&mut self, received: &mut u64) -> io::Result<ReadEnd> {
+        let mut total = 0;
+        loop {
+            if total >= READ_BUDGET {
+                return Ok(ReadEnd::Budget);
+            }
+            let spare = self.input.spare();
+            let asked = spare.len();
+            match (&self.stream).read(spare) {
+                Ok(0) => return Ok(ReadEnd::Eof),
+                Ok(n) => {
+                    self.input.commit(n);
+                    total += n;
+                    *received += n as u64;
+                    if n < asked && !self.hup {
+                        return Ok(ReadEnd::Drained);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(ReadEnd::Drained),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes pending output until it is all gone or the socket is full; tracks progress for
+    /// the stalled-writer check.
+    pub(crate) fn write(&mut self, now: Instant, sent: &mut u64) -> io::Result<()> {
+        if self.write_blocked || self.out.is_empty() {
+            if !self.out.is_empty() && self.stalled_since.is_none() {
+                self.stalled_since = Some(now);
+            }
+            return Ok(());
+        }
+        let mut progressed = false;
+        while !self.out.is_empty() {
+            match (&self.stream).write(self.out.pending()) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.out.advance(n);
+                    *sent += n as u64;
+                    progressed = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.write_blocked = true;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.out.is_empty() {
+            self.stalled_since = None;
+        } else if progressed || self.stalled_since.is_none() {
+            self.stalled_since = Some(now);
+        }
+        Ok(())
+    }
+
+    /// Registers `WRITABLE` interest only while output is pending. Reregisters only when that
+    /// changes: the usual request/reply, whose reply fits the socket buffer, costs no
+    /// `epoll_ctl` at all.
+    pub(crate) fn update_interest(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        let want = !self.out.is_empty();
+        if want != self.writable_interest {
+            let interest = if want {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            registry.reregister(&mut self.stream, token, interest)?;
+            self.writable_interest = want;
+        }
+        Ok(())
+    }
+}
+
+/// Whether an I/O error is a normal way for a client to go away (logged at debug, not warn).
+pub(crate) fn is_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::NotConnected
+    )
+}

@@ -1,0 +1,119 @@
+//! The listening socket: binding it, accepting until `WouldBlock`, the connection limit, and
+//! the options every accepted socket gets (TCP_NODELAY, keep-alive as the original's).
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use log::{debug, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Token};
+use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
+
+use super::{Server, FIRST_CONN};
+use crate::config::ServerConfig;
+use crate::connection::Connection;
+use crate::service::Service;
+
+/// Keep-alive of accepted sockets (the original's): first probe after 5 s idle, then every 3 s,
+/// dead after 3 unanswered probes.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(3);
+const KEEPALIVE_RETRIES: u32 = 3;
+
+/// Binds a non-blocking listening socket on `cfg.address:cfg.port`.
+pub(super) fn bind_listener(cfg: &ServerConfig) -> io::Result<TcpListener> {
+    let addr = (cfg.address.as_str(), cfg.port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: no address to listen on", cfg.address),
+            )
+        })?;
+    let with_addr =
+        |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // Restarting a node must not wait for the old connections' TIME_WAIT to expire.
+    socket.set_reuse_address(true).map_err(with_addr)?;
+    socket.set_nonblocking(true).map_err(with_addr)?;
+    socket.bind(&addr.into()).map_err(with_addr)?;
+    socket.listen(cfg.backlog).map_err(with_addr)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+/// TCP_NODELAY (replies are written whole, waiting only adds latency) and keep-alive.
+fn tune(stream: &TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let keepalive = TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_RETRIES);
+    SockRef::from(stream).set_tcp_keepalive(&keepalive)
+}
+
+impl<S: Service> Server<S> {
+    /// Accepts every queued connection (the listener is edge-triggered).
+    pub(super) fn accept_all(&mut self) {
+        loop {
+            let accepted = match &self.listener {
+                Some(listener) => listener.accept(),
+                None => return,
+            };
+            match accepted {
+                Ok((stream, peer)) => self.admit(stream, peer),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_retry = false;
+                    return;
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(e) => {
+                    // Out of file descriptors or memory: connections stay queued in the backlog
+                    // and no new edge will announce them, so the timer retries.
+                    if !self.accept_retry {
+                        warn!("accept failed: {e}; retrying every second");
+                    }
+                    self.accept_retry = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Takes an accepted connection into the pool, or closes it at once when the pool is full.
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        if self.conns.len() >= self.cfg.connection_limit {
+            if !self.limit_warned {
+                warn!(
+                    "connection limit ({}) reached: closing new connections, first from {peer}",
+                    self.cfg.connection_limit
+                );
+                self.limit_warned = true;
+            }
+            return; // dropping the stream closes it
+        }
+        self.limit_warned = false;
+        if let Err(e) = tune(&stream) {
+            debug!("{peer}: cannot set socket options: {e}");
+        }
+        let entry = self.conns.vacant_entry();
+        let id = entry.key();
+        // Registering reports data that arrived before it: the first request is not missed.
+        if let Err(e) =
+            self.poll
+                .registry()
+                .register(&mut stream, Token(id + FIRST_CONN), Interest::READABLE)
+        {
+            warn!("{peer}: cannot register connection: {e}, closing connection");
+            return;
+        }
+        let session = self.service.open(id, peer);
+        entry.insert(Connection::new(stream, peer, session));
+        debug!("{peer}: connection accepted");
+    }
+}

@@ -1,0 +1,70 @@
+//! The end of [`Server::run`]: stop accepting, give pending replies a bounded time to leave,
+//! then close every connection through [`crate::Service::close`].
+//!
+//! Requests in progress (a GetAll, a Listen) are cut, not finished: a node must stop promptly
+//! and persist its data, and the client sees the connection close as with any node restart.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use log::info;
+use mio::Events;
+
+use super::Server;
+use crate::service::{ConnId, Service};
+
+/// Longest time spent flushing pending output at shutdown.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(1);
+
+impl<S: Service> Server<S> {
+    pub(super) fn finish(&mut self, events: &mut Events) {
+        // Closing the listening socket makes new clients fail at once instead of waiting in
+        // the backlog of a node that will not serve them.
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        info!(
+            "event loop stopping: closing {} connections",
+            self.conns.len()
+        );
+        self.flush_all(events);
+        let ids: Vec<ConnId> = self.conns.iter().map(|(id, _)| id).collect();
+        for id in ids {
+            self.close_conn(id);
+        }
+        self.ready.clear();
+        self.woken.clear();
+        if let Some(console) = self.hk.console.as_mut() {
+            console.finish();
+        }
+    }
+
+    /// Writes pending output until all is sent or `SHUTDOWN_FLUSH` has passed.
+    fn flush_all(&mut self, events: &mut Events) {
+        let deadline = Instant::now() + SHUTDOWN_FLUSH;
+        loop {
+            let now = Instant::now();
+            let mut pending = false;
+            for (_, conn) in self.conns.iter_mut() {
+                if conn.out.is_empty() {
+                    continue;
+                }
+                // Retry every socket with output: a full one costs one `EAGAIN`.
+                conn.write_blocked = false;
+                if conn.write(now, &mut self.counters.bytes_sent).is_err() {
+                    conn.out.clear();
+                }
+                pending |= !conn.out.is_empty();
+            }
+            if !pending || now >= deadline {
+                return;
+            }
+            // Every connection with output is registered for WRITABLE: sleep until one drains.
+            if let Err(e) = self.poll.poll(events, Some(deadline - now)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return;
+                }
+            }
+        }
+    }
+}
