@@ -67,6 +67,9 @@ pub(crate) struct Connection<T> {
     pub(crate) eof: bool,
     /// Close once the output is flushed; take no more requests.
     pub(crate) closing: bool,
+    /// The last processing pass stopped with input left that it could not take (a budget, a
+    /// request in progress, output backed up), rather than for want of bytes.
+    pub(crate) input_blocked: bool,
     /// The service asked for a resume (see [`crate::Context::wake`]).
     pub(crate) woken: bool,
     /// In the loop's ready queue (revisit without a new event).
@@ -90,22 +93,19 @@ impl<T> Connection<T> {
             writable_interest: false,
             eof: false,
             closing: false,
+            input_blocked: false,
             woken: false,
             queued: false,
             stalled_since: None,
         }
     }
 
-    /// Whether reading now is useful. Input is always read while requests can be processed (the
-    /// buffered bytes are then an incomplete request, however large); otherwise only up to
-    /// `INPUT_PAUSE`, enough to notice a hang-up during a long request without letting a
-    /// client that sends and never reads grow the buffer without bound.
+    /// Whether reading now is useful. While the last pass took all it could, the buffered bytes
+    /// are an incomplete request, however large, and reading goes on. Otherwise only up to
+    /// `INPUT_PAUSE`: enough to notice a hang-up during a long request, without letting a client
+    /// that sends faster than it is served (or never reads) grow the buffer without bound.
     pub(crate) fn may_read(&self) -> bool {
-        if self.eof || self.closing {
-            return false;
-        }
-        let can_process = self.state == State::Idle && self.out.len() < HIGH_WATER;
-        can_process || self.input.len() < INPUT_PAUSE
+        !self.eof && !self.closing && (!self.input_blocked || self.input.len() < INPUT_PAUSE)
     }
 
     /// Reads until the socket is drained, the client closed, or the turn's budget is spent.

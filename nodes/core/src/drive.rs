@@ -98,6 +98,7 @@ pub(crate) fn drive<S: Service>(
         }
     }
     let stop = process(service, conn, t);
+    conn.input_blocked = stop != Stop::Incomplete && !conn.input.is_empty();
     if conn.eof && !conn.closing && (conn.state == State::Wait || stop == Stop::Incomplete) {
         // The client hung up and nothing it sent is left to answer.
         debug!("{}: connection closed by client", conn.peer);

@@ -98,6 +98,40 @@ fn stalled_reader_is_closed_after_write_timeout() {
 }
 
 #[test]
+fn flood_from_a_client_that_never_reads_is_pushed_back() {
+    let server = start(local());
+    let mut flood = server.connect();
+    flood
+        .stream
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let chunk = "echo 0123456789abcdef\n".repeat(4096);
+    let mut sent = 0usize;
+    // The server stops reading once a bounded backlog is buffered; then the client's writes
+    // stop making progress and time out.
+    let err = loop {
+        match std::io::Write::write(&mut flood.stream, chunk.as_bytes()) {
+            Ok(n) => sent += n,
+            Err(e) => break e,
+        }
+        assert!(
+            sent < 256 << 20,
+            "server kept reading {sent} bytes without pushing back"
+        );
+    };
+    assert!(
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{err}"
+    );
+    let mut other = server.connect();
+    assert_eq!(other.ask("echo fine\n"), "fine");
+    server.stop();
+}
+
+#[test]
 fn connection_limit_accepts_and_closes_the_extra_connection() {
     let mut cfg = local();
     cfg.connection_limit = 2;
