@@ -1,0 +1,319 @@
+//! The dht node's `.tcm` channel dump files (the original's `DumpFile.d`, format version 0): a
+//! streaming writer over any [`io::Write`] and a streaming reader over any [`io::Read`], shared
+//! by the node, dhtdump, `tcmcli` and the fuzzers. No whole file is ever buffered.
+//!
+//! | bytes | field |
+//! |---|---|
+//! | u64 LE | format version, always [`FORMAT_VERSION`] = 0 |
+//! | u64 LE | key length (16 when written; 0 = end of records, see below) |
+//! | key length bytes | the key: 16 lowercase ASCII hex digits when written |
+//! | u64 LE | value length |
+//! | value length bytes | the value |
+//! | ... | more records, each key length, key, value length, value |
+//! | u64 LE = 0 | end marker: an empty key, with no value length after it |
+//! | 0 to 511 bytes | zeros, up to the next multiple of [`BLOCK_SIZE`] (the original wrote with `O_DIRECT`) |
+//!
+//! There is no magic, checksum or record count. The end marker is what tells a complete file
+//! from a torn one: a reader that meets end-of-file before it reports [`TcmError::Truncated`].
+//! Files of the pre-versioning format held a record count in the first 8 bytes, so they read
+//! as an unsupported version (unless they held no records). An empty channel's file is exactly
+//! 512 zero bytes.
+//!
+//! Readers accept what the original's loader accepted: any key length (the node decides what
+//! a key means, see [`parse_dump_key`]) and any value length, up to sanity limits
+//! ([`MAX_KEY_LEN`], [`MAX_VALUE_LEN`]) that keep a corrupt length from becoming a huge
+//! allocation ([`TcmError::Corrupt`]).
+
+use crate::key::{format_key, parse_key};
+use std::fmt;
+use std::io::{self, Read, Write};
+
+/// The only format version written and read.
+pub const FORMAT_VERSION: u64 = 0;
+/// Files are zero-padded to a multiple of this many bytes.
+pub const BLOCK_SIZE: u64 = 512;
+/// Longest key a reader accepts; a longer key length means the file is corrupt.
+pub const MAX_KEY_LEN: u64 = 1024;
+/// Longest value a reader accepts (far above any `batch_size`); a longer value length means
+/// the file is corrupt.
+pub const MAX_VALUE_LEN: u64 = 64 * 1024 * 1024;
+/// Bytes of the version field.
+pub const HEADER_LEN: u64 = 8;
+/// Bytes of the end marker.
+pub const END_MARKER_LEN: u64 = 8;
+
+/// Bytes one record takes in a file: two length fields, the 16-digit key and the value.
+pub fn record_len(value_len: usize) -> usize {
+    8 + 16 + 8 + value_len
+}
+
+/// Zero bytes that follow the end marker when `len` bytes (header, records, marker) came
+/// before them.
+pub fn padding_len(len: u64) -> u64 {
+    (BLOCK_SIZE - len % BLOCK_SIZE) % BLOCK_SIZE
+}
+
+/// Appends one record as the writer would write it (for callers that serialize records into
+/// chunks themselves and hand them to [`TcmWriter::write_encoded`]).
+pub fn encode_record(out: &mut Vec<u8>, key: u64, value: &[u8]) {
+    out.extend_from_slice(&16u64.to_le_bytes());
+    out.extend_from_slice(&format_key(key));
+    out.extend_from_slice(&(value.len() as u64).to_le_bytes());
+    out.extend_from_slice(value);
+}
+
+/// What a record's key bytes mean to the node (the original's `DumpManager.loadRecord`): a key
+/// of exactly 8 bytes is a binary little-endian u64 (the work-around for a past bug that wrote
+/// keys that way), otherwise it must be 16 hex digits. `None` for an invalid key.
+pub fn parse_dump_key(raw: &[u8]) -> Option<u64> {
+    match <[u8; 8]>::try_from(raw) {
+        Ok(bin) => Some(u64::from_le_bytes(bin)),
+        Err(_) => parse_key(raw).ok(),
+    }
+}
+
+/// Why a `.tcm` file cannot be read (further).
+#[derive(Debug)]
+pub enum TcmError {
+    /// Reading failed.
+    Io(io::Error),
+    /// The file ends before its end marker: a torn or cut file. `offset` is its length.
+    Truncated {
+        /// Bytes read before end-of-file.
+        offset: u64,
+    },
+    /// The version field is not [`FORMAT_VERSION`] (or the file is of the pre-versioning
+    /// format, whose first field was a record count).
+    UnsupportedVersion(u64),
+    /// A length field beyond the sanity limits: the file is not a dump, or it is damaged.
+    Corrupt {
+        /// Offset of the length field.
+        offset: u64,
+        /// Which field ("key length" or "value length").
+        field: &'static str,
+        /// The value read.
+        len: u64,
+    },
+}
+
+impl fmt::Display for TcmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TcmError::Io(e) => write!(f, "read error: {e}"),
+            TcmError::Truncated { offset } => write!(
+                f,
+                "file ends at byte {offset} before its end marker (torn or incomplete dump)"
+            ),
+            TcmError::UnsupportedVersion(v) => {
+                write!(
+                    f,
+                    "unsupported dump file format version {v} (only 0 is supported)"
+                )
+            }
+            TcmError::Corrupt { offset, field, len } => {
+                write!(
+                    f,
+                    "corrupt file: {field} {len} at byte {offset} is beyond the limit"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for TcmError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TcmError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Writes a `.tcm` stream: the version at creation, records, then the end marker and padding
+/// at [`TcmWriter::finish`]. Buffering is the caller's choice (wrap a file in a `BufWriter`).
+#[derive(Debug)]
+pub struct TcmWriter<W: Write> {
+    w: W,
+    written: u64,
+    records: u64,
+}
+
+impl<W: Write> TcmWriter<W> {
+    /// Starts a file: writes the version field.
+    pub fn new(mut w: W) -> io::Result<Self> {
+        w.write_all(&FORMAT_VERSION.to_le_bytes())?;
+        Ok(TcmWriter {
+            w,
+            written: HEADER_LEN,
+            records: 0,
+        })
+    }
+
+    /// Appends one record (the key written as 16 lowercase hex digits).
+    pub fn write_record(&mut self, key: u64, value: &[u8]) -> io::Result<()> {
+        let mut head = [0u8; 32];
+        head[..8].copy_from_slice(&16u64.to_le_bytes());
+        head[8..24].copy_from_slice(&format_key(key));
+        head[24..].copy_from_slice(&(value.len() as u64).to_le_bytes());
+        self.w.write_all(&head)?;
+        self.w.write_all(value)?;
+        self.written += record_len(value.len()) as u64;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Appends bytes that hold whole records made by [`encode_record`] (`records` of them).
+    pub fn write_encoded(&mut self, bytes: &[u8], records: u64) -> io::Result<()> {
+        self.w.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        self.records += records;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    /// Records written so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Writes the end marker and the padding, flushes, and gives back the sink with the
+    /// file's total length.
+    pub fn finish(mut self) -> io::Result<(W, u64)> {
+        self.w.write_all(&0u64.to_le_bytes())?;
+        self.written += END_MARKER_LEN;
+        let pad = padding_len(self.written);
+        self.w
+            .write_all(&[0u8; BLOCK_SIZE as usize][..pad as usize])?;
+        self.written += pad;
+        self.w.flush()?;
+        Ok((self.w, self.written))
+    }
+}
+
+/// One record as stored: the key bytes uninterpreted (see [`parse_dump_key`]) and the value.
+/// Borrows the reader's buffers, which the next record reuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawRecord<'a> {
+    /// The key bytes.
+    pub key: &'a [u8],
+    /// The value bytes.
+    pub value: &'a [u8],
+}
+
+/// Reads a `.tcm` stream record by record. Buffering is the caller's choice (wrap a file in a
+/// `BufReader`).
+#[derive(Debug)]
+pub struct TcmReader<R: Read> {
+    r: R,
+    offset: u64,
+    records: u64,
+    key: Vec<u8>,
+    value: Vec<u8>,
+    done: bool,
+}
+
+impl<R: Read> TcmReader<R> {
+    /// Reads and checks the version field.
+    pub fn new(r: R) -> Result<Self, TcmError> {
+        let mut reader = TcmReader {
+            r,
+            offset: 0,
+            records: 0,
+            key: Vec::new(),
+            value: Vec::new(),
+            done: false,
+        };
+        let version = reader.read_u64()?;
+        if version != FORMAT_VERSION {
+            return Err(TcmError::UnsupportedVersion(version));
+        }
+        Ok(reader)
+    }
+
+    /// Bytes consumed so far (for progress displays).
+    pub fn bytes_read(&self) -> u64 {
+        self.offset
+    }
+
+    /// Records returned so far.
+    pub fn records_read(&self) -> u64 {
+        self.records
+    }
+
+    /// The next record, or `Ok(None)` at the end marker (and after it). End-of-file before the
+    /// end marker is [`TcmError::Truncated`].
+    pub fn next_record(&mut self) -> Result<Option<RawRecord<'_>>, TcmError> {
+        if self.done {
+            return Ok(None);
+        }
+        let key_len = self.read_len("key length", MAX_KEY_LEN)?;
+        if key_len == 0 {
+            self.done = true;
+            return Ok(None);
+        }
+        Self::read_bytes(&mut self.r, &mut self.offset, &mut self.key, key_len)?;
+        let value_len = self.read_len("value length", MAX_VALUE_LEN)?;
+        Self::read_bytes(&mut self.r, &mut self.offset, &mut self.value, value_len)?;
+        self.records += 1;
+        Ok(Some(RawRecord {
+            key: &self.key,
+            value: &self.value,
+        }))
+    }
+
+    fn read_u64(&mut self) -> Result<u64, TcmError> {
+        let mut buf = [0u8; 8];
+        let mut got = 0;
+        while got < buf.len() {
+            match self.r.read(&mut buf[got..]) {
+                Ok(0) => {
+                    return Err(TcmError::Truncated {
+                        offset: self.offset + got as u64,
+                    })
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(TcmError::Io(e)),
+            }
+        }
+        self.offset += 8;
+        Ok(u64::from_le_bytes(buf))
+    }
+
+    fn read_len(&mut self, field: &'static str, max: u64) -> Result<u64, TcmError> {
+        let offset = self.offset;
+        let len = self.read_u64()?;
+        if len > max {
+            return Err(TcmError::Corrupt { offset, field, len });
+        }
+        Ok(len)
+    }
+
+    /// Reads exactly `len` bytes into `buf`, growing it only as bytes arrive (a length field
+    /// of a torn file must not allocate more than the file holds).
+    fn read_bytes(
+        r: &mut R,
+        offset: &mut u64,
+        buf: &mut Vec<u8>,
+        len: u64,
+    ) -> Result<(), TcmError> {
+        buf.clear();
+        let got = r
+            .by_ref()
+            .take(len)
+            .read_to_end(buf)
+            .map_err(TcmError::Io)?;
+        *offset += got as u64;
+        if (got as u64) < len {
+            return Err(TcmError::Truncated { offset: *offset });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
