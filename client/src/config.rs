@@ -1,0 +1,114 @@
+//! Client settings ([`ClientConfig`]) with their defaults as named consts, and the reconnect
+//! backoff they drive.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Default time to establish a TCP connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default time one socket read or write may block (the original counts timeouts per I/O
+/// operation, not per request).
+pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of idle connections kept per node (the original's `connection_limit`).
+pub const DEFAULT_MAX_CONNECTIONS_PER_NODE: usize = 5;
+/// First reconnect delay (the neo client's `RetryTimer`).
+pub const DEFAULT_RECONNECT_BACKOFF_START: Duration = Duration::from_millis(10);
+/// Longest reconnect delay.
+pub const DEFAULT_RECONNECT_BACKOFF_MAX: Duration = Duration::from_millis(2500);
+/// How long a request keeps trying to reach a restarting node.
+pub const DEFAULT_RECONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the client connects, times out and reconnects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Time to establish one TCP connection.
+    pub connect_timeout: Duration,
+    /// Time one socket read or write may block; `None` blocks forever.
+    pub io_timeout: Option<Duration>,
+    /// Idle connections kept per node for reuse.
+    pub max_connections_per_node: usize,
+    /// First delay between reconnect attempts; doubles after each failure.
+    pub reconnect_backoff_start: Duration,
+    /// Longest delay between reconnect attempts.
+    pub reconnect_backoff_max: Duration,
+    /// How long a request keeps reconnecting to a node that went away before it fails.
+    pub reconnect_timeout: Duration,
+    /// Whether gaps or overlaps in the nodes' hash ranges, or an unreachable node, make
+    /// [`crate::DhtClient::connect`] fail. Tools that work on whatever is there (dhtdump) set it
+    /// to `false` and read [`crate::HandshakeReport`] instead.
+    pub require_full_coverage: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            io_timeout: Some(DEFAULT_IO_TIMEOUT),
+            max_connections_per_node: DEFAULT_MAX_CONNECTIONS_PER_NODE,
+            reconnect_backoff_start: DEFAULT_RECONNECT_BACKOFF_START,
+            reconnect_backoff_max: DEFAULT_RECONNECT_BACKOFF_MAX,
+            reconnect_timeout: DEFAULT_RECONNECT_TIMEOUT,
+            require_full_coverage: true,
+        }
+    }
+}
+
+/// Exponential backoff between reconnect attempts of one request.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new(config: &ClientConfig) -> Self {
+        Backoff {
+            next: config.reconnect_backoff_start,
+            max: config.reconnect_backoff_max,
+        }
+    }
+
+    /// Sleeps for the current delay (never past `deadline`) and doubles it. Returns `false`,
+    /// without sleeping, when the deadline has passed.
+    pub(crate) fn wait(&mut self, deadline: Instant) -> bool {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        thread::sleep(self.next.min(deadline - now));
+        self.next = (self.next * 2).min(self.max);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_original() {
+        let c = ClientConfig::default();
+        assert_eq!(c.max_connections_per_node, 5);
+        assert_eq!(c.reconnect_backoff_start, Duration::from_millis(10));
+        assert_eq!(c.reconnect_backoff_max, Duration::from_millis(2500));
+        assert_eq!(c.reconnect_timeout, Duration::from_secs(10));
+        assert!(c.require_full_coverage);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_max_and_stops_at_the_deadline() {
+        let config = ClientConfig {
+            reconnect_backoff_start: Duration::from_millis(1),
+            reconnect_backoff_max: Duration::from_millis(3),
+            ..ClientConfig::default()
+        };
+        let mut b = Backoff::new(&config);
+        let far = Instant::now() + Duration::from_secs(5);
+        assert!(b.wait(far));
+        assert_eq!(b.next, Duration::from_millis(2));
+        assert!(b.wait(far));
+        assert!(b.wait(far));
+        assert_eq!(b.next, Duration::from_millis(3));
+        assert!(!b.wait(Instant::now()));
+    }
+}

@@ -1,0 +1,197 @@
+//! GetAll, GetAllKeys and GetAllFilter as iterators that stream from every node in turn, one
+//! compressed batch at a time (only the current batch is held in memory).
+//!
+//! Opening the stream on a node (sending the request and reading its `Ok`) is retried across a
+//! node restart, since nothing was delivered yet. An error in the middle of a node's stream is
+//! yielded once, and the iterator goes on with the next node; stop iterating to abort.
+//! Dropping an iterator mid-stream closes that connection (it is out of sync).
+
+use super::{check_channel, encode, DhtClient};
+use crate::conn::{Conn, ConnError};
+use crate::error::ClientError;
+use crate::pool::{NodePool, Retry};
+use std::collections::VecDeque;
+use std::fmt;
+use swarm_protocol::batch::{decompress, Items, Pairs};
+use swarm_protocol::dht::{DhtCommand, DhtRequest};
+use swarm_protocol::parse_key;
+
+impl DhtClient {
+    /// Every record of `channel`, node after node.
+    pub fn get_all(&self, channel: &str) -> Result<GetAll<'_>, ClientError> {
+        check_channel(channel)?;
+        let req = encode(&DhtRequest::GetAll {
+            channel: channel.as_bytes(),
+        });
+        Ok(GetAll::new(BatchStream::new(self, DhtCommand::GetAll, req)))
+    }
+
+    /// Every key of `channel`, node after node.
+    pub fn get_all_keys(&self, channel: &str) -> Result<GetAllKeys<'_>, ClientError> {
+        check_channel(channel)?;
+        let req = encode(&DhtRequest::GetAllKeys {
+            channel: channel.as_bytes(),
+        });
+        Ok(GetAllKeys {
+            batches: BatchStream::new(self, DhtCommand::GetAllKeys, req),
+            pending: VecDeque::new(),
+        })
+    }
+
+    /// Every record of `channel` whose value contains `filter` (case-sensitive). An empty
+    /// filter is sent as a plain GetAll, as the original client does.
+    pub fn get_all_filter(&self, channel: &str, filter: &[u8]) -> Result<GetAll<'_>, ClientError> {
+        if filter.is_empty() {
+            return self.get_all(channel);
+        }
+        check_channel(channel)?;
+        let req = encode(&DhtRequest::GetAllFilter {
+            channel: channel.as_bytes(),
+            filter,
+        });
+        Ok(GetAll::new(BatchStream::new(
+            self,
+            DhtCommand::GetAllFilter,
+            req,
+        )))
+    }
+}
+
+/// The decompressed batches of one request, node after node.
+struct BatchStream<'c> {
+    client: &'c DhtClient,
+    cmd: DhtCommand,
+    req: Vec<u8>,
+    next_node: usize,
+    /// The node being read and its connection.
+    current: Option<(&'c NodePool, Conn)>,
+}
+
+impl fmt::Debug for BatchStream<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchStream")
+            .field("cmd", &self.cmd)
+            .field("next_node", &self.next_node)
+            .field("reading", &self.current.as_ref().map(|(p, _)| p.addr()))
+            .finish()
+    }
+}
+
+impl<'c> BatchStream<'c> {
+    fn new(client: &'c DhtClient, cmd: DhtCommand, req: Vec<u8>) -> Self {
+        BatchStream {
+            client,
+            cmd,
+            req,
+            next_node: 0,
+            current: None,
+        }
+    }
+
+    /// The next decompressed batch and the node it came from; `None` when all nodes are done.
+    fn next_batch(&mut self) -> Option<Result<(&'c NodePool, Vec<u8>), ClientError>> {
+        loop {
+            if self.current.is_none() {
+                let pool = self.client.pools.get(self.next_node)?;
+                self.next_node += 1;
+                let (cmd, req) = (self.cmd, &self.req);
+                match pool.run(cmd, Retry::Yes, |c| {
+                    c.send(req)?;
+                    c.read_status(cmd)
+                }) {
+                    Ok(((), conn)) => self.current = Some((pool, conn)),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            let (pool, conn) = self.current.as_mut()?;
+            let pool: &'c NodePool = pool;
+            match conn.read_array() {
+                Ok(batch) if batch.is_empty() => {
+                    if let Some((pool, conn)) = self.current.take() {
+                        pool.checkin(conn);
+                    }
+                }
+                Ok(batch) => {
+                    let raw = decompress(&batch)
+                        .map_err(|e| pool.error(self.cmd, ConnError::Protocol(e)));
+                    return Some(raw.map(|raw| (pool, raw)));
+                }
+                Err(e) => {
+                    self.current = None;
+                    if matches!(e, ConnError::Io(_)) {
+                        pool.connection_lost();
+                    }
+                    return Some(Err(pool.error(self.cmd, e)));
+                }
+            }
+        }
+    }
+}
+
+/// Iterator over `(key, value)` records of GetAll and GetAllFilter.
+#[derive(Debug)]
+pub struct GetAll<'c> {
+    batches: BatchStream<'c>,
+    pending: VecDeque<Result<(u64, Vec<u8>), ClientError>>,
+}
+
+impl<'c> GetAll<'c> {
+    fn new(batches: BatchStream<'c>) -> Self {
+        GetAll {
+            batches,
+            pending: VecDeque::new(),
+        }
+    }
+}
+
+impl Iterator for GetAll<'_> {
+    type Item = Result<(u64, Vec<u8>), ClientError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Some(item);
+            }
+            let (pool, raw) = match self.batches.next_batch()? {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            };
+            let cmd = self.batches.cmd;
+            for pair in Pairs::new(&raw) {
+                let record = pair
+                    .and_then(|(k, v)| Ok((parse_key(k)?, v.to_vec())))
+                    .map_err(|e| pool.error(cmd, ConnError::Protocol(e)));
+                self.pending.push_back(record);
+            }
+        }
+    }
+}
+
+/// Iterator over the keys of GetAllKeys.
+#[derive(Debug)]
+pub struct GetAllKeys<'c> {
+    batches: BatchStream<'c>,
+    pending: VecDeque<Result<u64, ClientError>>,
+}
+
+impl Iterator for GetAllKeys<'_> {
+    type Item = Result<u64, ClientError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Some(item);
+            }
+            let (pool, raw) = match self.batches.next_batch()? {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            };
+            for item in Items::new(&raw) {
+                let key = item
+                    .and_then(parse_key)
+                    .map_err(|e| pool.error(DhtCommand::GetAllKeys, ConnError::Protocol(e)));
+                self.pending.push_back(key);
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The connection pool of one node and the retry loop every request runs through.
+//!
+//! Idle connections are kept for reuse (up to `max_connections_per_node`). When a request hits
+//! an I/O error the node has probably restarted: the connection and every idle one are dropped,
+//! and the next connection is made anew with exponential backoff until `reconnect_timeout`.
+//! The first connection made after such a loss re-checks the node's API version. Idempotent
+//! requests are then retried transparently; the others return the error.
+
+use crate::config::{Backoff, ClientConfig};
+use crate::conn::{Conn, ConnError};
+use crate::error::ClientError;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+use swarm_protocol::dht::{DhtCommand, DhtReply, DhtRequest, API_VERSION};
+use swarm_protocol::ProtocolError;
+
+/// Whether a request may be sent again after its connection broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Idempotent: reconnect and send it again until the reconnect timeout.
+    Yes,
+    /// Return the I/O error at once.
+    No,
+}
+
+/// The connections to one node.
+#[derive(Debug)]
+pub(crate) struct NodePool {
+    addr: SocketAddr,
+    config: ClientConfig,
+    idle: Mutex<Vec<Conn>>,
+    /// Set when a connection was lost: the next new connection checks the version first.
+    reverify: AtomicBool,
+}
+
+impl NodePool {
+    pub(crate) fn new(addr: SocketAddr, config: ClientConfig) -> Self {
+        NodePool {
+            addr,
+            config,
+            idle: Mutex::new(Vec::new()),
+            reverify: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Runs a request whose reply fits in `exchange`, returning the connection to the pool.
+    pub(crate) fn request<T>(
+        &self,
+        cmd: DhtCommand,
+        retry: Retry,
+        exchange: impl FnMut(&mut Conn) -> Result<T, ConnError>,
+    ) -> Result<T, ClientError> {
+        let (value, conn) = self.run(cmd, retry, exchange)?;
+        self.checkin(conn);
+        Ok(value)
+    }
+
+    /// Runs `exchange` on a pooled or new connection and hands the connection to the caller
+    /// (streams return it with [`NodePool::checkin`] once complete, or drop it).
+    pub(crate) fn run<T>(
+        &self,
+        cmd: DhtCommand,
+        retry: Retry,
+        mut exchange: impl FnMut(&mut Conn) -> Result<T, ConnError>,
+    ) -> Result<(T, Conn), ClientError> {
+        let deadline = Instant::now() + self.config.reconnect_timeout;
+        let mut backoff = Backoff::new(&self.config);
+        loop {
+            let (mut conn, fresh) = match self.idle().pop() {
+                Some(conn) => (conn, false),
+                None => (self.connect(&mut backoff, deadline)?, true),
+            };
+            match exchange(&mut conn) {
+                Ok(value) => return Ok((value, conn)),
+                Err(ConnError::Io(e)) => {
+                    self.connection_lost();
+                    let give_up = retry == Retry::No
+                        || Instant::now() >= deadline
+                        || (fresh && !backoff.wait(deadline));
+                    if give_up {
+                        return Err(self.error(cmd, ConnError::Io(e)));
+                    }
+                    log::debug!("{}: {} failed ({e}), retrying", self.addr, cmd.name());
+                }
+                Err(e) => {
+                    if e.keeps_connection() {
+                        self.checkin(conn);
+                    }
+                    return Err(self.error(cmd, e));
+                }
+            }
+        }
+    }
+
+    /// Opens a new connection (not from the pool), with backoff until `deadline`.
+    pub(crate) fn connect(
+        &self,
+        backoff: &mut Backoff,
+        deadline: Instant,
+    ) -> Result<Conn, ClientError> {
+        loop {
+            let err = match Conn::connect(
+                self.addr,
+                self.config.connect_timeout,
+                self.config.io_timeout,
+            ) {
+                Ok(mut conn) => match self.verify_after_loss(&mut conn) {
+                    Ok(()) => return Ok(conn),
+                    Err(ConnError::Io(e)) => e,
+                    Err(e) => return Err(self.error(DhtCommand::GetVersion, e)),
+                },
+                Err(e) => e,
+            };
+            if !backoff.wait(deadline) {
+                return Err(self.error(DhtCommand::GetVersion, ConnError::Io(err)));
+            }
+            log::debug!("{}: reconnecting ({err})", self.addr);
+        }
+    }
+
+    /// Keeps a connection that finished its request cleanly for reuse.
+    pub(crate) fn checkin(&self, conn: Conn) {
+        let mut idle = self.idle();
+        if idle.len() < self.config.max_connections_per_node {
+            idle.push(conn);
+        }
+    }
+
+    /// A connection broke: the node probably restarted, so the idle ones are stale too.
+    pub(crate) fn connection_lost(&self) {
+        self.idle().clear();
+        self.reverify.store(true, Ordering::SeqCst);
+    }
+
+    /// Turns a connection error into the client's error for this node.
+    pub(crate) fn error(&self, command: DhtCommand, e: ConnError) -> ClientError {
+        e.at(self.addr, command)
+    }
+
+    fn verify_after_loss(&self, conn: &mut Conn) -> Result<(), ConnError> {
+        if !self.reverify.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let result = get_version(conn).and_then(|v| {
+            if v == API_VERSION {
+                Ok(())
+            } else {
+                Err(ConnError::WrongVersion(v))
+            }
+        });
+        if result.is_err() {
+            self.reverify.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+
+    fn idle(&self) -> MutexGuard<'_, Vec<Conn>> {
+        // A panic while holding the lock cannot leave the Vec inconsistent.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn idle_count(&self) -> usize {
+        self.idle().len()
+    }
+}
+
+/// Sends GetVersion and returns the node's version string.
+pub(crate) fn get_version(conn: &mut Conn) -> Result<Vec<u8>, ConnError> {
+    let mut req = Vec::with_capacity(4);
+    DhtRequest::GetVersion.encode(&mut req);
+    conn.send(&req)?;
+    conn.read_reply(DhtCommand::GetVersion, |reply| match reply {
+        DhtReply::Version(v) => Ok(v.to_vec()),
+        _ => Err(ProtocolError::Malformed("unexpected reply to GetVersion")),
+    })
+}
