@@ -12,6 +12,9 @@ pub mod stats;
 pub mod storage;
 
 use config::DhtConfig;
+use dump::load::scan::load_data_dir;
+use dump::load::LoadRules;
+use dump::service::DumpingService;
 use service::{DhtService, DhtSettings};
 use std::io;
 use std::net::SocketAddr;
@@ -20,11 +23,12 @@ use swarm_core::{Server, ShutdownHandle};
 /// A dht node bound to its port, ready to run.
 #[derive(Debug)]
 pub struct DhtNode {
-    server: Server<DhtService>,
+    server: Server<DumpingService>,
 }
 
 impl DhtNode {
-    /// Creates the data directory and binds the listening socket.
+    /// Creates the data directory, loads the channel dumps in it, and binds the listening
+    /// socket. A dump that must stop the node (out-of-range rules) is an error.
     pub fn bind(config: &DhtConfig) -> io::Result<DhtNode> {
         std::fs::create_dir_all(config.data_dir.join(dump::DELETED_DIR))?;
         let settings = DhtSettings {
@@ -34,10 +38,18 @@ impl DhtNode {
             batch_size: config.batch_size,
             data_dir: config.data_dir.clone(),
         };
-        let service = DhtService::new(settings, config.size_limit);
+        let mut service = DhtService::new(settings, config.size_limit);
+        let rules = LoadRules {
+            range: config.range,
+            batch_size: config.batch_size,
+            out_of_range: config.allow_out_of_range,
+            abort_after_all_out_of_range: config.abort_after_all_out_of_range,
+        };
+        load_data_dir(&config.data_dir, &rules, service.storage_mut())?;
+        let service = DumpingService::new(service, config.dump_period_s);
         let mut server = Server::bind(&config.server, service)?;
         let port = server.local_addr().port();
-        server.service_mut().set_port(port);
+        server.service_mut().inner_mut().set_port(port);
         Ok(DhtNode { server })
     }
 
@@ -53,14 +65,22 @@ impl DhtNode {
 
     /// The node's state.
     pub fn service(&self) -> &DhtService {
-        self.server.service()
+        self.server.service().inner()
     }
 
-    /// Serves until SIGINT/SIGTERM/SIGQUIT or the shutdown handle.
+    /// Serves until SIGINT/SIGTERM/SIGQUIT or the shutdown handle, then dumps every channel
+    /// (also when the loop failed: the data in memory is still good).
     pub fn run(&mut self) -> io::Result<()> {
         log::info!("Starting event loop on {}", self.local_addr());
-        self.server.run()?;
+        let served = self.server.run();
         log::info!("Event loop stopped");
+        let failed = self.server.service_mut().dump_all();
+        served?;
+        if failed > 0 {
+            return Err(io::Error::other(format!(
+                "{failed} channels could not be dumped (see root.log)"
+            )));
+        }
         Ok(())
     }
 }

@@ -1,0 +1,220 @@
+//! The data-directory scan at start (spec 6.3, DECISIONS.md): which files are loaded, which are
+//! only warned about, and the fallback from an unloadable `<ch>.tcm` to `<ch>.tcm.backup`.
+//!
+//! | entry | what happens |
+//! |---|---|
+//! | `deleted/` | nothing (removed channels) |
+//! | another directory | warned, ignored |
+//! | `*.dumping` | warned as an unfinished dump ("restarted uncleanly"), ignored |
+//! | `<ch>.tcm` | loaded as channel `<ch>`; if it is empty (0 bytes), torn, corrupt or of another version, `<ch>.tcm.backup` is loaded instead |
+//! | `<ch>.tcm.backup` | warned and ignored when `<ch>.tcm` loads; loaded (error logged) when it does not or is missing |
+//! | anything else, or empty | warned, ignored |
+//!
+//! Keeping the most data: an unloadable non-empty `<ch>.tcm` is renamed to
+//! `<ch>.tcm.torn-<unix time>` (or `.unsupported-<unix time>`), never deleted, so the operator can
+//! salvage its readable records with `tcmcli`, and so the next dump does not rotate it into the
+//! backup slot over the good backup the node just loaded. A partial file is never loaded: its
+//! readable prefix may be older or newer than the backup record by record, and mixing the two
+//! would make a state that never existed. If neither file loads, the channel starts empty.
+
+use super::{load_channel, LoadError, LoadRules};
+use crate::dump::{sync_dir, BACKUP_SUFFIX, DELETED_DIR, DUMPING_SUFFIX, TCM_SUFFIX};
+use crate::storage::Storage;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use swarm_protocol::tcm::TcmError;
+
+/// A dump file found in the directory.
+#[derive(Debug)]
+struct Entry {
+    path: PathBuf,
+    len: u64,
+}
+
+/// The files of one channel.
+#[derive(Debug, Default)]
+struct Found {
+    tcm: Option<Entry>,
+    backup: Option<Entry>,
+}
+
+/// Loads every channel dump in `dir` into `storage`. An error means the node must not start:
+/// the directory cannot be read, or a record broke `allow_out_of_range = fatal` or the
+/// all-out-of-range guard.
+pub fn load_data_dir(dir: &Path, rules: &LoadRules, storage: &mut Storage) -> io::Result<()> {
+    log::info!("Scanning {} for memory files", dir.display());
+    let mut entries = fs::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    let mut channels: BTreeMap<Vec<u8>, Found> = BTreeMap::new();
+    for e in entries {
+        classify(dir, &e.path(), &mut channels)?;
+    }
+    for (channel, found) in channels {
+        load_one(&channel, found, rules, storage)?;
+    }
+    log::info!(
+        "Loaded {} records in {} channels from {}",
+        storage.records(),
+        storage.channel_names().len(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Sorts one directory entry into `channels`, or warns about it.
+fn classify(dir: &Path, path: &Path, channels: &mut BTreeMap<Vec<u8>, Found>) -> io::Result<()> {
+    let name = path.file_name().unwrap_or_default();
+    let shown = name.to_string_lossy();
+    let meta = fs::metadata(path)?;
+    if meta.is_dir() {
+        if name != DELETED_DIR {
+            log::warn!(
+                "Ignoring subdirectory '{shown}' in data directory {}",
+                dir.display()
+            );
+        }
+        return Ok(());
+    }
+    let bytes = name.as_bytes();
+    let entry = Entry {
+        path: path.to_path_buf(),
+        len: meta.len(),
+    };
+    let backup_suffix = format!("{TCM_SUFFIX}{BACKUP_SUFFIX}");
+    if bytes.ends_with(DUMPING_SUFFIX.as_bytes()) {
+        log::warn!(
+            "{shown}: Unfinished dump file found while scanning directory '{}', the program \
+             was probably restarted uncleanly and data might be old",
+            dir.display()
+        );
+    } else if let Some(ch) = stem(bytes, backup_suffix.as_bytes()) {
+        channels.entry(ch.to_vec()).or_default().backup = Some(entry);
+    } else if let Some(ch) = stem(bytes, TCM_SUFFIX.as_bytes()) {
+        channels.entry(ch.to_vec()).or_default().tcm = Some(entry);
+    } else if entry.len == 0 {
+        log::warn!("File {shown} in data directory {} is empty", dir.display());
+    } else {
+        log::warn!(
+            "{shown}: Ignoring file while scanning directory '{}' (no '{TCM_SUFFIX}' suffix)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// The channel name before `suffix`, if the name ends with it and the name is not empty.
+fn stem<'a>(name: &'a [u8], suffix: &[u8]) -> Option<&'a [u8]> {
+    name.strip_suffix(suffix).filter(|s| !s.is_empty())
+}
+
+/// Loads one channel from its `.tcm`, or from its backup when the `.tcm` is unusable.
+fn load_one(
+    channel: &[u8],
+    found: Found,
+    rules: &LoadRules,
+    storage: &mut Storage,
+) -> io::Result<()> {
+    let name = String::from_utf8_lossy(channel).into_owned();
+    // Why the .tcm was not loaded, and whether the channel had a non-empty one.
+    let (why, had_data) = match &found.tcm {
+        None => ("is missing".to_string(), false),
+        Some(e) if e.len == 0 => {
+            log::warn!("File {} in data directory is empty", e.path.display());
+            ("is empty".to_string(), false)
+        }
+        Some(e) => match attempt(&e.path, channel, rules, storage)? {
+            None => {
+                if let Some(b) = &found.backup {
+                    log::warn!(
+                        "{}: Ignoring file (the backup of '{name}', whose {TCM_SUFFIX} loaded)",
+                        b.path.display()
+                    );
+                }
+                return Ok(());
+            }
+            Some(err) => {
+                log::error!(
+                    "Cannot load channel '{name}' from {}: {err}",
+                    e.path.display()
+                );
+                set_aside(&e.path, &err);
+                (err.to_string(), true)
+            }
+        },
+    };
+    let tcm_shown = format!("{name}{TCM_SUFFIX}");
+    let backup_err = match &found.backup {
+        Some(b) if b.len > 0 => match attempt(&b.path, channel, rules, storage)? {
+            None => {
+                log::error!(
+                    "Channel '{name}': {tcm_shown} {why}; loaded the previous dump {} instead",
+                    b.path.display()
+                );
+                if let Some(e) = found.tcm.as_ref().filter(|e| e.len == 0) {
+                    set_aside(&e.path, &TcmError::Truncated { offset: 0 });
+                }
+                return Ok(());
+            }
+            Some(err) => err.to_string(),
+        },
+        Some(b) => format!("{} is empty", b.path.display()),
+        None => "there is no backup".to_string(),
+    };
+    if had_data {
+        log::error!(
+            "Channel '{name}': {tcm_shown} {why} and {backup_err}; the channel starts empty"
+        );
+        storage.channel_or_create(channel);
+    }
+    Ok(())
+}
+
+/// Loads one file. `Ok(None)`: loaded. `Ok(Some(e))`: the file is unusable and whatever it
+/// put in storage was removed. `Err`: the node must not start.
+fn attempt(
+    path: &Path,
+    channel: &[u8],
+    rules: &LoadRules,
+    storage: &mut Storage,
+) -> io::Result<Option<TcmError>> {
+    match load_channel(path, channel, rules, storage) {
+        Ok(_) => Ok(None),
+        Err(LoadError::Fatal(why)) => {
+            log::error!("{why}");
+            Err(io::Error::other(why))
+        }
+        Err(LoadError::File(e)) => {
+            storage.remove_channel(channel);
+            Ok(Some(e))
+        }
+    }
+}
+
+/// Renames an unloadable `.tcm` to `<name>.torn-<unix time>` (or `.unsupported-<unix time>`)
+/// so it is kept for the operator and out of the next dump's rotation.
+fn set_aside(path: &Path, err: &TcmError) {
+    let kind = match err {
+        TcmError::UnsupportedVersion(_) => "unsupported",
+        _ => "torn",
+    };
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut to = path.as_os_str().to_owned();
+    to.push(format!(".{kind}-{secs}"));
+    let to = PathBuf::from(to);
+    match fs::rename(path, &to) {
+        Ok(()) => {
+            log::error!("Kept {} as {}", path.display(), to.display());
+            if let Some(dir) = path.parent() {
+                if let Err(e) = sync_dir(dir) {
+                    log::warn!("cannot fsync {}: {e}", dir.display());
+                }
+            }
+        }
+        Err(e) => log::error!("cannot rename {} to {}: {e}", path.display(), to.display()),
+    }
+}

@@ -1,0 +1,368 @@
+//! The periodic dump (`[Options_Memory] dump_period_s`, ours), run by the event loop in bounded
+//! steps so serving never stops for more than a step (a fraction of a millisecond).
+//!
+//! A cycle snapshots the channel names, then walks each channel by slot with
+//! `Channel::next_from` (the iteration GetAll uses: a record present for the whole walk is
+//! dumped exactly once, records changed meanwhile may be dumped old or new, or not at all if
+//! added or removed). Each step serializes about [`STEP_BYTES`] of `.tcm` records into a buffer
+//! and hands it over a bounded channel to the writer thread (`writer`), which does every file
+//! operation. When the writer has taken a chunk it wakes the loop (`Service::on_wake`), which
+//! makes the next step; while the queue has room the loop wakes itself, so the dump runs as
+//! fast as the disk allows with the loop polling its sockets between any two steps. A channel
+//! removed during its walk is aborted (its temp file deleted) and not written.
+
+use super::file::{DumpError, Written};
+use super::retire_generation;
+use super::writer::{Job, Outcome, Report, Writer};
+use crate::storage::Storage;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use swarm_protocol::tcm::encode_record;
+
+/// `.tcm` bytes serialized per loop step.
+pub const STEP_BYTES: usize = 512 * 1024;
+/// Jobs the writer may have queued: bounds the memory of a dump to a few steps.
+const QUEUE: usize = 4;
+
+/// A channel being walked.
+#[derive(Debug)]
+struct Walk {
+    name: Box<[u8]>,
+    id: u64,
+    cursor: usize,
+}
+
+/// One dump cycle over every channel.
+#[derive(Debug)]
+struct Cycle {
+    started: Instant,
+    jobs: SyncSender<Job>,
+    reports: Receiver<Report>,
+    thread: Option<JoinHandle<()>>,
+    /// Jobs of the last step the writer's queue has not taken yet.
+    queue: VecDeque<Job>,
+    /// Channels not started yet (taken from the back).
+    todo: Vec<Box<[u8]>>,
+    current: Option<Walk>,
+    /// Channels begun whose outcome the writer has not reported.
+    outstanding: usize,
+    spare: Vec<Vec<u8>>,
+    written: Written,
+    channels: usize,
+    failed: usize,
+    steps: u64,
+    longest_step: Duration,
+}
+
+/// The periodic dump's state on the loop thread.
+#[derive(Debug)]
+pub struct Dumper {
+    data_dir: PathBuf,
+    period: Option<Duration>,
+    next_due: Option<Instant>,
+    cycle: Option<Cycle>,
+}
+
+impl Dumper {
+    /// A dumper for `data_dir` running every `period_s` seconds (0: never).
+    pub fn new(data_dir: PathBuf, period_s: u64) -> Self {
+        Dumper {
+            data_dir,
+            period: (period_s > 0).then(|| Duration::from_secs(period_s)),
+            next_due: None,
+            cycle: None,
+        }
+    }
+
+    /// Whether a cycle is running.
+    pub fn is_running(&self) -> bool {
+        self.cycle.is_some()
+    }
+
+    /// The loop's tick: starts a cycle when one is due, and moves a running one on (in case a
+    /// wake-up was missed).
+    pub fn tick(&mut self, now: Instant, storage: &Storage, waker: &Arc<mio::Waker>) {
+        let Some(period) = self.period else { return };
+        if self.cycle.is_none() {
+            let due = *self.next_due.get_or_insert(now + period);
+            if now < due {
+                return;
+            }
+            self.start(now, storage, waker);
+        }
+        self.pump(storage, waker);
+    }
+
+    /// The writer reported something: take the reports, make the next step.
+    pub fn on_wake(&mut self, storage: &Storage, waker: &Arc<mio::Waker>) {
+        if self.cycle.is_some() {
+            self.pump(storage, waker);
+        }
+    }
+
+    /// Cuts a running cycle (at shutdown, before the full dump): channels already handed to
+    /// the writer in full are still committed, a half-written one is discarded.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.cycle.take() {
+            log::info!("Stopping the periodic dump in progress");
+            c.queue.clear();
+            drop(c.jobs);
+            if let Some(t) = c.thread.take() {
+                if t.join().is_err() {
+                    log::error!("the dump writer thread panicked");
+                }
+            }
+            while let Ok(r) = c.reports.try_recv() {
+                if let Report::Done { channel, outcome } = r {
+                    log_outcome(&channel, &outcome);
+                }
+            }
+        }
+    }
+
+    fn start(&mut self, now: Instant, storage: &Storage, waker: &Arc<mio::Waker>) {
+        let period = self.period.unwrap_or_default();
+        self.next_due = Some(now + period);
+        let (jobs, job_rx) = mpsc::sync_channel(QUEUE);
+        let (report_tx, reports) = mpsc::channel();
+        let writer = Writer {
+            data_dir: self.data_dir.clone(),
+            jobs: job_rx,
+            reports: report_tx,
+            waker: Arc::clone(waker),
+        };
+        let thread = match std::thread::Builder::new()
+            .name("dump-writer".into())
+            .spawn(move || writer.run())
+        {
+            Ok(t) => t,
+            Err(e) => {
+                log::error!("Periodic dump skipped: cannot start the writer thread: {e}");
+                return;
+            }
+        };
+        let mut todo: Vec<Box<[u8]>> = storage.channel_names().into_iter().map(Box::from).collect();
+        todo.reverse();
+        log::info!("Periodic dump of {} channels started", todo.len());
+        self.cycle = Some(Cycle {
+            started: now,
+            jobs,
+            reports,
+            thread: Some(thread),
+            queue: VecDeque::new(),
+            todo,
+            current: None,
+            outstanding: 0,
+            spare: Vec::new(),
+            written: Written {
+                records: 0,
+                bytes: 0,
+            },
+            channels: 0,
+            failed: 0,
+            steps: 0,
+            longest_step: Duration::ZERO,
+        });
+    }
+
+    /// Takes the writer's reports, hands it queued jobs, and makes at most one step.
+    fn pump(&mut self, storage: &Storage, waker: &Arc<mio::Waker>) {
+        let Some(c) = self.cycle.as_mut() else { return };
+        let t0 = Instant::now();
+        c.drain_reports();
+        let mut stepped = false;
+        loop {
+            match c.send_queued() {
+                Ok(true) => {}
+                Ok(false) => break, // the writer wakes us when it has taken a job
+                Err(()) => {
+                    log::error!("Periodic dump cut: the writer thread is gone");
+                    c.queue.clear();
+                    c.todo.clear();
+                    c.current = None;
+                    c.outstanding = 0;
+                    break;
+                }
+            }
+            if stepped {
+                if c.current.is_some() || !c.todo.is_empty() {
+                    let _ = waker.wake(); // come back after the loop has polled its sockets
+                }
+                break;
+            }
+            if !c.step(storage) {
+                break;
+            }
+            stepped = true;
+        }
+        c.steps += 1;
+        c.longest_step = c.longest_step.max(t0.elapsed());
+        if c.queue.is_empty() && c.current.is_none() && c.todo.is_empty() && c.outstanding == 0 {
+            self.finish();
+        }
+    }
+
+    fn finish(&mut self) {
+        let Some(mut c) = self.cycle.take() else {
+            return;
+        };
+        drop(c.jobs);
+        if let Some(t) = c.thread.take() {
+            if t.join().is_err() {
+                log::error!("the dump writer thread panicked");
+            }
+        }
+        log::info!(
+            "Periodic dump finished in {:.3} s: {} channels ({} failed), {} records, {} bytes \
+             written; longest event-loop step {} us over {} steps",
+            c.started.elapsed().as_secs_f64(),
+            c.channels,
+            c.failed,
+            c.written.records,
+            c.written.bytes,
+            c.longest_step.as_micros(),
+            c.steps
+        );
+    }
+}
+
+impl Cycle {
+    fn drain_reports(&mut self) {
+        while let Ok(r) = self.reports.try_recv() {
+            match r {
+                Report::Buffer(b) if self.spare.len() <= QUEUE => self.spare.push(b),
+                Report::Buffer(_) => {}
+                Report::Done { channel, outcome } => {
+                    self.outstanding -= 1;
+                    match &outcome {
+                        Outcome::Written(w) => {
+                            self.channels += 1;
+                            self.written.records += w.records;
+                            self.written.bytes += w.bytes;
+                        }
+                        Outcome::Failed(DumpError::ChannelRemoved) | Outcome::Discarded => {}
+                        Outcome::Failed(_) => self.failed += 1,
+                    }
+                    log_outcome(&channel, &outcome);
+                }
+            }
+        }
+    }
+
+    /// Hands queued jobs to the writer: `Ok(true)` when all were taken, `Ok(false)` when its
+    /// queue is full, `Err` when it is gone.
+    fn send_queued(&mut self) -> Result<bool, ()> {
+        while let Some(job) = self.queue.pop_front() {
+            match self.jobs.try_send(job) {
+                Ok(()) => {}
+                Err(TrySendError::Full(job)) => {
+                    self.queue.push_front(job);
+                    return Ok(false);
+                }
+                Err(TrySendError::Disconnected(_)) => return Err(()),
+            }
+        }
+        Ok(true)
+    }
+
+    /// One step: starts the next channel and/or serializes up to [`STEP_BYTES`] of it into
+    /// queued jobs. `false` when there is nothing left to walk.
+    fn step(&mut self, storage: &Storage) -> bool {
+        if self.current.is_none() && !self.begin_next(storage) {
+            return false;
+        }
+        let Some(walk) = self.current.as_mut() else {
+            return false;
+        };
+        let channel = match storage.channel(&walk.name) {
+            Some(entry) if entry.id == walk.id => &entry.data,
+            _ => {
+                log::warn!(
+                    "Channel '{}' was removed during its dump; not written",
+                    String::from_utf8_lossy(&walk.name)
+                );
+                self.queue.push_back(Job::Abort);
+                self.current = None;
+                return true;
+            }
+        };
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        let (mut records, mut end) = (0u64, false);
+        while buf.len() < STEP_BYTES {
+            match channel.next_from(walk.cursor) {
+                Some((pos, key, value)) => {
+                    encode_record(&mut buf, key, value);
+                    walk.cursor = pos + 1;
+                    records += 1;
+                }
+                None => {
+                    end = true;
+                    break;
+                }
+            }
+        }
+        if records > 0 {
+            self.queue.push_back(Job::Chunk {
+                bytes: buf,
+                records,
+            });
+        } else {
+            self.spare.push(buf);
+        }
+        if end {
+            self.queue.push_back(Job::Finish);
+            self.current = None;
+        }
+        true
+    }
+
+    /// Starts the next channel that still exists; `false` when none is left.
+    fn begin_next(&mut self, storage: &Storage) -> bool {
+        while let Some(name) = self.todo.pop() {
+            let Some(entry) = storage.channel(&name) else {
+                continue;
+            };
+            log::info!(
+                "Dumping channel '{}' to disk",
+                String::from_utf8_lossy(&name)
+            );
+            self.queue.push_back(Job::Begin {
+                channel: name.clone(),
+                since: retire_generation(),
+            });
+            self.current = Some(Walk {
+                name,
+                id: entry.id,
+                cursor: 0,
+            });
+            self.outstanding += 1;
+            return true;
+        }
+        false
+    }
+}
+
+/// The root.log line for a channel's dump.
+pub(super) fn log_outcome(channel: &[u8], outcome: &Outcome) {
+    let name = String::from_utf8_lossy(channel);
+    match outcome {
+        Outcome::Written(w) => log::info!(
+            "Finished dumping channel '{name}': {} records, {} bytes written",
+            w.records,
+            w.bytes
+        ),
+        Outcome::Failed(DumpError::ChannelRemoved) => {
+            log::info!("Dump of channel '{name}' discarded: the channel was removed")
+        }
+        Outcome::Failed(e) => log::error!("Dumping channel '{name}' failed: {e}"),
+        Outcome::Discarded => log::info!("Dump of channel '{name}' discarded"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

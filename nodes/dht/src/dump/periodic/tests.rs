@@ -1,0 +1,171 @@
+//! The periodic dump driven by hand: a real writer thread and waker, no sockets.
+
+use super::*;
+use crate::dump::file::dump_all;
+use crate::dump::retire_dump_file;
+use mio::{Events, Poll, Token, Waker};
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+use swarm_protocol::tcm::{parse_dump_key, TcmReader};
+
+fn read_tcm(path: &Path) -> Vec<(u64, Vec<u8>)> {
+    let mut r = TcmReader::new(fs::File::open(path).unwrap()).unwrap();
+    let mut out = Vec::new();
+    while let Some(rec) = r.next_record().unwrap() {
+        out.push((parse_dump_key(rec.key).unwrap(), rec.value.to_vec()));
+    }
+    out
+}
+
+struct Loop {
+    poll: Poll,
+    waker: Arc<Waker>,
+    events: Events,
+}
+
+impl Loop {
+    fn new() -> Loop {
+        let poll = Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), Token(0)).unwrap());
+        Loop {
+            poll,
+            waker,
+            events: Events::with_capacity(8),
+        }
+    }
+
+    /// Starts a cycle and drives it to its end, calling `between` after every wake-up.
+    fn run_cycle(
+        &mut self,
+        d: &mut Dumper,
+        storage: &mut Storage,
+        mut between: impl FnMut(&mut Storage, u32),
+    ) -> u32 {
+        let start = Instant::now() + Duration::from_secs(10);
+        d.tick(start, storage, &self.waker);
+        d.tick(start + Duration::from_secs(10), storage, &self.waker);
+        assert!(d.is_running());
+        let mut wakes = 0;
+        while d.is_running() {
+            self.poll
+                .poll(&mut self.events, Some(Duration::from_secs(5)))
+                .unwrap();
+            assert!(!self.events.is_empty(), "the writer must wake the loop");
+            wakes += 1;
+            between(storage, wakes);
+            d.on_wake(storage, &self.waker);
+        }
+        wakes
+    }
+}
+
+fn filled(channels: &[(&[u8], u64)]) -> Storage {
+    let mut s = Storage::new(0);
+    for (name, n) in channels {
+        s.channel_or_create(name);
+        for k in 0..*n {
+            s.put(name, k, &[k as u8; 100]).unwrap();
+        }
+    }
+    s
+}
+
+#[test]
+fn a_cycle_writes_what_the_shutdown_dump_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = filled(&[(b"big", 20_000), (b"small", 3), (b"empty", 0)]);
+    let mut d = Dumper::new(dir.path().to_path_buf(), 1);
+    let wakes = Loop::new().run_cycle(&mut d, &mut storage, |_, _| {});
+    assert!(
+        wakes >= 4,
+        "2.6 MB of records take several steps ({wakes} wake-ups)"
+    );
+    let periodic: Vec<_> = ["big", "small", "empty"]
+        .iter()
+        .map(|c| fs::read(dir.path().join(format!("{c}.tcm"))).unwrap())
+        .collect();
+    assert_eq!(periodic[2].len(), 512, "an empty channel gets a file");
+    let other = tempfile::tempdir().unwrap();
+    assert_eq!(dump_all(other.path(), &storage), 0);
+    for (i, c) in ["big", "small", "empty"].iter().enumerate() {
+        assert_eq!(
+            fs::read(other.path().join(format!("{c}.tcm"))).unwrap(),
+            periodic[i],
+            "{c}"
+        );
+    }
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 3, "no temp file left: {names:?}");
+}
+
+#[test]
+fn records_present_throughout_are_dumped_once_despite_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = filled(&[(b"c", 30_000)]);
+    let mut d = Dumper::new(dir.path().to_path_buf(), 1);
+    Loop::new().run_cycle(&mut d, &mut storage, |s, wake| {
+        let w = u64::from(wake);
+        for k in 0..200 {
+            s.remove(b"c", 20_000 + w * 200 + k); // churn in the upper third
+            s.put(b"c", 1_000_000 + w * 200 + k, b"new").unwrap();
+        }
+    });
+    let mut seen: HashMap<u64, u32> = HashMap::new();
+    for (k, _) in read_tcm(&dir.path().join("c.tcm")) {
+        *seen.entry(k).or_default() += 1;
+    }
+    for k in 0..20_000 {
+        assert_eq!(seen.get(&k), Some(&1), "key {k}");
+    }
+}
+
+#[test]
+fn a_channel_removed_mid_dump_is_not_written_and_stays_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = filled(&[(b"a", 20_000), (b"b", 20_000)]);
+    assert_eq!(dump_all(dir.path(), &storage), 0);
+    let data_dir = dir.path().to_path_buf();
+    let mut d = Dumper::new(data_dir.clone(), 1);
+    Loop::new().run_cycle(&mut d, &mut storage, |s, wake| {
+        if wake == 2 {
+            s.remove_channel(b"a");
+            retire_dump_file(&data_dir, b"a").unwrap();
+        }
+    });
+    assert!(!dir.path().join("a.tcm").exists());
+    assert!(!dir.path().join("a.tcm.backup").exists());
+    assert!(dir.path().join("deleted").join("a.tcm").exists());
+    assert_eq!(read_tcm(&dir.path().join("b.tcm")).len(), 20_000);
+    assert!(dir.path().join("b.tcm.backup").exists());
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 3, "b.tcm, b.tcm.backup, deleted: {names:?}");
+}
+
+#[test]
+fn stop_discards_a_half_written_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = filled(&[(b"a", 50_000)]);
+    let mut lp = Loop::new();
+    let mut d = Dumper::new(dir.path().to_path_buf(), 1);
+    let t = Instant::now();
+    d.tick(t, &storage, &lp.waker);
+    d.tick(t + Duration::from_secs(2), &storage, &lp.waker);
+    lp.poll
+        .poll(&mut lp.events, Some(Duration::from_secs(5)))
+        .unwrap();
+    d.on_wake(&storage, &lp.waker);
+    d.stop();
+    assert!(!d.is_running());
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}
