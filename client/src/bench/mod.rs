@@ -1,0 +1,68 @@
+//! `swarm-bench`, the load generator of issue 4 (the original's dhtperformance): drives a dht
+//! node, Redis or swarm-echo with the same connections, key space, values and request counts,
+//! and reports throughput, latency, errors and the server's CPU per request. It speaks the
+//! protocols itself (`swarm_protocol` for the dht) to control exactly what is in flight.
+//!
+//! | module | owns |
+//! |---|---|
+//! | `opts` | the command line, `--mix` parsing |
+//! | `records` | keys, values and the RNG shared by load, runs, GetAll and `lzo` |
+//! | `codec`, `resp` | requests and replies per target |
+//! | `conn`, `engine` | one connection's buffers; the mio loop of one client thread |
+//! | `run` | connect, load, measure over threads, progress |
+//! | `report`, `cpu` | figures, text and JSON; /proc CPU and memory |
+//! | `getall`, `lzo` | GetAll streaming; LZO alone over the same batches |
+
+mod codec;
+mod conn;
+mod cpu;
+mod engine;
+mod getall;
+mod lzo;
+mod opts;
+mod records;
+mod report;
+mod resp;
+mod run;
+
+use clap::Parser;
+use opts::{Cli, Command, Mix};
+use std::process::ExitCode;
+
+/// Parses the command line and runs the requested mode; errors go to stderr, exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Some(Command::Lzo(args)) => lzo::run(args),
+        None => run_load(&cli.run),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("swarm-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_load(args: &opts::RunArgs) -> Result<(), String> {
+    args.validate()?;
+    if args.mix == Mix::GetAll {
+        return getall::run(args);
+    }
+    let Some(measured) = run::run(args)? else {
+        return Ok(());
+    };
+    if args.json {
+        println!("{}", report::json(args, &measured));
+    } else {
+        print!("{}", report::text(args, &measured));
+    }
+    if measured.tally.replies() == 0 {
+        return Err(measured
+            .tally
+            .first_failure
+            .unwrap_or_else(|| "no reply received".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! The RESP subset the benchmark speaks to Redis: SET/GET/EXISTS/DEL written as arrays of bulk
+//! strings, and a reply parser for every RESP2 type (`+`, `-`, `:`, `$` incl. nil, `*`) that
+//! returns "incomplete" (`Ok(None)`) until a whole reply is buffered.
+
+use std::fmt;
+
+/// Longest length or integer line accepted, so a broken stream cannot make us buffer forever.
+const MAX_LINE: usize = 64;
+/// Largest bulk string accepted (Redis's own default proto-max-bulk-len is 512 MB).
+const MAX_BULK: i64 = 512 * 1024 * 1024;
+
+/// The kind of one parsed reply (payloads are skipped: the benchmark only needs their shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// `+...`: a status such as OK.
+    Simple,
+    /// `-...`: an error.
+    Error,
+    /// `:n`.
+    Int(i64),
+    /// `$n` with n bytes.
+    Bulk(usize),
+    /// `$-1` or `*-1`.
+    Nil,
+    /// `*n` and its n elements.
+    Array(usize),
+}
+
+/// A stream that is not RESP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RespError(pub &'static str);
+
+impl fmt::Display for RespError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad RESP reply: {}", self.0)
+    }
+}
+
+impl std::error::Error for RespError {}
+
+/// Appends `*N` then each argument as a bulk string.
+pub fn encode_command(out: &mut Vec<u8>, args: &[&[u8]]) {
+    out.push(b'*');
+    put_decimal(out, args.len() as u64);
+    out.extend_from_slice(b"\r\n");
+    for arg in args {
+        out.push(b'$');
+        put_decimal(out, arg.len() as u64);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn put_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Parses one reply from the front of `buf`: `Ok(Some((reply, bytes used)))`, `Ok(None)` when
+/// more bytes are needed.
+pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, RespError> {
+    let Some((line, mut used)) = line(buf)? else {
+        return Ok(None);
+    };
+    let (kind, rest) = line.split_first().ok_or(RespError("empty line"))?;
+    let reply = match kind {
+        b'+' => Reply::Simple,
+        b'-' => Reply::Error,
+        b':' => Reply::Int(number(rest)?),
+        b'$' => match number(rest)? {
+            -1 => Reply::Nil,
+            n if (0..=MAX_BULK).contains(&n) => {
+                let n = n as usize;
+                if buf.len() < used + n + 2 {
+                    return Ok(None);
+                }
+                if &buf[used + n..used + n + 2] != b"\r\n" {
+                    return Err(RespError("bulk string not followed by CRLF"));
+                }
+                used += n + 2;
+                Reply::Bulk(n)
+            }
+            _ => return Err(RespError("bad bulk length")),
+        },
+        b'*' => match number(rest)? {
+            -1 => Reply::Nil,
+            n if n >= 0 => {
+                for _ in 0..n {
+                    match parse_reply(&buf[used..])? {
+                        Some((_, len)) => used += len,
+                        None => return Ok(None),
+                    }
+                }
+                Reply::Array(n as usize)
+            }
+            _ => return Err(RespError("bad array length")),
+        },
+        _ => return Err(RespError("unknown type byte")),
+    };
+    Ok(Some((reply, used)))
+}
+
+/// The first CRLF-terminated line (without CRLF) and the bytes it takes with its CRLF.
+fn line(buf: &[u8]) -> Result<Option<(&[u8], usize)>, RespError> {
+    match buf.iter().position(|&b| b == b'\n') {
+        Some(end) if end > 0 && buf[end - 1] == b'\r' => Ok(Some((&buf[..end - 1], end + 1))),
+        Some(_) => Err(RespError("line not ended by CRLF")),
+        None if buf.len() > MAX_LINE && buf[0] != b'+' && buf[0] != b'-' => {
+            Err(RespError("length line too long"))
+        }
+        None => Ok(None),
+    }
+}
+
+fn number(digits: &[u8]) -> Result<i64, RespError> {
+    std::str::from_utf8(digits)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(RespError("bad number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_set_as_array_of_bulk_strings() {
+        let mut out = Vec::new();
+        encode_command(&mut out, &[b"SET", b"00000000000000ab", b"hello"]);
+        assert_eq!(
+            out,
+            b"*3\r\n$3\r\nSET\r\n$16\r\n00000000000000ab\r\n$5\r\nhello\r\n"
+        );
+    }
+
+    #[test]
+    fn parses_every_type() {
+        let cases: [(&[u8], Reply); 7] = [
+            (b"+OK\r\n", Reply::Simple),
+            (b"-ERR wrong type\r\n", Reply::Error),
+            (b":1\r\n", Reply::Int(1)),
+            (b"$5\r\nhe\r\no\r\n", Reply::Bulk(5)),
+            (b"$-1\r\n", Reply::Nil),
+            (b"*-1\r\n", Reply::Nil),
+            (b"*2\r\n$1\r\na\r\n:-3\r\n", Reply::Array(2)),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(
+                parse_reply(bytes),
+                Ok(Some((want, bytes.len()))),
+                "{bytes:?}"
+            );
+            for cut in 0..bytes.len() {
+                assert_eq!(
+                    parse_reply(&bytes[..cut]),
+                    Ok(None),
+                    "{bytes:?} cut at {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pipelined_replies_parse_one_by_one() {
+        let buf = b"+OK\r\n$3\r\nabc\r\n$-1\r\n:0\r\n";
+        let mut at = 0;
+        let mut got = Vec::new();
+        while let Some((reply, used)) = parse_reply(&buf[at..]).expect("valid") {
+            got.push(reply);
+            at += used;
+        }
+        assert_eq!(at, buf.len());
+        assert_eq!(
+            got,
+            [Reply::Simple, Reply::Bulk(3), Reply::Nil, Reply::Int(0)]
+        );
+    }
+
+    #[test]
+    fn refuses_garbage() {
+        for bad in [
+            &b"?x\r\n"[..],
+            b"$abc\r\n",
+            b"$3\r\nabcXY",
+            b":1\n",
+            b"$-2\r\n",
+            b"$99999999999999999999999\r\n",
+        ] {
+            assert!(parse_reply(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# The dht node against Redis and the swarm-echo floor, on this machine, in one run (issue 4).
+#
+#   scripts/bench-vs-redis.sh            # full run: 1,000,000 keys, 3 rounds (~5 minutes)
+#   scripts/bench-vs-redis.sh --quick    # smoke run: 20,000 keys, 1 round
+#
+# Installs redis-server and redis-tools with apt-get when missing, builds the release binaries,
+# starts dhtnode, redis-server (no persistence) and two swarm-echo servers (Get-shaped and
+# Put-shaped messages) on free 127.0.0.1 ports in a temp dir, loads the same key space into
+# both stores, then alternates swarm-bench over dht / Redis / echo with identical options,
+# ROUNDS times, and prints one table of medians with the ratios and the issue's targets.
+# Stops only the processes it started. The full raw output goes to the log file it names.
+#
+# Environment overrides: KEYS VALUE_SIZE CONNECTIONS REQUESTS REQUESTS_P16 ROUNDS LOG
+# CARGO_TARGET_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+if [[ "${1:-}" == "--quick" ]]; then
+  : "${KEYS:=20000}" "${REQUESTS:=20000}" "${REQUESTS_P16:=100000}" "${ROUNDS:=1}"
+fi
+KEYS=${KEYS:-1000000}
+VALUE_SIZE=${VALUE_SIZE:-100}
+CONNECTIONS=${CONNECTIONS:-50}
+REQUESTS=${REQUESTS:-400000}
+REQUESTS_P16=${REQUESTS_P16:-2000000}
+ROUNDS=${ROUNDS:-3}
+CHANNEL=bench
+LOG=${LOG:-/tmp/bench-vs-redis-$(date +%Y%m%d-%H%M%S).log}
+: >"$LOG"
+say() { echo "$*" | tee -a "$LOG" >&2; }
+say "bench-vs-redis: raw output in $LOG"
+
+# --- tools ---------------------------------------------------------------------------------
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null \
+  || ! command -v redis-benchmark >/dev/null; then
+  say "installing redis-server and redis-tools"
+  SUDO=; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO apt-get update >>"$LOG" 2>&1
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q redis-server redis-tools >>"$LOG" 2>&1
+fi
+say "building release binaries"
+cargo build --release -p swarm-dht -p swarm-client --bin dhtnode --bin swarm-bench --bin swarm-echo >>"$LOG" 2>&1
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
+BENCH=$BIN/swarm-bench
+
+# --- servers -------------------------------------------------------------------------------
+TMP=$(mktemp -d /tmp/bench-vs-redis.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+  local p
+  while :; do
+    p=$((10000 + RANDOM % 50000))
+    port_in_use "$p" || port_in_use $((p + 100)) || { echo "$p"; return; }
+  done
+}
+wait_port() {
+  for _ in $(seq 100); do port_in_use "$1" && return 0; sleep 0.1; done
+  say "nothing listens on port $1 after 10 s"; return 1
+}
+
+DPORT=$(free_port)
+mkdir -p "$TMP/dht"
+sed -e "s/^port = .*/port = $DPORT/" -e "s/^dump_period_s = .*/dump_period_s = 0/" \
+  nodes/dht/src/default_config.ini >"$TMP/dht/config.ini"
+(cd "$TMP/dht" && exec "$BIN/dhtnode" -c config.ini) >>"$LOG" 2>&1 &
+DPID=$!; PIDS+=("$DPID")
+
+RPORT=$(free_port)
+mkdir -p "$TMP/redis"
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP/redis" \
+  --daemonize no --logfile "$TMP/redis/redis.log" >>"$LOG" 2>&1 &
+RPID=$!; PIDS+=("$RPID")
+
+# Echo servers move the bytes of a dht Get (request; Ok + value) and of a dht Put.
+GET_REQ=$((4 + 8 + ${#CHANNEL} + 8 + 16)); GET_REP=$((4 + 8 + VALUE_SIZE))
+PUT_REQ=$((GET_REQ + 8 + VALUE_SIZE)); PUT_REP=4
+EGPORT=$(free_port)
+"$BIN/swarm-echo" --addr "127.0.0.1:$EGPORT" --request-size $GET_REQ --reply-size $GET_REP >>"$LOG" 2>&1 &
+EGPID=$!; PIDS+=("$EGPID")
+EPPORT=$(free_port)
+"$BIN/swarm-echo" --addr "127.0.0.1:$EPPORT" --request-size $PUT_REQ --reply-size $PUT_REP >>"$LOG" 2>&1 &
+EPPID=$!; PIDS+=("$EPPID")
+for p in "$DPORT" "$RPORT" "$EGPORT" "$EPPORT"; do wait_port "$p"; done
+say "dhtnode pid $DPID port $DPORT; redis-server pid $RPID port $RPORT; swarm-echo pids $EGPID $EPPID ports $EGPORT $EPPORT"
+say "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, kernel $(uname -r); load at start: $(uptime | sed 's/.*load average: //')"
+
+COMMON=(--connections "$CONNECTIONS" --value-size "$VALUE_SIZE" --keys "$KEYS" --channel "$CHANNEL")
+jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
+rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
+used_memory() { redis-cli -p "$RPORT" info memory | tr -d '\r' | sed -n 's/^used_memory://p'; }
+bench() { # bench LABEL ARGS... : runs swarm-bench --json, logs everything, prints the JSON
+  local out
+  say "\$ swarm-bench $*"
+  out=$("$BENCH" "$@" --json 2>>"$LOG") || say "swarm-bench failed: $*"
+  echo "$out" >>"$LOG"
+  echo "$out"
+}
+
+# --- load and memory -----------------------------------------------------------------------
+DRSS0=$(rss "$DPID"); RMEM0=$(used_memory)
+bench --target dht --addr "127.0.0.1:$DPORT" "${COMMON[@]}" --load --requests 0 >/dev/null
+bench --target redis --addr "127.0.0.1:$RPORT" "${COMMON[@]}" --load --requests 0 >/dev/null
+DRSS1=$(rss "$DPID"); RMEM1=$(used_memory)
+MEM_DHT=$(awk -v a="$DRSS0" -v b="$DRSS1" -v n="$KEYS" 'BEGIN {printf "%.1f", (b - a) / n}')
+MEM_REDIS=$(awk -v a="$RMEM0" -v b="$RMEM1" -v n="$KEYS" 'BEGIN {printf "%.1f", (b - a) / n}')
+say "memory: dhtnode VmRSS $DRSS0 -> $DRSS1 B, redis used_memory $RMEM0 -> $RMEM1 B"
+
+# --- runs ----------------------------------------------------------------------------------
+declare -A R  # R[figure/op/pipeline/target] = "v1 v2 v3"
+add() { R[$1]="${R[$1]:-} $2"; }
+for round in $(seq "$ROUNDS"); do
+  say "== round $round of $ROUNDS"
+  j=$(bench --target dht --addr "127.0.0.1:$DPORT" --mix getall --channel "$CHANNEL" --node-pid "$DPID")
+  add getall_mb "$(jget batch_mb_per_s "$j")"; add getall_rec "$(jget records_per_s "$j")"
+  j=$("$BENCH" lzo --keys "$KEYS" --value-size "$VALUE_SIZE" --json 2>>"$LOG"); echo "$j" >>"$LOG"
+  add lzo_mb "$(jget batch_mb_per_s "$j")"; add lzo_rec "$(jget records_per_s "$j")"
+  for op in get put; do
+    for p in 1 16; do
+      n=$REQUESTS; [[ $p -eq 16 ]] && n=$REQUESTS_P16
+      for t in dht redis echo; do
+        case $t/$op in
+          dht/*) addr=$DPORT pid=$DPID ;;
+          redis/*) addr=$RPORT pid=$RPID ;;
+          echo/get) addr=$EGPORT pid=$EGPID ;;
+          echo/put) addr=$EPPORT pid=$EPPID ;;
+        esac
+        j=$(bench --target $t --addr "127.0.0.1:$addr" "${COMMON[@]}" --mix $op --pipeline $p \
+          --requests "$n" --node-pid "$pid")
+        for f in ops_per_s node_cpu_us_per_req lat_p99_us client_cpu_util errors conn_failures; do
+          add "$f/$op/$p/$t" "$(jget $f "$j")"
+        done
+      done
+    done
+  done
+done
+
+# redis-benchmark's own figures, for reference (its keys are "key:NNN", so this comes last).
+rb() { redis-benchmark -h 127.0.0.1 -p "$RPORT" -t get,set -c "$CONNECTIONS" -d "$VALUE_SIZE" \
+  -r "$KEYS" -q "$@" 2>>"$LOG" | tr '\r' '\n' | grep 'requests per second' | tee -a "$LOG"; }
+say "\$ redis-benchmark -t get,set -n $REQUESTS -c $CONNECTIONS -d $VALUE_SIZE -r $KEYS -q"
+RB1=$(rb -n "$REQUESTS")
+say "\$ redis-benchmark ... -n $REQUESTS_P16 -P 16"
+RB16=$(rb -n "$REQUESTS_P16" -P 16)
+rbget() { sed -n "s/^$1: \([0-9.]*\) requests per second.*/\1/p" <<<"$2" | tail -1; }
+
+# --- table ---------------------------------------------------------------------------------
+median() { printf '%s\n' $1 | grep -E '^[0-9.eE+-]+$' | sort -g \
+  | awk '{a[NR] = $1} END {if (!NR) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+m() { median "${R[$1]:-}"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
+check() { # check RATIO OP TARGET -> "yes" / "NO" / ""
+  [[ -z "$3" || "$1" == "-" ]] && { echo ""; return; }
+  awk -v r="$1" -v t="$3" -v op="$2" 'BEGIN {ok = (op == ">=") ? r >= t : r <= t; print ok ? "yes" : "NO"}'
+}
+fmt() { awk -v v="$1" 'BEGIN {if (v == "-" || v == "") print "-"; else if (v >= 1000) printf "%.0f", v; else if (v >= 10) printf "%.1f", v; else printf "%.2f", v}'; }
+row() { # row NAME DHT REDIS ECHO OP REDIS_TARGET ECHO_TARGET
+  local rr re
+  rr=$(ratio "$2" "$3"); re=$(ratio "$2" "$4")
+  printf '| %-34s | %10s | %10s | %10s | %9s | %-7s | %9s | %-7s |\n' "$1" "$(fmt "$2")" "$(fmt "$3")" \
+    "$(fmt "$4")" "$rr" "${6:+$5 $6} $(check "$rr" "$5" "$6")" "$re" "${7:+$5 $7} $(check "$re" "$5" "$7")"
+}
+{
+  echo
+  echo "dht node vs Redis vs swarm-echo: $KEYS keys, $VALUE_SIZE-byte values, $CONNECTIONS connections, medians of $ROUNDS rounds"
+  echo "(requests per run: $REQUESTS at pipeline 1, $REQUESTS_P16 at pipeline 16; load at end: $(uptime | sed 's/.*load average: //'))"
+  echo
+  printf '| %-34s | %10s | %10s | %10s | %9s | %-7s | %9s | %-7s |\n' figure dht Redis echo/floor dht/Redis target dht/echo target
+  echo "|------------------------------------|-----------:|-----------:|-----------:|----------:|---------|----------:|---------|"
+  for p in 1 16; do
+    for op in get put; do
+      tr=; te=; [[ $p -eq 1 ]] && { tr=1.3; te=0.9; }; [[ $p -eq 16 ]] && tr=1.0
+      row "$op ops/s, pipeline $p" "$(m ops_per_s/$op/$p/dht)" "$(m ops_per_s/$op/$p/redis)" \
+        "$(m ops_per_s/$op/$p/echo)" ">=" "$tr" "$te"
+    done
+  done
+  for p in 1 16; do
+    for op in get put; do
+      tr=; te=; [[ $p -eq 1 ]] && { tr=0.8; te=1.15; }
+      row "$op server CPU us/request, pipe $p" "$(m node_cpu_us_per_req/$op/$p/dht)" \
+        "$(m node_cpu_us_per_req/$op/$p/redis)" "$(m node_cpu_us_per_req/$op/$p/echo)" "<=" "$tr" "$te"
+    done
+  done
+  for p in 1 16; do
+    for op in get put; do
+      row "$op p99 latency us, pipeline $p" "$(m lat_p99_us/$op/$p/dht)" "$(m lat_p99_us/$op/$p/redis)" \
+        "$(m lat_p99_us/$op/$p/echo)" "<=" "" ""
+      row "$op client CPU (cores), pipeline $p" "$(m client_cpu_util/$op/$p/dht)" \
+        "$(m client_cpu_util/$op/$p/redis)" "$(m client_cpu_util/$op/$p/echo)" "<=" "" ""
+    done
+  done
+  row "memory bytes/record (RSS/used_mem)" "$MEM_DHT" "$MEM_REDIS" "-" "<=" 0.7 ""
+  row "GetAll MB/s batch data (floor: LZO)" "$(m getall_mb)" "-" "$(m lzo_mb)" ">=" "" 0.75
+  row "GetAll records/s (floor: LZO)" "$(m getall_rec)" "-" "$(m lzo_rec)" ">=" "" 0.75
+  row "redis-benchmark GET/s, pipeline 1" "-" "$(rbget GET "$RB1")" "-" ">=" "" ""
+  row "redis-benchmark SET/s, pipeline 1" "-" "$(rbget SET "$RB1")" "-" ">=" "" ""
+  row "redis-benchmark GET/s, pipeline 16" "-" "$(rbget GET "$RB16")" "-" ">=" "" ""
+  row "redis-benchmark SET/s, pipeline 16" "-" "$(rbget SET "$RB16")" "-" ">=" "" ""
+  errs=0
+  for k in "${!R[@]}"; do
+    [[ $k == errors/* || $k == conn_failures/* ]] || continue
+    for v in ${R[$k]}; do [[ $v =~ ^[0-9]+$ ]] && errs=$((errs + v)); done
+  done
+  echo
+  echo "error replies and failed connections over all runs: $errs; raw output: $LOG"
+} | tee -a "$LOG"
