@@ -15,7 +15,8 @@
 //! salvage its readable records with `tcmcli`, and so the next dump does not rotate it into the
 //! backup slot over the good backup the node just loaded. A partial file is never loaded: its
 //! readable prefix may be older or newer than the backup record by record, and mixing the two
-//! would make a state that never existed. If neither file loads, the channel starts empty.
+//! would make a state that never existed. If neither file loads, a torn channel starts empty
+//! (one of another format version is only skipped, as the original did).
 
 use super::{load_channel, LoadError, LoadRules};
 use crate::dump::{sync_dir, BACKUP_SUFFIX, DELETED_DIR, DUMPING_SUFFIX, TCM_SUFFIX};
@@ -118,8 +119,8 @@ fn load_one(
     storage: &mut Storage,
 ) -> io::Result<()> {
     let name = String::from_utf8_lossy(channel).into_owned();
-    // Why the .tcm was not loaded, and whether the channel had a non-empty one.
-    let (why, had_data) = match &found.tcm {
+    // Why the .tcm was not loaded, and whether it was a torn one (the channel then exists).
+    let (why, torn) = match &found.tcm {
         None => ("is missing".to_string(), false),
         Some(e) if e.len == 0 => {
             log::warn!("File {} in data directory is empty", e.path.display());
@@ -141,7 +142,10 @@ fn load_one(
                     e.path.display()
                 );
                 set_aside(&e.path, &err);
-                (err.to_string(), true)
+                // A torn channel starts empty; a file of another format is only skipped, as
+                // the original did.
+                let torn = !matches!(err, TcmError::UnsupportedVersion(_));
+                (err.to_string(), torn)
             }
         },
     };
@@ -163,7 +167,7 @@ fn load_one(
         Some(b) => format!("{} is empty", b.path.display()),
         None => "there is no backup".to_string(),
     };
-    if had_data {
+    if torn {
         log::error!(
             "Channel '{name}': {tcm_shown} {why} and {backup_err}; the channel starts empty"
         );
