@@ -107,13 +107,14 @@ bench() { # bench LABEL ARGS... : runs swarm-bench --json, logs everything, prin
 }
 
 # --- load and memory -----------------------------------------------------------------------
-DRSS0=$(rss "$DPID"); RMEM0=$(used_memory)
+DRSS0=$(rss "$DPID"); RMEM0=$(used_memory); RRSS0=$(rss "$RPID")
 bench --target dht --addr "127.0.0.1:$DPORT" "${COMMON[@]}" --load --requests 0 >/dev/null
 bench --target redis --addr "127.0.0.1:$RPORT" "${COMMON[@]}" --load --requests 0 >/dev/null
-DRSS1=$(rss "$DPID"); RMEM1=$(used_memory)
+DRSS1=$(rss "$DPID"); RMEM1=$(used_memory); RRSS1=$(rss "$RPID")
 MEM_DHT=$(awk -v a="$DRSS0" -v b="$DRSS1" -v n="$KEYS" 'BEGIN {printf "%.1f", (b - a) / n}')
 MEM_REDIS=$(awk -v a="$RMEM0" -v b="$RMEM1" -v n="$KEYS" 'BEGIN {printf "%.1f", (b - a) / n}')
-say "memory: dhtnode VmRSS $DRSS0 -> $DRSS1 B, redis used_memory $RMEM0 -> $RMEM1 B"
+MEM_REDIS_RSS=$(awk -v a="$RRSS0" -v b="$RRSS1" -v n="$KEYS" 'BEGIN {printf "%.1f", (b - a) / n}')
+say "memory: dhtnode VmRSS $DRSS0 -> $DRSS1 B; redis used_memory $RMEM0 -> $RMEM1 B, VmRSS $RRSS0 -> $RRSS1 B"
 
 # --- runs ----------------------------------------------------------------------------------
 declare -A R  # R[figure/op/pipeline/target] = "v1 v2 v3"
@@ -163,19 +164,21 @@ check() { # check RATIO OP TARGET -> "yes" / "NO" / ""
   awk -v r="$1" -v t="$3" -v op="$2" 'BEGIN {ok = (op == ">=") ? r >= t : r <= t; print ok ? "yes" : "NO"}'
 }
 fmt() { awk -v v="$1" 'BEGIN {if (v == "-" || v == "") print "-"; else if (v >= 1000) printf "%.0f", v; else if (v >= 10) printf "%.1f", v; else printf "%.2f", v}'; }
+line() { printf '| %-36s | %10s | %10s | %10s | %9s | %-11s | %9s | %-11s |\n' "$@"; }
 row() { # row NAME DHT REDIS ECHO OP REDIS_TARGET ECHO_TARGET
   local rr re
   rr=$(ratio "$2" "$3"); re=$(ratio "$2" "$4")
-  printf '| %-34s | %10s | %10s | %10s | %9s | %-7s | %9s | %-7s |\n' "$1" "$(fmt "$2")" "$(fmt "$3")" \
-    "$(fmt "$4")" "$rr" "${6:+$5 $6} $(check "$rr" "$5" "$6")" "$re" "${7:+$5 $7} $(check "$re" "$5" "$7")"
+  line "$1" "$(fmt "$2")" "$(fmt "$3")" "$(fmt "$4")" "$rr" "${6:+$5 $6 $(check "$rr" "$5" "$6")}" \
+    "$re" "${7:+$5 $7 $(check "$re" "$5" "$7")}"
 }
+info() { line "$1" "$(fmt "$2")" "$(fmt "$3")" "$(fmt "$4")" "" "" "" ""; }
 {
   echo
-  echo "dht node vs Redis vs swarm-echo: $KEYS keys, $VALUE_SIZE-byte values, $CONNECTIONS connections, medians of $ROUNDS rounds"
+  echo "dht node vs Redis vs swarm-echo: $KEYS keys, $VALUE_SIZE-byte values, $CONNECTIONS connections, medians of $ROUNDS round(s)"
   echo "(requests per run: $REQUESTS at pipeline 1, $REQUESTS_P16 at pipeline 16; load at end: $(uptime | sed 's/.*load average: //'))"
   echo
-  printf '| %-34s | %10s | %10s | %10s | %9s | %-7s | %9s | %-7s |\n' figure dht Redis echo/floor dht/Redis target dht/echo target
-  echo "|------------------------------------|-----------:|-----------:|-----------:|----------:|---------|----------:|---------|"
+  line figure dht Redis echo/floor dht/Redis target dht/echo target
+  echo "|--------------------------------------|-----------:|-----------:|-----------:|----------:|-------------|----------:|-------------|"
   for p in 1 16; do
     for op in get put; do
       tr=; te=; [[ $p -eq 1 ]] && { tr=1.3; te=0.9; }; [[ $p -eq 16 ]] && tr=1.0
@@ -194,17 +197,22 @@ row() { # row NAME DHT REDIS ECHO OP REDIS_TARGET ECHO_TARGET
     for op in get put; do
       row "$op p99 latency us, pipeline $p" "$(m lat_p99_us/$op/$p/dht)" "$(m lat_p99_us/$op/$p/redis)" \
         "$(m lat_p99_us/$op/$p/echo)" "<=" "" ""
-      row "$op client CPU (cores), pipeline $p" "$(m client_cpu_util/$op/$p/dht)" \
-        "$(m client_cpu_util/$op/$p/redis)" "$(m client_cpu_util/$op/$p/echo)" "<=" "" ""
     done
   done
-  row "memory bytes/record (RSS/used_mem)" "$MEM_DHT" "$MEM_REDIS" "-" "<=" 0.7 ""
+  for p in 1 16; do
+    for op in get put; do
+      info "$op client CPU (cores), pipeline $p" "$(m client_cpu_util/$op/$p/dht)" \
+        "$(m client_cpu_util/$op/$p/redis)" "$(m client_cpu_util/$op/$p/echo)"
+    done
+  done
+  row "memory B/record (RSS / used_memory)" "$MEM_DHT" "$MEM_REDIS" "-" "<=" 0.7 ""
+  row "memory B/record (RSS / RSS)" "$MEM_DHT" "$MEM_REDIS_RSS" "-" "<=" "" ""
   row "GetAll MB/s batch data (floor: LZO)" "$(m getall_mb)" "-" "$(m lzo_mb)" ">=" "" 0.75
   row "GetAll records/s (floor: LZO)" "$(m getall_rec)" "-" "$(m lzo_rec)" ">=" "" 0.75
-  row "redis-benchmark GET/s, pipeline 1" "-" "$(rbget GET "$RB1")" "-" ">=" "" ""
-  row "redis-benchmark SET/s, pipeline 1" "-" "$(rbget SET "$RB1")" "-" ">=" "" ""
-  row "redis-benchmark GET/s, pipeline 16" "-" "$(rbget GET "$RB16")" "-" ">=" "" ""
-  row "redis-benchmark SET/s, pipeline 16" "-" "$(rbget SET "$RB16")" "-" ">=" "" ""
+  info "redis-benchmark GET/s, pipeline 1" "-" "$(rbget GET "$RB1")" "-"
+  info "redis-benchmark SET/s, pipeline 1" "-" "$(rbget SET "$RB1")" "-"
+  info "redis-benchmark GET/s, pipeline 16" "-" "$(rbget GET "$RB16")" "-"
+  info "redis-benchmark SET/s, pipeline 16" "-" "$(rbget SET "$RB16")" "-"
   errs=0
   for k in "${!R[@]}"; do
     [[ $k == errors/* || $k == conn_failures/* ]] || continue
