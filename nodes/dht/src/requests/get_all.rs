@@ -22,7 +22,7 @@ use swarm_protocol::{format_key, Status};
 enum Kind {
     All,
     Keys,
-    Filter(Finder<'static>),
+    Filter(Box<Finder<'static>>),
 }
 
 /// A GetAll-style request in progress: which channel incarnation and where in it.
@@ -66,7 +66,7 @@ impl DhtService {
             }
         };
         let kind = match (filter, keys_only) {
-            (Some(f), _) => Kind::Filter(Finder::new(f).into_owned()),
+            (Some(f), _) => Kind::Filter(Box::new(Finder::new(f).into_owned())),
             (None, true) => Kind::Keys,
             (None, false) => Kind::All,
         };
