@@ -24,7 +24,7 @@
 //! ([`MAX_KEY_LEN`], [`MAX_VALUE_LEN`]) that keep a corrupt length from becoming a huge
 //! allocation ([`TcmError::Corrupt`]).
 
-use crate::key::{format_key, parse_key};
+use crate::key::format_key;
 use std::fmt;
 use std::io::{self, Read, Write};
 
@@ -37,6 +37,10 @@ pub const MAX_KEY_LEN: u64 = 1024;
 /// Longest value a reader accepts (far above any `batch_size`); a longer value length means
 /// the file is corrupt.
 pub const MAX_VALUE_LEN: u64 = 64 * 1024 * 1024;
+/// A reader's own read buffer.
+pub const READ_BUFFER: usize = 256 * 1024;
+/// A reader grows its value buffer by at most this much ahead of the bytes read.
+const GROW_STEP: usize = 1024 * 1024;
 /// Bytes of the version field.
 pub const HEADER_LEN: u64 = 8;
 /// Bytes of the end marker.
@@ -66,11 +70,37 @@ pub fn encode_record(out: &mut Vec<u8>, key: u64, value: &[u8]) {
 /// of exactly 8 bytes is a binary little-endian u64 (the work-around for a past bug that wrote
 /// keys that way), otherwise it must be 16 hex digits. `None` for an invalid key.
 pub fn parse_dump_key(raw: &[u8]) -> Option<u64> {
-    match <[u8; 8]>::try_from(raw) {
-        Ok(bin) => Some(u64::from_le_bytes(bin)),
-        Err(_) => parse_key(raw).ok(),
+    if let Ok(bin) = <[u8; 8]>::try_from(raw) {
+        return Some(u64::from_le_bytes(bin));
     }
+    let hex = <&[u8; 16]>::try_from(raw).ok()?;
+    // The loader's hot path: a table lookup per digit instead of `parse_key`'s match.
+    let mut v = 0u64;
+    let mut bad = 0u8;
+    for &c in hex {
+        let d = HEX_DIGIT[c as usize];
+        bad |= d;
+        v = (v << 4) | u64::from(d & 0xf);
+    }
+    (bad & 0x80 == 0).then_some(v)
 }
+
+/// Hex digit values (either case); 0xff for anything else.
+const HEX_DIGIT: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Why a `.tcm` file cannot be read (further).
 #[derive(Debug)]
@@ -204,12 +234,11 @@ pub struct RawRecord<'a> {
     pub value: &'a [u8],
 }
 
-/// Reads a `.tcm` stream record by record. Buffering is the caller's choice (wrap a file in a
-/// `BufReader`).
+/// Reads a `.tcm` stream record by record. It buffers by itself ([`READ_BUFFER`] bytes), so
+/// give it the file, not a `BufReader`.
 #[derive(Debug)]
 pub struct TcmReader<R: Read> {
-    r: R,
-    offset: u64,
+    src: Source<R>,
     records: u64,
     key: Vec<u8>,
     value: Vec<u8>,
@@ -219,24 +248,29 @@ pub struct TcmReader<R: Read> {
 impl<R: Read> TcmReader<R> {
     /// Reads and checks the version field.
     pub fn new(r: R) -> Result<Self, TcmError> {
-        let mut reader = TcmReader {
+        let mut src = Source {
             r,
+            buf: vec![0; READ_BUFFER].into_boxed_slice(),
+            pos: 0,
+            end: 0,
             offset: 0,
+        };
+        let version = src.read_u64()?;
+        if version != FORMAT_VERSION {
+            return Err(TcmError::UnsupportedVersion(version));
+        }
+        Ok(TcmReader {
+            src,
             records: 0,
             key: Vec::new(),
             value: Vec::new(),
             done: false,
-        };
-        let version = reader.read_u64()?;
-        if version != FORMAT_VERSION {
-            return Err(TcmError::UnsupportedVersion(version));
-        }
-        Ok(reader)
+        })
     }
 
     /// Bytes consumed so far (for progress displays).
     pub fn bytes_read(&self) -> u64 {
-        self.offset
+        self.src.offset
     }
 
     /// Records returned so far.
@@ -250,38 +284,76 @@ impl<R: Read> TcmReader<R> {
         if self.done {
             return Ok(None);
         }
-        let key_len = self.read_len("key length", MAX_KEY_LEN)?;
+        let key_len = self.src.read_len("key length", MAX_KEY_LEN)?;
         if key_len == 0 {
             self.done = true;
             return Ok(None);
         }
-        Self::read_bytes(&mut self.r, &mut self.offset, &mut self.key, key_len)?;
-        let value_len = self.read_len("value length", MAX_VALUE_LEN)?;
-        Self::read_bytes(&mut self.r, &mut self.offset, &mut self.value, value_len)?;
+        self.src.read_vec(&mut self.key, key_len)?;
+        let value_len = self.src.read_len("value length", MAX_VALUE_LEN)?;
+        self.src.read_vec(&mut self.value, value_len)?;
         self.records += 1;
         Ok(Some(RawRecord {
             key: &self.key,
             value: &self.value,
         }))
     }
+}
 
-    fn read_u64(&mut self) -> Result<u64, TcmError> {
-        let mut buf = [0u8; 8];
-        let mut got = 0;
-        while got < buf.len() {
-            match self.r.read(&mut buf[got..]) {
-                Ok(0) => {
-                    return Err(TcmError::Truncated {
-                        offset: self.offset + got as u64,
-                    })
+/// The reader's own buffer over the stream: small fields cost a slice copy, not a call into
+/// the stream.
+#[derive(Debug)]
+struct Source<R> {
+    r: R,
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
+    /// Bytes consumed.
+    offset: u64,
+}
+
+impl<R: Read> Source<R> {
+    /// Refills the buffer; `false` at the end of the stream.
+    fn fill(&mut self) -> Result<bool, TcmError> {
+        loop {
+            match self.r.read(&mut self.buf) {
+                Ok(n) => {
+                    (self.pos, self.end) = (0, n);
+                    return Ok(n > 0);
                 }
-                Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(TcmError::Io(e)),
             }
         }
-        self.offset += 8;
-        Ok(u64::from_le_bytes(buf))
+    }
+
+    /// Fills `out`; the end of the stream first is [`TcmError::Truncated`].
+    fn read_exact(&mut self, out: &mut [u8]) -> Result<(), TcmError> {
+        let mut got = 0;
+        while got < out.len() {
+            if self.pos == self.end && !self.fill()? {
+                return Err(TcmError::Truncated {
+                    offset: self.offset,
+                });
+            }
+            let n = (self.end - self.pos).min(out.len() - got);
+            out[got..got + n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            (self.pos, got, self.offset) = (self.pos + n, got + n, self.offset + n as u64);
+        }
+        Ok(())
+    }
+
+    fn read_u64(&mut self) -> Result<u64, TcmError> {
+        let mut b = [0u8; 8];
+        match self.buf.get(self.pos..self.pos + 8) {
+            Some(bytes) if self.pos + 8 <= self.end => {
+                b.copy_from_slice(bytes);
+                self.pos += 8;
+                self.offset += 8;
+            }
+            _ => self.read_exact(&mut b)?,
+        }
+        Ok(u64::from_le_bytes(b))
     }
 
     fn read_len(&mut self, field: &'static str, max: u64) -> Result<u64, TcmError> {
@@ -293,24 +365,22 @@ impl<R: Read> TcmReader<R> {
         Ok(len)
     }
 
-    /// Reads exactly `len` bytes into `buf`, growing it only as bytes arrive (a length field
-    /// of a torn file must not allocate more than the file holds).
-    fn read_bytes(
-        r: &mut R,
-        offset: &mut u64,
-        buf: &mut Vec<u8>,
-        len: u64,
-    ) -> Result<(), TcmError> {
-        buf.clear();
-        let got = r
-            .by_ref()
-            .take(len)
-            .read_to_end(buf)
-            .map_err(TcmError::Io)?;
-        *offset += got as u64;
-        if (got as u64) < len {
-            return Err(TcmError::Truncated { offset: *offset });
+    /// Reads `len` bytes into `buf`, growing it at most [`GROW_STEP`] ahead of the bytes that
+    /// arrived (a length field of a torn file must not allocate more than the file holds,
+    /// give or take a step).
+    fn read_vec(&mut self, buf: &mut Vec<u8>, len: u64) -> Result<(), TcmError> {
+        // `len` was checked against MAX_VALUE_LEN, so it fits a usize.
+        let len = len as usize;
+        let mut got = 0;
+        while got < len {
+            let end = len.min(got + GROW_STEP);
+            if buf.len() < end {
+                buf.resize(end, 0); // bytes already there are overwritten, not cleared
+            }
+            self.read_exact(&mut buf[got..end])?;
+            got = end;
         }
+        buf.truncate(len);
         Ok(())
     }
 }

@@ -197,3 +197,13 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn dump_keys_agree_with_wire_keys(
+        raw in prop::collection::vec(
+            prop::sample::select(b"0123456789abcdefABCDEFgx/:@`G ".to_vec()), 16),
+    ) {
+        prop_assert_eq!(parse_dump_key(&raw), crate::parse_key(&raw).ok());
+    }
+}

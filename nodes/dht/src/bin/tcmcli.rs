@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use clap::{Parser, Subcommand};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use swarm_protocol::tcm::{parse_dump_key, TcmReader, TcmWriter};
@@ -61,8 +61,7 @@ fn main() -> ExitCode {
 fn read(path: &Path) -> Result<(), String> {
     let shown = path.display();
     let file = File::open(path).map_err(|e| format!("{shown}: {e}"))?;
-    let mut reader = TcmReader::new(BufReader::with_capacity(1 << 20, file))
-        .map_err(|e| format!("{shown}: {e}"))?;
+    let mut reader = TcmReader::new(file).map_err(|e| format!("{shown}: {e}"))?;
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
     let mut line = Vec::new();

@@ -13,13 +13,9 @@ use crate::storage::{Storage, WriteError};
 use progress::Progress;
 use std::fmt;
 use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 use swarm_protocol::tcm::{parse_dump_key, TcmError, TcmReader};
 use swarm_protocol::{format_key, HashRange};
-
-/// Read buffer of a dump file.
-const READ_BUFFER: usize = 1024 * 1024;
 
 /// The configuration the load rules use.
 #[derive(Debug, Clone, Copy)]
@@ -106,8 +102,7 @@ pub fn load_channel(
     let started = std::time::Instant::now();
     let file = File::open(path).map_err(|e| LoadError::File(TcmError::Io(e)))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut reader =
-        TcmReader::new(BufReader::with_capacity(READ_BUFFER, file)).map_err(LoadError::File)?;
+    let mut reader = TcmReader::new(file).map_err(LoadError::File)?;
     storage.channel_or_create(channel);
     let mut counts = Counts::default();
     let mut progress = Progress::new(&name, len);

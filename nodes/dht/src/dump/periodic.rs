@@ -25,6 +25,8 @@ use swarm_protocol::tcm::encode_record;
 
 /// `.tcm` bytes serialized per loop step.
 pub const STEP_BYTES: usize = 512 * 1024;
+/// Room past [`STEP_BYTES`] in a chunk buffer for the record that crosses it.
+const BUFFER_SLACK: usize = 128 * 1024;
 /// Jobs the writer may have queued: bounds the memory of a dump to a few steps.
 const QUEUE: usize = 4;
 
@@ -125,6 +127,7 @@ impl Dumper {
     }
 
     fn start(&mut self, now: Instant, storage: &Storage, waker: &Arc<mio::Waker>) {
+        let t0 = Instant::now();
         let period = self.period.unwrap_or_default();
         self.next_due = Some(now + period);
         let (jobs, job_rx) = mpsc::sync_channel(QUEUE);
@@ -165,7 +168,7 @@ impl Dumper {
             channels: 0,
             failed: 0,
             steps: 0,
-            longest_step: Duration::ZERO,
+            longest_step: t0.elapsed(), // spawning the writer, listing the channels
         });
     }
 
@@ -202,11 +205,12 @@ impl Dumper {
         c.steps += 1;
         c.longest_step = c.longest_step.max(t0.elapsed());
         if c.queue.is_empty() && c.current.is_none() && c.todo.is_empty() && c.outstanding == 0 {
-            self.finish();
+            self.finish(t0);
         }
     }
 
-    fn finish(&mut self) {
+    /// Ends the cycle (its last step began at `t0`: joining the writer counts in it).
+    fn finish(&mut self, t0: Instant) {
         let Some(mut c) = self.cycle.take() else {
             return;
         };
@@ -216,6 +220,7 @@ impl Dumper {
                 log::error!("the dump writer thread panicked");
             }
         }
+        c.longest_step = c.longest_step.max(t0.elapsed());
         log::info!(
             "Periodic dump finished in {:.3} s: {} channels ({} failed), {} records, {} bytes \
              written; longest event-loop step {} us over {} steps",
@@ -290,7 +295,11 @@ impl Cycle {
                 return true;
             }
         };
-        let mut buf = self.spare.pop().unwrap_or_default();
+        // Full capacity from the start: growing a buffer step by step would copy it.
+        let mut buf = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(STEP_BYTES + BUFFER_SLACK));
         buf.clear();
         let (mut records, mut end) = (0u64, false);
         while buf.len() < STEP_BYTES {
