@@ -195,6 +195,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_reads_without_unknown_keys() {
+        let ini = parse_ini(include_str!("../../etc/dhtdump/config.ini")).unwrap();
+        let c = DumpConfig::from_ini(&ini, "etc/dhtdump/config.ini").unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("../data"));
+        assert_eq!(c.period, Duration::from_secs(21_600));
+        assert_eq!(unknown_keys(&ini), Vec::<(String, String)>::new());
+    }
+
+    #[test]
     fn a_missing_data_dir_is_a_config_error() {
         let dir = tempfile::tempdir().unwrap();
         let mut c = parse("[Dht]\naddress = a\nport = 1\n").unwrap();

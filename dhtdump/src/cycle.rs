@@ -66,6 +66,7 @@ impl Cycles {
             Err(e) => {
                 log::error!("DhtClient error during GetChannels: {e}");
                 report.list_error = Some(e.to_string());
+                report.stopped = d.stop.is_set();
                 report.took = started.elapsed();
                 return report;
             }
@@ -84,6 +85,9 @@ impl Cycles {
             }
         }
         report.took = started.elapsed();
+        // A stop during the last channel or GetChannels shows as their failure: not a failed
+        // cycle to retry, the process is ending.
+        report.stopped |= d.stop.is_set();
         if !report.stopped {
             d.stats.cycle_done(report.took);
         }

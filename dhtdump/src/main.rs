@@ -33,6 +33,14 @@ fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let stop = Stop::default();
+    let hup = match supervise::install_signals(&stop) {
+        Ok(hup) => hup,
+        Err(e) => {
+            eprintln!("dhtdump: cannot install signal handlers: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
     let file = args.config.display().to_string();
     let loaded = DumpConfig::load(&args.config)
         .and_then(|(config, ini)| config.check_data_dir(&file).map(|()| (config, ini)));
@@ -78,9 +86,9 @@ fn main() -> ExitCode {
         config,
         stats: Arc::default(),
         active: Arc::default(),
-        stop: Stop::default(),
+        stop,
     };
-    let code = match supervise::run(process, args.oneshot, stats_log) {
+    let code = match supervise::run(process, args.oneshot, stats_log, &hup) {
         Ok(Ok(Outcome::Done | Outcome::Stopped)) => EXIT_OK,
         Ok(Err(e)) => {
             log::error!("{e}");

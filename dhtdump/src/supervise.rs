@@ -8,6 +8,7 @@
 use crate::channel::ActiveTemp;
 use crate::process::{DumpProcess, Outcome, RunError};
 use crate::stats::DumpStats;
+use crate::stop::Stop;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,19 +28,26 @@ const TICK: Duration = Duration::from_millis(50);
 /// Exit code when the process exits without its dump thread (see [`run`]).
 const EXIT_STOPPED: i32 = 0;
 
-/// Runs `process` on a thread until it ends or a stop signal arrives. Signals are installed
-/// here; `stats_log` receives a line every 30 s and a last one at the end.
-pub fn run(
-    process: DumpProcess,
-    oneshot: bool,
-    mut stats_log: StatsLog,
-) -> io::Result<Result<Outcome, RunError>> {
-    let stop = process.stop.clone();
+/// Makes SIGINT, SIGTERM and SIGQUIT set `stop`; returns the flag SIGHUP sets. Called first
+/// thing, so a stop signal at any later moment ends the process cleanly.
+pub fn install_signals(stop: &Stop) -> io::Result<Arc<AtomicBool>> {
     for sig in [SIGINT, SIGTERM, SIGQUIT] {
         signal_hook::flag::register(sig, stop.flag())?;
     }
     let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(SIGHUP, Arc::clone(&hup))?;
+    Ok(hup)
+}
+
+/// Runs `process` on a thread until it ends or a stop signal arrives (see
+/// [`install_signals`]); `stats_log` receives a line every 30 s and a last one at the end.
+pub fn run(
+    process: DumpProcess,
+    oneshot: bool,
+    mut stats_log: StatsLog,
+    hup: &AtomicBool,
+) -> io::Result<Result<Outcome, RunError>> {
+    let stop = process.stop.clone();
     let stats = Arc::clone(&process.stats);
     let active = Arc::clone(&process.active);
     let (tx, rx) = mpsc::channel();
