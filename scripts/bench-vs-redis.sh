@@ -12,7 +12,9 @@
 # Stops only the processes it started. The full raw output goes to the log file it names.
 #
 # Environment overrides: KEYS VALUE_SIZE CONNECTIONS REQUESTS REQUESTS_P16 ROUNDS LOG
-# CARGO_TARGET_DIR.
+# CARGO_TARGET_DIR, QUIET_MAX (seconds to wait before each run for the machine to be idle, i.e.
+# under 0.2 busy cores over one second: other processes on a 2-core box skew every figure; 0
+# disables the wait). The table shows how much CPU other processes took during the runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -26,6 +28,7 @@ CONNECTIONS=${CONNECTIONS:-50}
 REQUESTS=${REQUESTS:-400000}
 REQUESTS_P16=${REQUESTS_P16:-2000000}
 ROUNDS=${ROUNDS:-3}
+QUIET_MAX=${QUIET_MAX:-120}
 CHANNEL=bench
 LOG=${LOG:-/tmp/bench-vs-redis-$(date +%Y%m%d-%H%M%S).log}
 : >"$LOG"
@@ -98,10 +101,20 @@ COMMON=(--connections "$CONNECTIONS" --value-size "$VALUE_SIZE" --keys "$KEYS" -
 jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
 rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
 used_memory() { redis-cli -p "$RPORT" info memory | tr -d '\r' | sed -n 's/^used_memory://p'; }
-bench() { # bench LABEL ARGS... : runs swarm-bench --json, logs everything, prints the JSON
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+wait_quiet() { # waits (up to QUIET_MAX s) until the machine was idle for one second
+  local waited=0 a b
+  while ((waited < QUIET_MAX)); do
+    a=$(busy_ticks); sleep 1; b=$(busy_ticks); waited=$((waited + 1))
+    (((b - a) * 100 < 20 * $(getconf CLK_TCK))) && return 0
+  done
+  say "the machine stayed busy for $QUIET_MAX s; running anyway"
+}
+bench() { # bench ARGS... : runs swarm-bench --json, logs everything, prints the JSON
   local out
+  wait_quiet
   say "\$ swarm-bench $*"
-  out=$("$BENCH" "$@" --json 2>>"$LOG") || say "swarm-bench failed: $*"
+  out=$("$BENCH" "$@" --json 2>>"$LOG") || { say "swarm-bench failed: $*"; echo 1 >>"$TMP/failed"; }
   echo "$out" >>"$LOG"
   echo "$out"
 }
@@ -123,6 +136,7 @@ for round in $(seq "$ROUNDS"); do
   say "== round $round of $ROUNDS"
   j=$(bench --target dht --addr "127.0.0.1:$DPORT" --mix getall --channel "$CHANNEL" --node-pid "$DPID")
   add getall_mb "$(jget batch_mb_per_s "$j")"; add getall_rec "$(jget records_per_s "$j")"
+  wait_quiet
   j=$("$BENCH" lzo --keys "$KEYS" --value-size "$VALUE_SIZE" --json 2>>"$LOG"); echo "$j" >>"$LOG"
   add lzo_mb "$(jget batch_mb_per_s "$j")"; add lzo_rec "$(jget records_per_s "$j")"
   for op in get put; do
@@ -137,7 +151,8 @@ for round in $(seq "$ROUNDS"); do
         esac
         j=$(bench --target $t --addr "127.0.0.1:$addr" "${COMMON[@]}" --mix $op --pipeline $p \
           --requests "$n" --node-pid "$pid")
-        for f in ops_per_s node_cpu_us_per_req lat_p99_us client_cpu_util errors conn_failures; do
+        for f in ops_per_s node_cpu_us_per_req lat_p99_us client_cpu_util other_cpu_cores errors \
+          conn_failures; do
           add "$f/$op/$p/$t" "$(jget $f "$j")"
         done
       done
@@ -146,7 +161,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # redis-benchmark's own figures, for reference (its keys are "key:NNN", so this comes last).
-rb() { redis-benchmark -h 127.0.0.1 -p "$RPORT" -t get,set -c "$CONNECTIONS" -d "$VALUE_SIZE" \
+rb() { wait_quiet; redis-benchmark -h 127.0.0.1 -p "$RPORT" -t get,set -c "$CONNECTIONS" -d "$VALUE_SIZE" \
   -r "$KEYS" -q "$@" 2>>"$LOG" | tr '\r' '\n' | grep 'requests per second' | tee -a "$LOG"; }
 say "\$ redis-benchmark -t get,set -n $REQUESTS -c $CONNECTIONS -d $VALUE_SIZE -r $KEYS -q"
 RB1=$(rb -n "$REQUESTS")
@@ -163,7 +178,7 @@ check() { # check RATIO OP TARGET -> "yes" / "NO" / ""
   [[ -z "$3" || "$1" == "-" ]] && { echo ""; return; }
   awk -v r="$1" -v t="$3" -v op="$2" 'BEGIN {ok = (op == ">=") ? r >= t : r <= t; print ok ? "yes" : "NO"}'
 }
-fmt() { awk -v v="$1" 'BEGIN {if (v == "-" || v == "") print "-"; else if (v >= 1000) printf "%.0f", v; else if (v >= 10) printf "%.1f", v; else printf "%.2f", v}'; }
+fmt() { awk -v v="$1" 'BEGIN {if (v + 0 < 0 && v + 0 > -0.05) v = 0; if (v == "-" || v == "") print "-"; else if (v >= 1000) printf "%.0f", v; else if (v >= 10) printf "%.1f", v; else printf "%.2f", v}'; }
 line() { printf '| %-36s | %10s | %10s | %10s | %9s | %-11s | %9s | %-11s |\n' "$@"; }
 row() { # row NAME DHT REDIS ECHO OP REDIS_TARGET ECHO_TARGET
   local rr re
@@ -205,6 +220,12 @@ info() { line "$1" "$(fmt "$2")" "$(fmt "$3")" "$(fmt "$4")" "" "" "" ""; }
         "$(m client_cpu_util/$op/$p/redis)" "$(m client_cpu_util/$op/$p/echo)"
     done
   done
+  for p in 1 16; do
+    for op in get put; do
+      info "$op others' CPU (cores), pipeline $p" "$(m other_cpu_cores/$op/$p/dht)" \
+        "$(m other_cpu_cores/$op/$p/redis)" "$(m other_cpu_cores/$op/$p/echo)"
+    done
+  done
   row "memory B/record (RSS / used_memory)" "$MEM_DHT" "$MEM_REDIS" "-" "<=" 0.7 ""
   row "memory B/record (RSS / RSS)" "$MEM_DHT" "$MEM_REDIS_RSS" "-" "<=" "" ""
   row "GetAll MB/s batch data (floor: LZO)" "$(m getall_mb)" "-" "$(m lzo_mb)" ">=" "" 0.75
@@ -219,5 +240,8 @@ info() { line "$1" "$(fmt "$2")" "$(fmt "$3")" "$(fmt "$4")" "" "" "" ""; }
     for v in ${R[$k]}; do [[ $v =~ ^[0-9]+$ ]] && errs=$((errs + v)); done
   done
   echo
-  echo "error replies and failed connections over all runs: $errs; raw output: $LOG"
+  failed=0; [[ -f "$TMP/failed" ]] && failed=$(wc -l <"$TMP/failed")
+  alive=; for pid in "$DPID" "$RPID" "$EGPID" "$EPPID"; do kill -0 "$pid" 2>/dev/null || alive="$alive $pid"; done
+  echo "error replies and failed connections over all runs: $errs; failed swarm-bench runs: $failed${alive:+; servers that died during the run:$alive}"
+  echo "raw output: $LOG"
 } | tee -a "$LOG"

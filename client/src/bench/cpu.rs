@@ -29,6 +29,24 @@ fn parse_cpu_ticks(text: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// CPU seconds all cores spent busy since boot (`/proc/stat`: everything but idle and iowait),
+/// so a run can tell how much of the machine other processes took meanwhile.
+pub fn machine_busy_seconds() -> Option<f64> {
+    let text = fs::read_to_string("/proc/stat").ok()?;
+    parse_busy_ticks(text.lines().next()?).map(|t| t as f64 / ticks_per_second())
+}
+
+fn parse_busy_ticks(cpu_line: &str) -> Option<u64> {
+    let mut fields = cpu_line.split_ascii_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    let ticks: Vec<u64> = fields.map(|f| f.parse().ok()).collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice, already in user/nice]
+    let total: u64 = ticks.iter().take(8).sum();
+    Some(total - ticks.get(3)? - ticks.get(4).copied().unwrap_or(0))
+}
+
 /// Resident memory of `pid` in bytes.
 pub fn rss_bytes(pid: &str) -> Option<u64> {
     let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -49,5 +67,12 @@ mod tests {
     fn stat_fields_after_an_odd_name() {
         let text = "42 (a) b) S 1 2 3 4 5 6 7 8 9 10 111 222 0 0 20 0 1 0 5 1000 7";
         assert_eq!(parse_cpu_ticks(text), Some(333));
+    }
+
+    #[test]
+    fn busy_ticks_leave_out_idle_and_iowait() {
+        let line = "cpu  100 5 50 1000 20 1 2 3 7 0";
+        assert_eq!(parse_busy_ticks(line), Some(161));
+        assert_eq!(parse_busy_ticks("cpu0 1 2 3 4"), None);
     }
 }

@@ -17,6 +17,8 @@ pub struct Measured {
     pub node_rss: Option<u64>,
     /// Our own CPU seconds, all threads.
     pub client_cpu: Option<f64>,
+    /// CPU seconds the whole machine was busy (all processes, all cores).
+    pub machine_busy: Option<f64>,
     /// The codec used (echo message sizes).
     pub codec: Codec,
 }
@@ -147,6 +149,17 @@ fn figures(args: &RunArgs, m: &Measured) -> Vec<(&'static str, Option<f64>)> {
         (
             "client_cpu_util",
             m.client_cpu.zip(secs).map(|(c, s)| c / s),
+        ),
+        (
+            "machine_busy_cores",
+            m.machine_busy.zip(secs).map(|(c, s)| c / s),
+        ),
+        (
+            "other_cpu_cores",
+            m.machine_busy
+                .zip(m.client_cpu)
+                .zip(secs)
+                .map(|((busy, client), s)| (busy - client - m.node_cpu.unwrap_or(0.0)) / s),
         ),
         ("echo_request_bytes", req_bytes),
         ("echo_reply_bytes", reply_bytes),

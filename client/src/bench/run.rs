@@ -57,7 +57,11 @@ pub fn run(args: &RunArgs) -> Result<Option<Measured>, String> {
     let pid = args.node_pid.map(|p| p.to_string());
     let node_before = pid.as_deref().and_then(cpu::cpu_seconds);
     let self_before = cpu::cpu_seconds("self");
+    let machine_before = cpu::machine_busy_seconds();
     let tally = run_phase(args, &codec, &values, conns, Phase::Measure, "run")?;
+    let machine_busy = machine_before
+        .zip(cpu::machine_busy_seconds())
+        .map(|(a, b)| b - a);
     let node_cpu = node_before
         .zip(pid.as_deref().and_then(cpu::cpu_seconds))
         .map(|(a, b)| b - a);
@@ -70,6 +74,7 @@ pub fn run(args: &RunArgs) -> Result<Option<Measured>, String> {
         node_cpu,
         node_rss,
         client_cpu,
+        machine_busy,
         codec,
     }))
 }
