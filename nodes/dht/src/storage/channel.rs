@@ -4,8 +4,11 @@
 //! records), and removed slots are reused. An iteration (GetAll) walks slot numbers, so every
 //! record that exists from the start to the end of an iteration is sent exactly once, however
 //! the channel changes meanwhile; records added or removed during it may or may not be sent.
-//! The index (`hashbrown::HashTable<u32>`) holds only slot numbers: about 5 bytes a bucket.
+//! The index (`hashbrown::HashTable<u32>`) holds only slot numbers: about 5 bytes a bucket. A
+//! slot is 16 bytes (key, value length, value cell); values live in exact-size slabs
+//! ([`super::values`]), so a record of 100 bytes costs about 130 bytes in all.
 
+use super::values::Values;
 use hashbrown::HashTable;
 
 /// Slots per chunk: growing the channel adds a chunk, never copies existing slots.
@@ -17,11 +20,16 @@ pub fn record_bytes(value_len: usize) -> u64 {
     8 + value_len as u64
 }
 
+/// Value length of a free slot.
+const FREE: u32 = u32::MAX;
+
 #[derive(Debug)]
 struct Slot {
     key: u64,
-    /// `None` when the slot is free.
-    value: Option<Box<[u8]>>,
+    /// Value length, or [`FREE`].
+    len: u32,
+    /// The value's cell in [`Values`].
+    cell: u32,
 }
 
 /// The records of one channel.
@@ -30,6 +38,7 @@ pub struct Channel {
     index: HashTable<u32>,
     chunks: Vec<Vec<Slot>>,
     free: Vec<u32>,
+    values: Values,
     records: u64,
     bytes: u64,
 }
@@ -90,7 +99,8 @@ impl Channel {
 
     /// The value of `key`.
     pub fn get(&self, key: u64) -> Option<&[u8]> {
-        self.find(key).and_then(|id| self.slot(id).value.as_deref())
+        let slot = self.slot(self.find(key)?);
+        Some(self.values.get(slot.len as usize, slot.cell))
     }
 
     /// Whether `key` has a record.
@@ -99,19 +109,30 @@ impl Channel {
     }
 
     /// Stores `value` under `key`, replacing any previous value (in place when the length is
-    /// the same, so overwriting a record allocates nothing).
+    /// the same, so overwriting a record allocates nothing). Values are at most 4 GiB - 2.
     pub fn put(&mut self, key: u64, value: &[u8]) {
+        let len = u32::try_from(value.len()).unwrap_or(FREE - 1).min(FREE - 1);
+        let value = &value[..len as usize];
         if let Some(id) = self.find(key) {
+            let (old_len, old_cell) = {
+                let slot = self.slot(id);
+                (slot.len, slot.cell)
+            };
+            let cell = if old_len == len {
+                self.values.overwrite(old_cell, value);
+                old_cell
+            } else {
+                self.values.free(old_len as usize, old_cell);
+                self.values.insert(value)
+            };
             let slot = self.slot_mut(id);
-            let old_len = slot.value.as_ref().map_or(0, |v| v.len());
-            match &mut slot.value {
-                Some(v) if v.len() == value.len() => v.copy_from_slice(value),
-                other => *other = Some(value.into()),
-            }
-            self.bytes = self.bytes - old_len as u64 + value.len() as u64;
+            slot.len = len;
+            slot.cell = cell;
+            self.bytes = self.bytes - u64::from(old_len) + u64::from(len);
             return;
         }
-        let id = self.alloc_slot(key, value.into());
+        let cell = self.values.insert(value);
+        let id = self.alloc_slot(Slot { key, len, cell });
         let chunks = &self.chunks;
         self.index.insert_unique(mix(key), id, |&other| {
             let other = other as usize;
@@ -121,12 +142,9 @@ impl Channel {
         self.bytes += record_bytes(value.len());
     }
 
-    fn alloc_slot(&mut self, key: u64, value: Box<[u8]>) -> u32 {
+    fn alloc_slot(&mut self, slot: Slot) -> u32 {
         if let Some(id) = self.free.pop() {
-            *self.slot_mut(id) = Slot {
-                key,
-                value: Some(value),
-            };
+            *self.slot_mut(id) = slot;
             return id;
         }
         let id = self.slot_count();
@@ -134,10 +152,7 @@ impl Channel {
             self.chunks.push(Vec::with_capacity(CHUNK_SLOTS));
         }
         if let Some(chunk) = self.chunks.last_mut() {
-            chunk.push(Slot {
-                key,
-                value: Some(value),
-            });
+            chunk.push(slot);
         }
         // A channel holds fewer than 2^32 records: 4 G records would need far more memory
         // than any node has; the cast cannot truncate before allocation fails.
@@ -154,7 +169,9 @@ impl Channel {
         let Ok(entry) = found else { return false };
         let (id, _) = entry.remove();
         let slot = self.slot_mut(id);
-        let len = slot.value.take().map_or(0, |v| v.len());
+        let (len, cell) = (slot.len as usize, slot.cell);
+        slot.len = FREE;
+        self.values.free(len, cell);
         self.free.push(id);
         self.records -= 1;
         self.bytes -= record_bytes(len);
@@ -166,8 +183,8 @@ impl Channel {
         let mut pos = cursor;
         while pos < self.slot_count() {
             let slot = &self.chunks[pos / CHUNK_SLOTS][pos % CHUNK_SLOTS];
-            if let Some(v) = slot.value.as_deref() {
-                return Some((pos, slot.key, v));
+            if slot.len != FREE {
+                return Some((pos, slot.key, self.values.get(slot.len as usize, slot.cell)));
             }
             pos += 1;
         }
@@ -179,7 +196,8 @@ impl Channel {
         self.chunks
             .iter()
             .flatten()
-            .filter_map(|s| s.value.as_deref().map(|v| (s.key, v)))
+            .filter(|s| s.len != FREE)
+            .map(|s| (s.key, self.values.get(s.len as usize, s.cell)))
     }
 }
 
@@ -245,5 +263,31 @@ mod tests {
             assert_eq!(c.get(k << 40), Some(&b"v"[..]));
         }
         assert_eq!(c.iter().count() as u64, 2 * n);
+    }
+
+    proptest::proptest! {
+        /// Random puts (of changing lengths), overwrites and removes behave like a map.
+        #[test]
+        fn behaves_like_a_map(ops in proptest::collection::vec((0u8..3, 0u64..64, 0usize..40), 1..400)) {
+            let mut c = Channel::new();
+            let mut model: HashMap<u64, Vec<u8>> = HashMap::new();
+            for (i, (op, key, len)) in ops.into_iter().enumerate() {
+                if op < 2 {
+                    let value = vec![i as u8; len + 1];
+                    c.put(key, &value);
+                    model.insert(key, value);
+                } else {
+                    proptest::prop_assert_eq!(c.remove(key), model.remove(&key).is_some());
+                }
+            }
+            proptest::prop_assert_eq!(c.records() as usize, model.len());
+            let bytes: u64 = model.values().map(|v| record_bytes(v.len())).sum();
+            proptest::prop_assert_eq!(c.bytes(), bytes);
+            for (k, v) in &model {
+                proptest::prop_assert_eq!(c.get(*k), Some(&v[..]));
+            }
+            let iterated: HashMap<u64, Vec<u8>> = c.iter().map(|(k, v)| (k, v.to_vec())).collect();
+            proptest::prop_assert_eq!(iterated, model);
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! for GetSize, the size limit and stats.
 
 mod channel;
+mod values;
 
 pub use channel::{record_bytes, Channel};
 
