@@ -33,55 +33,33 @@ fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    ExitCode::from(match run(&args) {
+        Ok(code) | Err(code) => code,
+    })
+}
+
+/// Everything after argument parsing; `Err` carries the exit code of a failed start.
+fn run(args: &Args) -> Result<u8, u8> {
     let stop = Stop::default();
-    let hup = match supervise::install_signals(&stop) {
-        Ok(hup) => hup,
-        Err(e) => {
-            eprintln!("dhtdump: cannot install signal handlers: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
+    let hup = supervise::install_signals(&stop)
+        .map_err(|e| fail(EXIT_FAILED, format!("cannot install signal handlers: {e}")))?;
     let file = args.config.display().to_string();
-    let loaded = DumpConfig::load(&args.config)
-        .and_then(|(config, ini)| config.check_data_dir(&file).map(|()| (config, ini)));
-    let (config, ini) = match loaded {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("dhtdump: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    if let Err(e) = swarm_core::logging::init(&config.log_dir, args.log_level, true) {
-        eprintln!(
-            "dhtdump: cannot open the log in {}: {e}",
-            config.log_dir.display()
-        );
-        return ExitCode::from(EXIT_FAILED);
-    }
-    let stats_log = match StatsLog::open_file(&config.stats_file) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("dhtdump: cannot open {}: {e}", config.stats_file.display());
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
+    let (config, ini) = DumpConfig::load(&args.config)
+        .and_then(|(config, ini)| config.check_data_dir(&file).map(|()| (config, ini)))
+        .map_err(|e| fail(EXIT_CONFIG, e.to_string()))?;
+    swarm_core::logging::init(&config.log_dir, args.log_level, true).map_err(|e| {
+        let dir = config.log_dir.display();
+        fail(EXIT_FAILED, format!("cannot open the log in {dir}: {e}"))
+    })?;
+    let stats_log = StatsLog::open_file(&config.stats_file).map_err(|e| {
+        let path = config.stats_file.display();
+        fail(EXIT_FAILED, format!("cannot open {path}: {e}"))
+    })?;
     log::info!("Starting dhtdump ------------------------------");
     for (section, key) in unknown_keys(&ini) {
         log::warn!("{file}: unknown key [{section}] {key} ignored");
     }
-    log::info!(
-        "Dumping node {}:{} to {} ({}, period {}s, min wait {}s, retry wait {}s)",
-        config.address,
-        config.port,
-        config.data_dir.display(),
-        if args.oneshot { "once" } else { "periodically" },
-        config.period.as_secs(),
-        config.min_wait.as_secs(),
-        config.retry_wait.as_secs()
-    );
-    if config.disable_direct_io {
-        log::info!("[Dump] disable_direct_io has no effect: files are always fsynced before use");
-    }
+    log_settings(&config, args.oneshot);
     let process = DumpProcess {
         config,
         stats: Arc::default(),
@@ -91,19 +69,42 @@ fn main() -> ExitCode {
     let code = match supervise::run(process, args.oneshot, stats_log, &hup) {
         Ok(Ok(Outcome::Done | Outcome::Stopped)) => EXIT_OK,
         Ok(Err(e)) => {
-            log::error!("{e}");
-            eprintln!("dhtdump: {e}");
-            match e {
+            let code = match e {
                 RunError::Unreachable(_) => EXIT_UNREACHABLE,
                 RunError::DumpFailed(_) => EXIT_FAILED,
-            }
+            };
+            logged_failure(code, e.to_string())
         }
-        Err(e) => {
-            log::error!("{e}");
-            eprintln!("dhtdump: {e}");
-            EXIT_FAILED
-        }
+        Err(e) => logged_failure(EXIT_FAILED, e.to_string()),
     };
     log::info!("Exiting with return code {code}");
-    ExitCode::from(code)
+    Ok(code)
+}
+
+/// Prints why the process cannot start; returns `code`.
+fn fail(code: u8, msg: String) -> u8 {
+    eprintln!("dhtdump: {msg}");
+    code
+}
+
+/// Logs and prints why the run failed; returns `code`.
+fn logged_failure(code: u8, msg: String) -> u8 {
+    log::error!("{msg}");
+    fail(code, msg)
+}
+
+fn log_settings(config: &DumpConfig, oneshot: bool) {
+    log::info!(
+        "Dumping node {}:{} to {} ({}, period {}s, min wait {}s, retry wait {}s)",
+        config.address,
+        config.port,
+        config.data_dir.display(),
+        if oneshot { "once" } else { "periodically" },
+        config.period.as_secs(),
+        config.min_wait.as_secs(),
+        config.retry_wait.as_secs()
+    );
+    if config.disable_direct_io {
+        log::info!("[Dump] disable_direct_io has no effect: files are always fsynced before use");
+    }
 }

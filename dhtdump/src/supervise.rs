@@ -78,16 +78,19 @@ pub fn run(
             write_stats(&mut stats_log, &stats);
             next_stats += DEFAULT_STATS_INTERVAL;
         }
-        if stop.is_set() {
-            let deadline = *stop_deadline.get_or_insert_with(|| {
-                log::info!("Stop signal received, stopping");
-                Instant::now() + STOP_GRACE
-            });
-            if Instant::now() >= deadline {
-                exit_without_dump_thread(&active, &mut stats_log, &stats);
-            }
+        let give_up = stop
+            .is_set()
+            .then(|| *stop_deadline.get_or_insert_with(stop_requested));
+        if give_up.is_some_and(|t| Instant::now() >= t) {
+            exit_without_dump_thread(&active, &mut stats_log, &stats);
         }
     }
+}
+
+/// The first tick that sees the stop flag: logs it, returns when to give up on the dump thread.
+fn stop_requested() -> Instant {
+    log::info!("Stop signal received, stopping");
+    Instant::now() + STOP_GRACE
 }
 
 /// The dump thread did not stop in time: delete its temp file and exit, holding the temp file
