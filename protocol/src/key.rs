@@ -26,10 +26,20 @@ pub fn parse_key(hex: &[u8]) -> Result<u64, ProtocolError> {
 
 /// Renders a key as the wire's 16 lowercase hex digits, most significant first.
 pub fn format_key(key: u64) -> [u8; KEY_HEX_LEN] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    // Two digits per byte from a table: GetAll formats every key it sends.
+    const PAIRS: [[u8; 2]; 256] = {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut t = [[0u8; 2]; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = [DIGITS[i >> 4], DIGITS[i & 0xf]];
+            i += 1;
+        }
+        t
+    };
     let mut out = [0u8; KEY_HEX_LEN];
-    for (i, slot) in out.iter_mut().enumerate() {
-        *slot = DIGITS[((key >> (60 - 4 * i)) & 0xf) as usize];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(key.to_be_bytes()) {
+        pair.copy_from_slice(&PAIRS[usize::from(byte)]);
     }
     out
 }

@@ -14,38 +14,89 @@ fn cell_size(len: usize) -> usize {
     len.div_ceil(8) * 8
 }
 
-#[derive(Debug, Default)]
+/// How a class's cells are laid out: chunk `i` holds `min(first << i, max)` cells, so a cell's
+/// chunk and offset follow from its number with a few integer operations.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    first: u32,
+    max: u32,
+    /// Chunks smaller than `max` (the doubling prefix).
+    doubling: u32,
+    /// Cells in the doubling prefix.
+    prefix: u32,
+}
+
+impl Geometry {
+    fn new(size: usize) -> Self {
+        let max = (CHUNK_BYTES / size).max(1) as u32;
+        let first = (FIRST_CHUNK_CELLS as u32).min(max);
+        let mut doubling = 0;
+        while (first << doubling) < max {
+            doubling += 1;
+        }
+        Geometry {
+            first,
+            max,
+            doubling,
+            prefix: first * ((1 << doubling) - 1),
+        }
+    }
+
+    /// Cells of chunk `i`.
+    fn chunk_cells(&self, i: usize) -> usize {
+        if i < self.doubling as usize {
+            (self.first << i) as usize
+        } else {
+            self.max as usize
+        }
+    }
+
+    /// Chunk and offset in it of `cell`.
+    fn locate(&self, cell: u32) -> (usize, usize) {
+        if cell < self.prefix {
+            // Chunk i starts at first * (2^i - 1).
+            let i = (cell / self.first + 1).ilog2();
+            (i as usize, (cell - self.first * ((1 << i) - 1)) as usize)
+        } else {
+            let rest = cell - self.prefix;
+            (
+                (self.doubling + rest / self.max) as usize,
+                (rest % self.max) as usize,
+            )
+        }
+    }
+}
+
+#[derive(Debug)]
 struct Class {
-    /// Chunk `i` holds cells `starts[i]..starts[i + 1]`.
+    geometry: Geometry,
     chunks: Vec<Box<[u8]>>,
-    starts: Vec<u32>,
     /// Cells handed out so far (used or free).
     cells: u32,
     free: Vec<u32>,
 }
 
 impl Class {
+    fn new(size: usize) -> Self {
+        Class {
+            geometry: Geometry::new(size),
+            chunks: Vec::new(),
+            cells: 0,
+            free: Vec::new(),
+        }
+    }
+
     fn locate(&self, cell: u32) -> (usize, usize) {
-        let i = self
-            .starts
-            .partition_point(|&s| s <= cell)
-            .saturating_sub(1);
-        (i, (cell - self.starts[i]) as usize)
+        self.geometry.locate(cell)
     }
 
     fn alloc(&mut self, size: usize) -> u32 {
         if let Some(cell) = self.free.pop() {
             return cell;
         }
-        let capacity = match (self.chunks.last(), self.starts.last()) {
-            (Some(c), Some(&s)) => s as usize + c.len() / size,
-            _ => 0,
-        };
-        if self.cells as usize == capacity {
-            let last = self.chunks.last().map_or(0, |c| c.len() / size);
-            let max = (CHUNK_BYTES / size).max(1);
-            let cells = (last * 2).clamp(FIRST_CHUNK_CELLS.min(max), max);
-            self.starts.push(self.cells);
+        let (chunk, _) = self.locate(self.cells);
+        if chunk == self.chunks.len() {
+            let cells = self.geometry.chunk_cells(chunk);
             self.chunks.push(vec![0u8; cells * size].into_boxed_slice());
         }
         self.cells += 1;
@@ -70,8 +121,9 @@ impl Values {
             return 0;
         }
         let c = Self::class_of(value.len());
-        if self.classes.len() <= c {
-            self.classes.resize_with(c + 1, Class::default);
+        while self.classes.len() <= c {
+            let size = self.classes.len() * 8;
+            self.classes.push(Class::new(size.max(8)));
         }
         let size = cell_size(value.len());
         let class = &mut self.classes[c];
@@ -132,6 +184,20 @@ mod tests {
         v.overwrite(c, &[9u8; 100]);
         assert_eq!(v.get(100, c), &[9u8; 100][..]);
         assert_eq!(v.get(0, 0), b"");
+    }
+
+    #[test]
+    fn geometry_matches_a_walk_over_the_chunks() {
+        for size in [8usize, 104, 1000, 40_000, 70_000] {
+            let g = Geometry::new(size);
+            let mut cell = 0u32;
+            for chunk in 0..40 {
+                for off in 0..g.chunk_cells(chunk) {
+                    assert_eq!(g.locate(cell), (chunk, off), "size {size} cell {cell}");
+                    cell += 1;
+                }
+            }
+        }
     }
 
     #[test]
