@@ -29,6 +29,9 @@ pub enum ChannelError {
     Commit(DumpError),
     /// A stop was asked for during the dump.
     Stopped,
+    /// The node no longer lists the channel after its GetAll: it was removed meanwhile (the
+    /// node ends a removed channel's GetAll early but normally), so the file is not written.
+    Removed,
 }
 
 impl fmt::Display for ChannelError {
@@ -38,6 +41,7 @@ impl fmt::Display for ChannelError {
             ChannelError::File(e) => write!(f, "writing the dump file failed: {e}"),
             ChannelError::Commit(e) => write!(f, "committing the dump file failed: {e}"),
             ChannelError::Stopped => f.write_str("stopped"),
+            ChannelError::Removed => f.write_str("the channel was removed during its dump"),
         }
     }
 }
@@ -149,6 +153,7 @@ pub struct Dumper<'a> {
 impl Dumper<'_> {
     /// Dumps `channel` to `<data_dir>/<channel>.tcm`. Records with an empty value are not
     /// written (the client only yields valid 16-digit keys, so an empty key fails the stream).
+    /// The file is committed only if the node still lists the channel after the GetAll.
     pub fn dump_channel(&self, channel: &str) -> Result<ChannelDump, ChannelError> {
         let started = Instant::now();
         // GetAll first: a node that refuses it leaves no temp file behind at all.
@@ -173,6 +178,12 @@ impl Dumper<'_> {
         }
         if self.stop.is_set() {
             return Err(ChannelError::Stopped);
+        }
+        // A RemoveChannel during the GetAll ends the stream as if complete; committing it would
+        // bring back a removed channel, part of it, at the node's next start.
+        let listed = self.client.get_channels().map_err(ChannelError::Node)?;
+        if !listed.iter().any(|c| c == channel) {
+            return Err(ChannelError::Removed);
         }
         let written = file.commit().map_err(ChannelError::Commit)?;
         Ok(ChannelDump {

@@ -12,6 +12,8 @@ pub struct CycleReport {
     pub channels: usize,
     /// Channels that were not dumped because of an error.
     pub failed: Vec<String>,
+    /// Channels removed on the node while they were dumped (not written, not a failure).
+    pub removed: Vec<String>,
     /// Why GetChannels failed, if it did (then nothing was dumped).
     pub list_error: Option<String>,
     /// Records written in committed files.
@@ -91,6 +93,8 @@ impl Cycles {
         if !report.stopped {
             d.stats.cycle_done(report.took);
         }
+        let mut channels = channels;
+        channels.retain(|c| !report.removed.contains(c));
         self.previous = Some(channels);
         report
     }
@@ -129,6 +133,15 @@ fn dump_one(d: &Dumper<'_>, channel: &str, report: &mut CycleReport) -> bool {
             d.stats.channel_dumped(channel, done.totals);
             report.records += done.totals.records;
             report.bytes += done.totals.bytes;
+            true
+        }
+        Err(ChannelError::Removed) => {
+            log::info!(
+                "Detected removed channel '{channel}' during its dump; its partial file was \
+                 removed, its earlier files are left alone"
+            );
+            d.stats.channel_removed(channel);
+            report.removed.push(channel.to_owned());
             true
         }
         Err(ChannelError::Stopped) => {

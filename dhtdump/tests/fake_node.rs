@@ -1,7 +1,8 @@
 //! dhtdump against a scripted node (a `TcpListener` speaking the protocol crate's codec) for what
-//! the real dhtnode never does: send a record with an empty value, or stop answering in the
-//! middle of a GetAll. The first is skipped, not written; the second, with a SIGTERM, ends the
-//! process within the grace period, exit code 0, with the partial temp file deleted.
+//! the real dhtnode never does, or not on cue: send a record with an empty value (skipped, not
+//! written); stop answering in the middle of a GetAll (a SIGTERM then ends the process within
+//! the grace period, exit code 0, with the partial temp file deleted); no longer list the
+//! channel once its GetAll ended (a RemoveChannel meanwhile: the file is not written).
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,6 +11,8 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use swarm_protocol::batch::BatchBuilder;
 use swarm_protocol::dht::{DhtReply, DhtRequest, API_VERSION};
@@ -25,14 +28,25 @@ fn fake_records() -> Vec<(u64, Vec<u8>)> {
     ]
 }
 
-/// Serves one connection; with `hang`, GetAll sends its first batch and then nothing more.
-fn serve(mut stream: TcpStream, hang: bool) {
+/// How the scripted node behaves.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Answers everything.
+    Normal,
+    /// GetAll sends its first batch and then nothing more.
+    Hang,
+    /// Once a GetAll has been answered, GetChannels no longer lists the channel.
+    RemoveDuringGetAll,
+}
+
+/// Serves one connection; `got_all` is shared by the node's connections.
+fn serve(mut stream: TcpStream, mode: Mode, got_all: &AtomicBool) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
         let (out, used, get_all) = match DhtRequest::decode(&buf) {
             Ok((req, used)) => (
-                reply(&req, hang),
+                reply(&req, mode, got_all),
                 used,
                 matches!(req, DhtRequest::GetAll { .. }),
             ),
@@ -49,14 +63,17 @@ fn serve(mut stream: TcpStream, hang: bool) {
         if stream.write_all(&out).is_err() {
             return;
         }
-        if hang && get_all {
-            // The GetAll's first batch is out: keep the connection open, send nothing more.
-            std::thread::sleep(Duration::from_secs(3600));
+        if get_all {
+            got_all.store(true, Ordering::SeqCst);
+            if mode == Mode::Hang {
+                // Keep the connection open, send nothing more.
+                std::thread::sleep(Duration::from_secs(3600));
+            }
         }
     }
 }
 
-fn reply(req: &DhtRequest<'_>, hang: bool) -> Vec<u8> {
+fn reply(req: &DhtRequest<'_>, mode: Mode, got_all: &AtomicBool) -> Vec<u8> {
     let mut out = Vec::new();
     match req {
         DhtRequest::GetVersion => DhtReply::Version(API_VERSION).encode(&mut out),
@@ -67,7 +84,9 @@ fn reply(req: &DhtRequest<'_>, hang: bool) -> Vec<u8> {
         .encode(&mut out),
         DhtRequest::GetChannels => {
             DhtReply::Status(Status::Ok).encode(&mut out);
-            put_array(&mut out, b"ch");
+            if mode != Mode::RemoveDuringGetAll || !got_all.load(Ordering::SeqCst) {
+                put_array(&mut out, b"ch");
+            }
             put_array(&mut out, b"");
         }
         DhtRequest::GetAll { .. } => {
@@ -77,7 +96,7 @@ fn reply(req: &DhtRequest<'_>, hang: bool) -> Vec<u8> {
                 assert!(b.try_push_pair(&format_key(k), &v));
             }
             b.finish_into(&mut out);
-            if !hang {
+            if mode != Mode::Hang {
                 put_array(&mut out, b"");
             }
         }
@@ -87,12 +106,14 @@ fn reply(req: &DhtRequest<'_>, hang: bool) -> Vec<u8> {
 }
 
 /// Starts the scripted node; returns its port.
-fn start(hang: bool) -> u16 {
+fn start(mode: Mode) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let got_all = Arc::new(AtomicBool::new(false));
     std::thread::spawn(move || {
         for stream in listener.incoming().map_while(Result::ok) {
-            std::thread::spawn(move || serve(stream, hang));
+            let got_all = Arc::clone(&got_all);
+            std::thread::spawn(move || serve(stream, mode, &got_all));
         }
     });
     port
@@ -101,7 +122,7 @@ fn start(hang: bool) -> u16 {
 #[test]
 fn records_with_an_empty_value_are_not_written() {
     let out = tempfile::tempdir().unwrap();
-    let dump = Dump::new(start(false), &out.path().join("data"), "");
+    let dump = Dump::new(start(Mode::Normal), &out.path().join("data"), "");
     dump.oneshot_ok();
     let written = read_tcm(&dump.data.join("ch.tcm")).unwrap();
     let expected: Records = [(1, b"one".to_vec()), (3, b"three".to_vec())].into();
@@ -117,7 +138,7 @@ fn records_with_an_empty_value_are_not_written() {
 #[test]
 fn sigterm_while_the_node_hangs_mid_getall_exits_promptly_and_deletes_the_temp_file() {
     let out = tempfile::tempdir().unwrap();
-    let dump = Dump::new(start(true), &out.path().join("data"), "");
+    let dump = Dump::new(start(Mode::Hang), &out.path().join("data"), "");
     let mut child = dump.spawn(&["--oneshot"]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !names(&dump.data).iter().any(|n| n.ends_with(".dumping")) {
@@ -146,4 +167,23 @@ fn sigterm_while_the_node_hangs_mid_getall_exits_promptly_and_deletes_the_temp_f
     assert!(log.contains("Removed partial dump file"), "{log}");
     assert!(log.contains("did not stop within 2s"), "{log}");
     assert!(log.contains("Exiting with return code 0"), "{log}");
+}
+
+#[test]
+fn a_channel_removed_during_its_getall_is_not_written() {
+    let out = tempfile::tempdir().unwrap();
+    let dump = Dump::new(
+        start(Mode::RemoveDuringGetAll),
+        &out.path().join("data"),
+        "",
+    );
+    dump.oneshot_ok();
+    assert_eq!(names(&dump.data), Vec::<String>::new());
+    let log = dump.root_log();
+    assert!(
+        log.contains("Detected removed channel 'ch' during its dump"),
+        "{log}"
+    );
+    let stats = dump.stats_log();
+    assert!(!stats.contains("channel/ch/"), "{stats}");
 }
