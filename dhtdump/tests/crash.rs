@@ -71,9 +71,9 @@ fn check_files(dump: &Dump, previous: &Records, new: &Records, small: &Records) 
     for name in names(&dump.data) {
         let ok = name.ends_with(".dumping")
             || ["big.tcm", "big.tcm.backup", "small.tcm", "small.tcm.backup"].contains(&&*name)
-            // rotation's staging link, if the kill fell between link and rename; ignored by
-            // the node ("no '.tcm' suffix") and replaced by the next rotation
-            || name.ends_with(".tcm.backup.new");
+            // rotation's staging link, if the kill fell between link and rename; the node
+            // removes it at its next start
+            || (name.contains(".tcm.backup.") && name.ends_with(".new"));
         assert!(ok, "unexpected file {name}: {:?}", names(&dump.data));
     }
     let on_disk = read_tcm(&dump.data.join("big.tcm")).expect("big.tcm must be complete");

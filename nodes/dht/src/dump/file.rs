@@ -109,7 +109,7 @@ impl DumpFile {
 
     /// Finishes the file (end marker, padding), fsyncs it, and rotates it into place:
     ///
-    /// 1. the current `<ch>.tcm` (if any) is hard-linked as `<ch>.tcm.backup.new` and that is
+    /// 1. the current `<ch>.tcm` (if any) is hard-linked as `<ch>.tcm.backup.<pid>-<n>.new` and that is
     ///    renamed over `<ch>.tcm.backup` (the old backup goes);
     /// 2. the temp file is renamed over `<ch>.tcm`;
     /// 3. the directory is fsynced.
@@ -144,8 +144,12 @@ fn rotate_backup(tcm: &Path, backup: &Path) -> io::Result<()> {
     if !tcm.exists() {
         return Ok(());
     }
+    // Unique per process and call: the node and a dhtdump on the same directory may rotate the
+    // same channel at the same moment, and must not trip over each other's staging link.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut staging = backup.as_os_str().to_owned();
-    staging.push(".new");
+    staging.push(format!(".{}-{n}.new", std::process::id()));
     let staging = PathBuf::from(staging);
     match fs::remove_file(&staging) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),

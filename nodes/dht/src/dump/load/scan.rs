@@ -6,6 +6,7 @@
 //! | `deleted/` | nothing (removed channels) |
 //! | another directory | warned, ignored |
 //! | `*.dumping` | warned as an unfinished dump ("restarted uncleanly"), ignored |
+//! | `<ch>.tcm.backup.<pid>-<n>.new` | removed: the staging link of an interrupted backup rotation, another name of a file still in place |
 //! | `<ch>.tcm` | loaded as channel `<ch>`; if it is empty (0 bytes), torn, corrupt or of another version, `<ch>.tcm.backup` is loaded instead |
 //! | `<ch>.tcm.backup` | warned and ignored when `<ch>.tcm` loads; loaded (error logged) when it does not or is missing |
 //! | anything else, or empty | warned, ignored |
@@ -85,7 +86,12 @@ fn classify(dir: &Path, path: &Path, channels: &mut BTreeMap<Vec<u8>, Found>) ->
         len: meta.len(),
     };
     let backup_suffix = format!("{TCM_SUFFIX}{BACKUP_SUFFIX}");
-    if bytes.ends_with(DUMPING_SUFFIX.as_bytes()) {
+    if is_staging_link(bytes, &backup_suffix) {
+        // A crash fell between linking the old dump as the next backup and renaming the link
+        // (dump/file.rs): it is only another name of a file still in place; drop the name.
+        log::info!("{shown}: removing a backup-rotation link left by an interrupted dump");
+        fs::remove_file(path)?;
+    } else if bytes.ends_with(DUMPING_SUFFIX.as_bytes()) {
         log::warn!(
             "{shown}: Unfinished dump file found while scanning directory '{}', the program \
              was probably restarted uncleanly and data might be old",
@@ -104,6 +110,19 @@ fn classify(dir: &Path, path: &Path, channels: &mut BTreeMap<Vec<u8>, Found>) ->
         );
     }
     Ok(())
+}
+
+/// Whether `name` is `<ch>.tcm.backup.<pid>-<n>.new`, the staging link of a backup rotation.
+fn is_staging_link(name: &[u8], backup_suffix: &str) -> bool {
+    let Some(pos) = name
+        .windows(backup_suffix.len() + 1)
+        .position(|w| w.starts_with(backup_suffix.as_bytes()) && w.ends_with(b"."))
+    else {
+        return false;
+    };
+    let tail = &name[pos + backup_suffix.len() + 1..];
+    tail.strip_suffix(b".new")
+        .is_some_and(|mid| !mid.is_empty() && mid.iter().all(|c| c.is_ascii_digit() || *c == b'-'))
 }
 
 /// The channel name before `suffix`, if the name ends with it and the name is not empty.
@@ -220,5 +239,20 @@ fn set_aside(path: &Path, err: &TcmError) {
             }
         }
         Err(e) => log::error!("cannot rename {} to {}: {e}", path.display(), to.display()),
+    }
+}
+
+#[cfg(test)]
+mod staging_tests {
+    use super::is_staging_link;
+
+    #[test]
+    fn staging_links_are_recognised() {
+        let suffix = ".tcm.backup";
+        assert!(is_staging_link(b"ch.tcm.backup.123-4.new", suffix));
+        assert!(!is_staging_link(b"ch.tcm.backup", suffix));
+        assert!(!is_staging_link(b"ch.tcm", suffix));
+        assert!(!is_staging_link(b"ch.tcm.backup.notes.new", suffix));
+        assert!(!is_staging_link(b"ch.tcm.backup..new", suffix));
     }
 }
