@@ -66,9 +66,15 @@ free_port() {
     port_in_use "$p" || port_in_use $((p + 100)) || { echo "$p"; return; }
   done
 }
-wait_port() {
-  for _ in $(seq 100); do port_in_use "$1" && return 0; sleep 0.1; done
-  say "nothing listens on port $1 after 10 s"; return 1
+wait_port() { # wait_port PORT PID NAME [LOGFILE]
+  for _ in $(seq 300); do
+    port_in_use "$1" && return 0
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.1
+  done
+  say "$3 (pid $2) does not listen on port $1$(kill -0 "$2" 2>/dev/null || echo ': it exited')"
+  [[ -n "${4:-}" && -f "$4" ]] && tail -20 "$4" | tee -a "$LOG" >&2
+  return 1
 }
 
 DPORT=$(free_port)
@@ -93,7 +99,10 @@ EGPID=$!; PIDS+=("$EGPID")
 EPPORT=$(free_port)
 "$BIN/swarm-echo" --addr "127.0.0.1:$EPPORT" --request-size $PUT_REQ --reply-size $PUT_REP >>"$LOG" 2>&1 &
 EPPID=$!; PIDS+=("$EPPID")
-for p in "$DPORT" "$RPORT" "$EGPORT" "$EPPORT"; do wait_port "$p"; done
+wait_port "$DPORT" "$DPID" dhtnode
+wait_port "$RPORT" "$RPID" redis-server "$TMP/redis/redis.log"
+wait_port "$EGPORT" "$EGPID" swarm-echo
+wait_port "$EPPORT" "$EPPID" swarm-echo
 say "dhtnode pid $DPID port $DPORT; redis-server pid $RPID port $RPORT; swarm-echo pids $EGPID $EPPID ports $EGPORT $EPPORT"
 say "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, kernel $(uname -r); load at start: $(uptime | sed 's/.*load average: //')"
 
