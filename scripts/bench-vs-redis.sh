@@ -179,7 +179,7 @@ RB16=$(rb -n "$REQUESTS_P16" -P 16)
 rbget() { sed -n "s/^$1: \([0-9.]*\) requests per second.*/\1/p" <<<"$2" | tail -1; }
 
 # --- table ---------------------------------------------------------------------------------
-median() { printf '%s\n' $1 | grep -E '^[0-9.eE+-]+$' | sort -g \
+median() { { printf '%s\n' $1 | grep -E '^-?[0-9.]+([eE][-+]?[0-9]+)?$' || true; } | sort -g \
   | awk '{a[NR] = $1} END {if (!NR) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 m() { median "${R[$1]:-}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
@@ -189,16 +189,26 @@ check() { # check RATIO OP TARGET -> "yes" / "NO" / ""
 }
 fmt() { awk -v v="$1" 'BEGIN {if (v + 0 < 0 && v + 0 > -0.05) v = 0; if (v == "-" || v == "") print "-"; else if (v >= 1000) printf "%.0f", v; else if (v >= 10) printf "%.1f", v; else printf "%.2f", v}'; }
 line() { printf '| %-36s | %10s | %10s | %10s | %9s | %-11s | %9s | %-11s |\n' "$@"; }
-row() { # row NAME DHT REDIS ECHO OP REDIS_TARGET ECHO_TARGET
+paired() { # paired KEY_A KEY_B: median over rounds of A/B, each ratio taken within one round
+  local -a a=(${R[$1]:-}) b=(${R[$2]:-})
+  local i out=""
+  for i in "${!a[@]}"; do
+    out="$out $(ratio "${a[$i]:--}" "${b[$i]:--}")"
+  done
+  median "$out"
+}
+row() { # row NAME KEY_DHT KEY_REDIS KEY_ECHO OP REDIS_TARGET ECHO_TARGET (keys of R; "-": none)
   local rr re
-  rr=$(ratio "$2" "$3"); re=$(ratio "$2" "$4")
-  line "$1" "$(fmt "$2")" "$(fmt "$3")" "$(fmt "$4")" "$rr" "${6:+$5 $6 $(check "$rr" "$5" "$6")}" \
-    "$re" "${7:+$5 $7 $(check "$re" "$5" "$7")}"
+  rr=$(paired "$2" "$3"); re=$(paired "$2" "$4")
+  [[ $rr == "-" ]] || rr=$(printf '%.2f' "$rr"); [[ $re == "-" ]] || re=$(printf '%.2f' "$re")
+  line "$1" "$(fmt "$(m "$2")")" "$(fmt "$(m "$3")")" "$(fmt "$(m "$4")")" "$rr" \
+    "${6:+$5 $6 $(check "$rr" "$5" "$6")}" "$re" "${7:+$5 $7 $(check "$re" "$5" "$7")}"
 }
 info() { line "$1" "$(fmt "$2")" "$(fmt "$3")" "$(fmt "$4")" "" "" "" ""; }
 {
   echo
-  echo "dht node vs Redis vs swarm-echo: $KEYS keys, $VALUE_SIZE-byte values, $CONNECTIONS connections, medians of $ROUNDS round(s)"
+  echo "dht node vs Redis vs swarm-echo: $KEYS keys, $VALUE_SIZE-byte values, $CONNECTIONS connections, medians of $ROUNDS round(s);"
+  echo "ratios are medians of the per-round ratios (the three servers run back to back in each round)"
   echo "(requests per run: $REQUESTS at pipeline 1, $REQUESTS_P16 at pipeline 16; load at end: $(uptime | sed 's/.*load average: //'))"
   echo
   line figure dht Redis echo/floor dht/Redis target dht/echo target
@@ -206,21 +216,21 @@ info() { line "$1" "$(fmt "$2")" "$(fmt "$3")" "$(fmt "$4")" "" "" "" ""; }
   for p in 1 16; do
     for op in get put; do
       tr=; te=; [[ $p -eq 1 ]] && { tr=1.3; te=0.9; }; [[ $p -eq 16 ]] && tr=1.0
-      row "$op ops/s, pipeline $p" "$(m ops_per_s/$op/$p/dht)" "$(m ops_per_s/$op/$p/redis)" \
-        "$(m ops_per_s/$op/$p/echo)" ">=" "$tr" "$te"
+      row "$op ops/s, pipeline $p" ops_per_s/$op/$p/dht ops_per_s/$op/$p/redis ops_per_s/$op/$p/echo \
+        ">=" "$tr" "$te"
     done
   done
   for p in 1 16; do
     for op in get put; do
       tr=; te=; [[ $p -eq 1 ]] && { tr=0.8; te=1.15; }
-      row "$op server CPU us/request, pipe $p" "$(m node_cpu_us_per_req/$op/$p/dht)" \
-        "$(m node_cpu_us_per_req/$op/$p/redis)" "$(m node_cpu_us_per_req/$op/$p/echo)" "<=" "$tr" "$te"
+      row "$op server CPU us/request, pipe $p" node_cpu_us_per_req/$op/$p/dht \
+        node_cpu_us_per_req/$op/$p/redis node_cpu_us_per_req/$op/$p/echo "<=" "$tr" "$te"
     done
   done
   for p in 1 16; do
     for op in get put; do
-      row "$op p99 latency us, pipeline $p" "$(m lat_p99_us/$op/$p/dht)" "$(m lat_p99_us/$op/$p/redis)" \
-        "$(m lat_p99_us/$op/$p/echo)" "<=" "" ""
+      row "$op p99 latency us, pipeline $p" lat_p99_us/$op/$p/dht lat_p99_us/$op/$p/redis \
+        lat_p99_us/$op/$p/echo "<=" "" ""
     done
   done
   for p in 1 16; do
@@ -235,10 +245,11 @@ info() { line "$1" "$(fmt "$2")" "$(fmt "$3")" "$(fmt "$4")" "" "" "" ""; }
         "$(m other_cpu_cores/$op/$p/redis)" "$(m other_cpu_cores/$op/$p/echo)"
     done
   done
-  row "memory B/record (RSS / used_memory)" "$MEM_DHT" "$MEM_REDIS" "-" "<=" 0.7 ""
-  row "memory B/record (RSS / RSS)" "$MEM_DHT" "$MEM_REDIS_RSS" "-" "<=" "" ""
-  row "GetAll MB/s batch data (floor: LZO)" "$(m getall_mb)" "-" "$(m lzo_mb)" ">=" "" 0.75
-  row "GetAll records/s (floor: LZO)" "$(m getall_rec)" "-" "$(m lzo_rec)" ">=" "" 0.75
+  R[mem/dht]=$MEM_DHT R[mem/redis]=$MEM_REDIS R[mem/redis_rss]=$MEM_REDIS_RSS
+  row "memory B/record (RSS / used_memory)" mem/dht mem/redis - "<=" 0.7 ""
+  row "memory B/record (RSS / RSS)" mem/dht mem/redis_rss - "<=" "" ""
+  row "GetAll MB/s batch data (floor: LZO)" getall_mb - lzo_mb ">=" "" 0.75
+  row "GetAll records/s (floor: LZO)" getall_rec - lzo_rec ">=" "" 0.75
   info "redis-benchmark GET/s, pipeline 1" "-" "$(rbget GET "$RB1")" "-"
   info "redis-benchmark SET/s, pipeline 1" "-" "$(rbget SET "$RB1")" "-"
   info "redis-benchmark GET/s, pipeline 16" "-" "$(rbget GET "$RB16")" "-"
