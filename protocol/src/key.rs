@@ -8,18 +8,33 @@ pub const KEY_HEX_LEN: usize = 16;
 
 /// Parses a wire key: exactly 16 hex digits, either case, no prefix.
 pub fn parse_key(hex: &[u8]) -> Result<u64, ProtocolError> {
-    if hex.len() != KEY_HEX_LEN {
-        return Err(ProtocolError::BadKey);
-    }
+    // A digit table and one check at the end: every keyed request parses a key.
+    const BAD: u8 = 0xff;
+    const DIGIT: [u8; 256] = {
+        let mut t = [BAD; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            t[b'a' as usize + i] = 10 + i as u8;
+            t[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        t
+    };
+    let hex: &[u8; KEY_HEX_LEN] = hex.try_into().map_err(|_| ProtocolError::BadKey)?;
     let mut v: u64 = 0;
+    let mut bad = 0u8;
     for &c in hex {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => return Err(ProtocolError::BadKey),
-        };
-        v = (v << 4) | u64::from(d);
+        let d = DIGIT[usize::from(c)];
+        bad |= d & 0xf0;
+        v = (v << 4) | u64::from(d & 0x0f);
+    }
+    if bad != 0 {
+        return Err(ProtocolError::BadKey);
     }
     Ok(v)
 }
@@ -148,6 +163,15 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn parse_agrees_with_the_standard_library(bytes in proptest::collection::vec(any::<u8>(), 16)) {
+            let std = std::str::from_utf8(&bytes)
+                .ok()
+                .filter(|s| s.bytes().all(|c| c.is_ascii_hexdigit()))
+                .and_then(|s| u64::from_str_radix(s, 16).ok());
+            prop_assert_eq!(parse_key(&bytes).ok(), std);
+        }
+
         #[test]
         fn key_roundtrip(k: u64) {
             prop_assert_eq!(parse_key(&format_key(k)), Ok(k));

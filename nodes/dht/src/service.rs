@@ -64,6 +64,8 @@ pub struct DhtService {
     pub(crate) listens: Listens,
     pub(crate) batch: BatchBuilder,
     pub(crate) stats: Stats,
+    /// The last channel name found valid (see `requests::channel_ok`); empty at first.
+    pub(crate) valid_channel: Vec<u8>,
 }
 
 impl DhtService {
@@ -75,6 +77,7 @@ impl DhtService {
             settings,
             listens: Listens::default(),
             stats: Stats::default(),
+            valid_channel: Vec::new(),
         }
     }
 

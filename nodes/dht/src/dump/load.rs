@@ -195,7 +195,7 @@ fn load_record(
         }
     }
     match storage.put(channel_bytes, key, value) {
-        Ok(()) => counts.loaded += 1,
+        Ok(_) => counts.loaded += 1,
         Err(WriteError::SizeLimit) => counts.over_size_limit += 1,
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! node during a redistribution); a missing channel or record is an empty value / false. Neither
 //! creates the channel.
 
-use super::{channel_ok, key, status};
+use super::{key, status};
 use crate::service::DhtService;
 use crate::stats::Action;
 use crate::storage::record_bytes;
@@ -17,7 +17,7 @@ impl DhtService {
         hex: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<Step, String> {
-        if !channel_ok(channel, out) {
+        if !self.channel_ok(channel, out) {
             return Ok(Step::Done);
         }
         let k = key(hex)?;
@@ -37,7 +37,7 @@ impl DhtService {
         hex: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<Step, String> {
-        if !channel_ok(channel, out) {
+        if !self.channel_ok(channel, out) {
             return Ok(Step::Done);
         }
         let k = key(hex)?;

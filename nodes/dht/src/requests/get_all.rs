@@ -6,7 +6,7 @@
 //! substring; the key is not searched; an empty filter matches nothing). A record too large for
 //! a batch is skipped with a warning, as in the original.
 
-use super::{channel_ok, status};
+use super::status;
 use crate::service::{DhtService, Ongoing, Session};
 use crate::stats::Action;
 use crate::storage::record_bytes;
@@ -54,7 +54,7 @@ impl DhtService {
         keys_only: bool,
         out: &mut Vec<u8>,
     ) -> Step {
-        if !channel_ok(channel, out) {
+        if !self.channel_ok(channel, out) {
             return Step::Done;
         }
         status(out, Status::Ok);

@@ -1,7 +1,7 @@
 //! The node-information requests: GetChannels (17), GetChannelSize (18), GetSize (19),
 //! GetResponsibleRange (20), GetNumConnections (23) and GetVersion (24).
 
-use super::{channel_ok, status};
+use super::status;
 use crate::service::DhtService;
 use swarm_core::{Context, Step};
 use swarm_protocol::dht::{DhtReply, NodeInfo, API_VERSION};
@@ -28,7 +28,7 @@ impl DhtService {
 
     /// Ok, address, port, records, bytes of one channel (zeros when it does not exist).
     pub(crate) fn get_channel_size(&mut self, channel: &[u8], out: &mut Vec<u8>) -> Step {
-        if !channel_ok(channel, out) {
+        if !self.channel_ok(channel, out) {
             return Step::Done;
         }
         let (records, bytes) = self

@@ -8,7 +8,7 @@
 //! dropped with a warning. Unlike the original, keys go out in the order they were written
 //! (DECISIONS.md), and they are sent in the loop turn they were written in.
 
-use super::{channel_ok, status};
+use super::status;
 use crate::service::{DhtService, Ongoing, Session};
 use crate::stats::Action;
 use crate::storage::record_bytes;
@@ -109,7 +109,7 @@ impl Listens {
 
 impl DhtService {
     pub(crate) fn listen(&mut self, s: &mut Session, channel: &[u8], out: &mut Vec<u8>) -> Step {
-        if !channel_ok(channel, out) {
+        if !self.channel_ok(channel, out) {
             return Step::Done;
         }
         let channel_id = self.storage.channel_or_create(channel).id;

@@ -15,6 +15,7 @@ pub mod remove_channel;
 #[cfg(test)]
 pub(crate) mod testing;
 
+use crate::service::DhtService;
 use swarm_protocol::channel::is_valid_channel_name;
 use swarm_protocol::wire::put_i32;
 use swarm_protocol::{parse_key, Status};
@@ -24,13 +25,23 @@ pub(crate) fn status(out: &mut Vec<u8>, s: Status) {
     put_i32(out, s.code());
 }
 
-/// The channel check of every channel request: `false` (and BadChannelName written) if invalid.
-pub(crate) fn channel_ok(channel: &[u8], out: &mut Vec<u8>) -> bool {
-    let ok = is_valid_channel_name(channel);
-    if !ok {
-        status(out, Status::BadChannelName);
+impl DhtService {
+    /// The channel check of every channel request: `false` (and BadChannelName written) if
+    /// invalid. The last valid name is remembered, as requests come in runs on one channel.
+    pub(crate) fn channel_ok(&mut self, channel: &[u8], out: &mut Vec<u8>) -> bool {
+        // The cache starts empty and the empty name is invalid: never let them match.
+        if !channel.is_empty() && *self.valid_channel == *channel {
+            return true;
+        }
+        let ok = is_valid_channel_name(channel);
+        if ok {
+            self.valid_channel.clear();
+            self.valid_channel.extend_from_slice(channel);
+        } else {
+            status(out, Status::BadChannelName);
+        }
+        ok
     }
-    ok
 }
 
 /// Parses a wire key; a malformed key closes the connection, as in the original.

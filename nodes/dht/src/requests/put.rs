@@ -2,7 +2,7 @@
 //! (malformed key closes the connection), ValueTooBig, EmptyValue, OutOfMemory, then Ok. Put
 //! notifies the channel's Listen requests.
 
-use super::{channel_ok, key, status};
+use super::{key, status};
 use crate::service::DhtService;
 use crate::stats::Action;
 use crate::storage::record_bytes;
@@ -18,7 +18,7 @@ impl DhtService {
         value: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<Step, String> {
-        if !channel_ok(channel, out) {
+        if !self.channel_ok(channel, out) {
             return Ok(Step::Done);
         }
         let k = key(hex)?;

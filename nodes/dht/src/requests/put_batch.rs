@@ -8,7 +8,7 @@
 //! EmptyValue, WrongNode, ValueTooBig (ours: a value Put would refuse, so everything stored can be
 //! read back by GetAll), OutOfMemory. PutBatch does not notify Listen requests.
 
-use super::{channel_ok, key, status};
+use super::{key, status};
 use crate::service::DhtService;
 use crate::stats::Action;
 use crate::storage::record_bytes;
@@ -23,7 +23,7 @@ impl DhtService {
         batch: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<Step, String> {
-        if !channel_ok(channel, out) {
+        if !self.channel_ok(channel, out) {
             return Ok(Step::Done);
         }
         let raw = decompress(batch).map_err(|e| e.to_string())?;

@@ -1,7 +1,7 @@
 //! Remove (12): delete one record. Hash-range checked (WrongNode); a missing channel or record
 //! is still Ok. Listen requests ignore removals.
 
-use super::{channel_ok, key, status};
+use super::{key, status};
 use crate::service::DhtService;
 use crate::stats::Action;
 use swarm_core::Step;
@@ -14,7 +14,7 @@ impl DhtService {
         hex: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<Step, String> {
-        if !channel_ok(channel, out) {
+        if !self.channel_ok(channel, out) {
             return Ok(Step::Done);
         }
         let k = key(hex)?;

@@ -2,7 +2,7 @@
 //! end marker) and move its dump file to `<data_dir>/deleted/` so a restart does not reload it.
 //! Iterations over the channel end at their next batch. A missing channel is still Ok.
 
-use super::{channel_ok, status};
+use super::status;
 use crate::service::DhtService;
 use crate::stats::Action;
 use swarm_core::{Context, Step};
@@ -15,7 +15,7 @@ impl DhtService {
         channel: &[u8],
         out: &mut Vec<u8>,
     ) -> Step {
-        if !channel_ok(channel, out) {
+        if !self.channel_ok(channel, out) {
             return Step::Done;
         }
         let records = self

@@ -7,6 +7,7 @@ mod values;
 pub use channel::{record_bytes, Channel};
 
 use hashbrown::HashMap;
+use std::cell::Cell;
 
 /// A channel and what identifies this incarnation of it: a channel removed and created again
 /// gets a new id, so an iteration or Listen on the old one ends instead of wandering into the
@@ -26,10 +27,22 @@ pub enum WriteError {
     SizeLimit,
 }
 
+/// A channel and its name, in the channel slab.
+#[derive(Debug)]
+struct Named {
+    name: Box<[u8]>,
+    entry: ChannelEntry,
+}
+
 /// All channels of a node.
 #[derive(Debug, Default)]
 pub struct Storage {
-    channels: HashMap<Box<[u8]>, ChannelEntry>,
+    /// The channels; `None` marks a slot freed by RemoveChannel, reused by the next channel.
+    slots: Vec<Option<Named>>,
+    by_name: HashMap<Box<[u8]>, usize>,
+    /// Slot of the channel found by the last lookup: requests come in runs on one channel, and
+    /// comparing its name is cheaper than hashing the name again.
+    last: Cell<usize>,
     next_id: u64,
     records: u64,
     bytes: u64,
@@ -56,26 +69,67 @@ impl Storage {
         self.bytes
     }
 
+    /// The slot of channel `name`.
+    fn slot_of(&self, name: &[u8]) -> Option<usize> {
+        let last = self.last.get();
+        if let Some(Some(n)) = self.slots.get(last) {
+            if *n.name == *name {
+                return Some(last);
+            }
+        }
+        let slot = *self.by_name.get(name)?;
+        self.last.set(slot);
+        Some(slot)
+    }
+
     /// A channel by name.
     pub fn channel(&self, name: &[u8]) -> Option<&ChannelEntry> {
-        self.channels.get(name)
+        let slot = self.slot_of(name)?;
+        self.slots[slot].as_ref().map(|n| &n.entry)
+    }
+
+    fn channel_mut(&mut self, name: &[u8]) -> Option<&mut ChannelEntry> {
+        let slot = self.slot_of(name)?;
+        self.slots[slot].as_mut().map(|n| &mut n.entry)
     }
 
     /// A channel by name, created if missing.
     pub fn channel_or_create(&mut self, name: &[u8]) -> &mut ChannelEntry {
-        let next_id = &mut self.next_id;
-        self.channels.entry_ref(name).or_insert_with(|| {
-            *next_id += 1;
-            ChannelEntry {
-                id: *next_id,
-                data: Channel::new(),
+        let slot = match self.slot_of(name) {
+            Some(slot) => slot,
+            None => {
+                self.next_id += 1;
+                let named = Named {
+                    name: name.into(),
+                    entry: ChannelEntry {
+                        id: self.next_id,
+                        data: Channel::new(),
+                    },
+                };
+                let slot = match self.slots.iter().position(Option::is_none) {
+                    Some(free) => {
+                        self.slots[free] = Some(named);
+                        free
+                    }
+                    None => {
+                        self.slots.push(Some(named));
+                        self.slots.len() - 1
+                    }
+                };
+                self.by_name.insert(name.into(), slot);
+                self.last.set(slot);
+                slot
             }
-        })
+        };
+        match &mut self.slots[slot] {
+            Some(n) => &mut n.entry,
+            None => unreachable!("slot_of and the insert above only return occupied slots"),
+        }
     }
 
     /// Channel names, sorted.
     pub fn channel_names(&self) -> Vec<&[u8]> {
-        let mut names: Vec<&[u8]> = self.channels.keys().map(|k| &k[..]).collect();
+        let mut names: Vec<&[u8]> = self.iter().map(|(name, _)| name).collect();
         names.sort_unstable();
         names
     }
@@ -86,50 +140,55 @@ impl Storage {
         self.size_limit == 0 || self.bytes + len as u64 <= self.size_limit
     }
 
-    /// Stores a record, creating the channel if needed. Checks the size limit.
-    pub fn put(&mut self, channel: &[u8], key: u64, value: &[u8]) -> Result<(), WriteError> {
+    /// Stores a record, creating the channel if needed. Checks the size limit. Returns the
+    /// channel's id (for Listen notifications).
+    pub fn put(&mut self, channel: &[u8], key: u64, value: &[u8]) -> Result<u64, WriteError> {
         if !self.has_room_for(value.len()) {
             return Err(WriteError::SizeLimit);
         }
-        let ch = &mut self.channel_or_create(channel).data;
+        let entry = self.channel_or_create(channel);
+        let id = entry.id;
+        let ch = &mut entry.data;
         let (r0, b0) = (ch.records(), ch.bytes());
         ch.put(key, value);
         let (r1, b1) = (ch.records(), ch.bytes());
         self.records = self.records + r1 - r0;
         self.bytes = self.bytes + b1 - b0;
-        Ok(())
+        Ok(id)
     }
 
     /// Removes a record; whether it existed. Never creates the channel.
     pub fn remove(&mut self, channel: &[u8], key: u64) -> bool {
-        let Some(entry) = self.channels.get_mut(channel) else {
+        let Some(entry) = self.channel_mut(channel) else {
             return false;
         };
         let b0 = entry.data.bytes();
         if !entry.data.remove(key) {
             return false;
         }
+        let freed = b0 - entry.data.bytes();
         self.records -= 1;
-        self.bytes -= b0 - entry.data.bytes();
+        self.bytes -= freed;
         true
     }
 
     /// Drops a channel and all its records; its id if it existed.
     pub fn remove_channel(&mut self, name: &[u8]) -> Option<u64> {
-        let entry = self.channels.remove(name)?;
-        self.records -= entry.data.records();
-        self.bytes -= entry.data.bytes();
-        Some(entry.id)
+        let slot = self.by_name.remove(name)?;
+        let named = self.slots[slot].take()?;
+        self.records -= named.entry.data.records();
+        self.bytes -= named.entry.data.bytes();
+        Some(named.entry.id)
     }
 
     /// A channel's value for `key`.
     pub fn get(&self, channel: &[u8], key: u64) -> Option<&[u8]> {
-        self.channels.get(channel)?.data.get(key)
+        self.channel(channel)?.data.get(key)
     }
 
     /// Every channel with its name, unordered.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &ChannelEntry)> {
-        self.channels.iter().map(|(k, v)| (&k[..], v))
+        self.slots.iter().flatten().map(|n| (&n.name[..], &n.entry))
     }
 }
 
