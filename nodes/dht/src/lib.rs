@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod dump;
+pub mod hugepages;
 pub mod requests;
 pub mod service;
 pub mod stats;

@@ -7,6 +7,10 @@ use std::process::ExitCode;
 use swarm_dht::config::DhtConfig;
 use swarm_dht::DhtNode;
 
+/// Huge pages for the big tables (see `swarm_dht::hugepages`).
+#[global_allocator]
+static ALLOC: swarm_dht::hugepages::HugePageAlloc = swarm_dht::hugepages::HugePageAlloc;
+
 /// In-memory key/value node speaking the legacy swarm dht protocol.
 #[derive(Debug, Parser)]
 #[command(name = "dhtnode", version, about)]

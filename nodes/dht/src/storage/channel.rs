@@ -12,7 +12,9 @@ use super::values::Values;
 use hashbrown::HashTable;
 
 /// Slots per chunk: growing the channel adds a chunk, never copies existing slots.
-const CHUNK_SLOTS: usize = 4096;
+/// 4 MiB of slots: large enough for huge pages (see `hugepages`); the first chunk grows like a
+/// `Vec`, so a small channel stays small.
+const CHUNK_SLOTS: usize = 1 << 18;
 
 /// Bytes one record counts for in `bytes` (GetSize, size_limit, stats): the 8-byte binary key
 /// plus the value, i.e. what is actually stored, not an allocator estimate (DECISIONS.md).
@@ -149,7 +151,12 @@ impl Channel {
         }
         let id = self.slot_count();
         if self.chunks.last().is_none_or(|c| c.len() == CHUNK_SLOTS) {
-            self.chunks.push(Vec::with_capacity(CHUNK_SLOTS));
+            let capacity = if self.chunks.is_empty() {
+                0
+            } else {
+                CHUNK_SLOTS
+            };
+            self.chunks.push(Vec::with_capacity(capacity));
         }
         if let Some(chunk) = self.chunks.last_mut() {
             chunk.push(slot);

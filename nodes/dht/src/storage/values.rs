@@ -4,8 +4,9 @@
 //! class; freed cells are reused by the next value of the same class. Slabs grow in chunks that
 //! never move, so growing never copies stored values.
 
-/// Bytes of cells per chunk once a class is large; small classes start with small chunks.
-const CHUNK_BYTES: usize = 64 * 1024;
+/// Bytes of cells per chunk once a class is large (4 MiB: huge pages, see `hugepages`); small
+/// classes start with small chunks that double, so a small channel stays small.
+const CHUNK_BYTES: usize = 4 << 20;
 /// Cells of a class's first chunk (chunks then double up to [`CHUNK_BYTES`]).
 const FIRST_CHUNK_CELLS: usize = 4;
 
