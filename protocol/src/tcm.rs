@@ -24,7 +24,7 @@
 //! ([`MAX_KEY_LEN`], [`MAX_VALUE_LEN`]) that keep a corrupt length from becoming a huge
 //! allocation ([`TcmError::Corrupt`]).
 
-use crate::key::format_key;
+use crate::key::{format_key, parse_key};
 use std::fmt;
 use std::io::{self, Read, Write};
 
@@ -73,34 +73,8 @@ pub fn parse_dump_key(raw: &[u8]) -> Option<u64> {
     if let Ok(bin) = <[u8; 8]>::try_from(raw) {
         return Some(u64::from_le_bytes(bin));
     }
-    let hex = <&[u8; 16]>::try_from(raw).ok()?;
-    // The loader's hot path: a table lookup per digit instead of `parse_key`'s match.
-    let mut v = 0u64;
-    let mut bad = 0u8;
-    for &c in hex {
-        let d = HEX_DIGIT[c as usize];
-        bad |= d;
-        v = (v << 4) | u64::from(d & 0xf);
-    }
-    (bad & 0x80 == 0).then_some(v)
+    parse_key(raw).ok()
 }
-
-/// Hex digit values (either case); 0xff for anything else.
-const HEX_DIGIT: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
 
 /// Why a `.tcm` file cannot be read (further).
 #[derive(Debug)]
