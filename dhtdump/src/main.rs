@@ -22,13 +22,8 @@ struct Args {
     #[arg(short, long)]
     oneshot: bool,
     /// Log level of root.log (error, warn, info, debug, trace).
-    #[arg(long, default_value = "info", value_parser = parse_level)]
+    #[arg(long, default_value = "info", value_parser = swarm_core::logging::parse_level)]
     log_level: log::LevelFilter,
-}
-
-fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
-    s.parse()
-        .map_err(|_| format!("'{s}' is not one of off, error, warn, info, debug, trace"))
 }
 
 fn main() -> ExitCode {

@@ -131,6 +131,13 @@ impl Log for RootLogger {
     }
 }
 
+/// Parses a `--log-level` argument (off, error, warn, info, debug, trace), for the nodes' and
+/// tools' command lines.
+pub fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
+    s.parse()
+        .map_err(|_| format!("'{s}' is not one of off, error, warn, info, debug, trace"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
