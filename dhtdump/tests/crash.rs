@@ -14,7 +14,6 @@
 mod common;
 
 use common::*;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 const RECORDS: u64 = 300_000;
@@ -55,7 +54,7 @@ fn mutate(node: &Node, keys: &[u64], round: usize, state: &mut Records) {
         change.insert(k, format!("round {round} record {j}").into_bytes());
     }
     change.insert(MARKER, format!("round {round}").into_bytes());
-    put_all(&node.client(), "big", &change);
+    node.connect().put_all(b"big", &change);
     state.extend(change);
 }
 
@@ -90,26 +89,12 @@ fn check_files(dump: &Dump, previous: &Records, new: &Records, small: &Records) 
 }
 
 /// Waits for a child for at most `limit`.
-fn wait_for(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "dhtdump did not exit in {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn kill_9_or_sigterm_during_a_dump_leaves_the_previous_or_the_new_complete_dump() {
     let seed = seed();
     eprintln!("crash test seed {seed:#x} (DHTDUMP_CRASH_SEED replays it)");
     let mut rng = Rng(seed);
-    let mut node = Node::new();
+    let mut node = node();
     node.start();
     let mut state: Records = (0..RECORDS)
         .map(|i| {
@@ -120,12 +105,12 @@ fn kill_9_or_sigterm_during_a_dump_leaves_the_previous_or_the_new_complete_dump(
         })
         .collect();
     let keys: Vec<u64> = state.keys().copied().collect();
-    put_all(&node.client(), "big", &state);
-    let small = records(10, 9);
-    put_all(&node.client(), "small", &small);
+    node.connect().put_all(b"big", &state);
+    let small = records(10, 9, 300);
+    node.connect().put_all(b"small", &small);
 
     let out = tempfile::tempdir().unwrap();
-    let dump = Dump::new(node.port, &out.path().join("data"), "");
+    let dump = Dump::new(node.port(), &out.path().join("data"), "");
     // Two timed runs (the second rotates a backup, like every later one); the slower one sets
     // the window the kills fall in.
     let mut full = Duration::ZERO;
@@ -172,7 +157,7 @@ fn kill_9_or_sigterm_during_a_dump_leaves_the_previous_or_the_new_complete_dump(
             rng.below(full.as_micros() as u64 * 4 / 5),
         ));
         signal(&child, "TERM");
-        let status = wait_for(&mut child, Duration::from_secs(5));
+        let status = wait_exit(&mut child, Instant::now() + Duration::from_secs(5));
         assert!(status.success(), "SIGTERM: dhtdump exited with {status}");
         current = check_files(&dump, &previous, &state, &small);
         assert_eq!(
@@ -184,9 +169,9 @@ fn kill_9_or_sigterm_during_a_dump_leaves_the_previous_or_the_new_complete_dump(
 
     // A node on dhtdump's directory: stale temp files are only warned about.
     node.stop();
-    let mut copy = Node::with_data(tempfile::tempdir().unwrap(), dump.data.clone());
+    let mut copy = node_with_data(&dump.data);
     copy.start();
-    assert!(get_all(&copy.client(), "big") == current);
+    assert!(copy.connect().get_all(b"big") == current);
     if !stale.is_empty() {
         assert!(copy.root_log().contains("Unfinished dump file found"));
     }

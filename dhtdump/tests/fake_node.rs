@@ -151,16 +151,7 @@ fn sigterm_while_the_node_hangs_mid_getall_exits_promptly_and_deletes_the_temp_f
     }
     let stopping = Instant::now();
     signal(&child, "TERM");
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            stopping.elapsed() < Duration::from_secs(5),
-            "no exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_exit(&mut child, stopping + Duration::from_secs(5));
     assert!(status.success(), "{status}");
     assert_eq!(names(&dump.data), Vec::<String>::new());
     let log = dump.root_log();

@@ -12,16 +12,16 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn oneshot_files_load_into_a_second_node_and_equal_the_nodes_own_dump() {
-    let mut node = Node::new();
+    let mut node = node();
     node.start();
-    let client = node.client();
+    let mut client = node.connect();
     let channels = [
-        ("big", records(20_000, 1)),
-        ("medium", records(7_000, 2)),
-        ("one", records(1, 3)),
+        ("big", records(20_000, 1, 300)),
+        ("medium", records(7_000, 2, 300)),
+        ("one", records(1, 3, 300)),
     ];
     for (name, recs) in &channels {
-        put_all(&client, name, recs);
+        client.put_all(name.as_bytes(), recs);
     }
     // Overwrites and removes, so the node's slot order is not plain insertion order.
     let mut big = channels[0].1.clone();
@@ -34,18 +34,18 @@ fn oneshot_files_load_into_a_second_node_and_equal_the_nodes_own_dump() {
         .enumerate()
     {
         if i % 2 == 0 {
-            client.remove("big", *key).unwrap();
+            client.remove(b"big", *key);
             big.remove(key);
         } else {
-            client.put("big", *key, b"overwritten").unwrap();
+            client.put(b"big", *key, b"overwritten");
             big.insert(*key, b"overwritten".to_vec());
         }
     }
-    put_all(&client, "big", &records(500, 4));
-    big.extend(records(500, 4));
+    client.put_all(b"big", &records(500, 4, 300));
+    big.extend(records(500, 4, 300));
 
     let out_dir = tempfile::tempdir().unwrap();
-    let dump = Dump::new(node.port, &out_dir.path().join("data"), "");
+    let dump = Dump::new(node.port(), &out_dir.path().join("data"), "");
     dump.oneshot_ok();
     assert_eq!(names(&dump.data), ["big.tcm", "medium.tcm", "one.tcm"]);
     assert_eq!(read_tcm(&dump.data.join("big.tcm")).unwrap(), big);
@@ -61,20 +61,19 @@ fn oneshot_files_load_into_a_second_node_and_equal_the_nodes_own_dump() {
     assert!(stats.contains(" channel/one/records_written:1 "), "{stats}");
 
     // A second node on dhtdump's files serves exactly what the first one holds.
-    let mut copy = Node::with_data(tempfile::tempdir().unwrap(), dump.data.clone());
+    let mut copy = node_with_data(&dump.data);
     copy.start();
-    let copy_client = copy.client();
-    let mut listed = copy_client.get_channels().unwrap();
-    listed.sort();
-    assert_eq!(listed, ["big", "medium", "one"]);
+    let mut copy_client = copy.connect();
+    let listed = copy_client.channels();
+    assert_eq!(listed, [&b"big"[..], b"medium", b"one"]);
     for (name, _) in &channels {
         assert_eq!(
-            get_all(&copy_client, name),
-            get_all(&client, name),
+            copy_client.get_all(name.as_bytes()),
+            client.get_all(name.as_bytes()),
             "{name}"
         );
     }
-    assert_eq!(get_all(&copy_client, "big"), big);
+    assert_eq!(copy_client.get_all(b"big"), big);
     drop(copy);
 
     // The node's own shutdown dump of the same data is the same bytes: both walk the channel
@@ -83,7 +82,7 @@ fn oneshot_files_load_into_a_second_node_and_equal_the_nodes_own_dump() {
     for (name, _) in &channels {
         let file = format!("{name}.tcm");
         let ours = std::fs::read(dump.data.join(&file)).unwrap();
-        let nodes = std::fs::read(node.data.join(&file)).unwrap();
+        let nodes = std::fs::read(node.data().join(&file)).unwrap();
         assert!(
             ours == nodes,
             "{file}: dhtdump's file differs from the node's"
@@ -93,16 +92,16 @@ fn oneshot_files_load_into_a_second_node_and_equal_the_nodes_own_dump() {
 
 #[test]
 fn a_second_oneshot_rotates_the_previous_dump_into_the_backup() {
-    let mut node = Node::new();
+    let mut node = node();
     node.start();
-    let client = node.client();
-    put_all(&client, "ch", &records(300, 5));
-    let dump = Dump::new(node.port, &node.dir.path().join("dump"), "");
+    let mut client = node.connect();
+    client.put_all(b"ch", &records(300, 5, 300));
+    let dump = Dump::new(node.port(), &node.dir.path().join("dump"), "");
     dump.oneshot_ok();
     let first = std::fs::read(dump.data.join("ch.tcm")).unwrap();
     assert_eq!(names(&dump.data), ["ch.tcm"]);
 
-    client.put("ch", 42, b"new record").unwrap();
+    client.put(b"ch", 42, b"new record");
     dump.oneshot_ok();
     assert_eq!(names(&dump.data), ["ch.tcm", "ch.tcm.backup"]);
     assert_eq!(

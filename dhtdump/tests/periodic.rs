@@ -31,15 +31,15 @@ fn count(dump: &Dump, needle: &str) -> usize {
 
 #[test]
 fn periodic_mode_survives_a_node_restart_and_stops_on_sigterm() {
-    let mut node = Node::new();
+    let mut node = node();
     node.start();
-    let keep = records(100, 7);
-    put_all(&node.client(), "keep", &keep);
-    put_all(&node.client(), "gone", &records(10, 8));
+    let keep = records(100, 7, 300);
+    node.connect().put_all(b"keep", &keep);
+    node.connect().put_all(b"gone", &records(10, 8, 300));
 
     let out = tempfile::tempdir().unwrap();
     let dump = Dump::new(
-        node.port,
+        node.port(),
         &out.path().join("data"),
         "period_s = 2\nmin_wait_s = 1\nretry_wait_s = 1\n",
     );
@@ -53,7 +53,7 @@ fn periodic_mode_survives_a_node_restart_and_stops_on_sigterm() {
     assert_eq!(names(&dump.data), ["gone.tcm", "keep.tcm"]);
 
     // RemoveChannel on the node: logged, the file stays.
-    node.client().remove_channel("gone").unwrap();
+    node.connect().remove_channel(b"gone");
     eventually("the removed channel", &dump, || {
         count(&dump, "Detected removed channel 'gone'") == 1
     });
@@ -66,7 +66,7 @@ fn periodic_mode_survives_a_node_restart_and_stops_on_sigterm() {
     });
     assert!(dump.root_log().contains("Retrying in 1s"));
     node.start();
-    node.client().put("keep", 7, b"after the restart").unwrap();
+    node.connect().put(b"keep", 7, b"after the restart");
     eventually("a dump of the restarted node", &dump, || {
         read_tcm(&dump.data.join("keep.tcm"))
             .map(|r| r.get(&7).map(Vec::as_slice) == Some(&b"after the restart"[..]))
@@ -84,16 +84,7 @@ fn periodic_mode_survives_a_node_restart_and_stops_on_sigterm() {
 
     let stopping = Instant::now();
     signal(&child, "TERM");
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            stopping.elapsed() < Duration::from_secs(5),
-            "no exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_exit(&mut child, stopping + Duration::from_secs(5));
     assert!(status.success(), "{status}");
     assert!(dump.root_log().contains("Exiting with return code 0"));
     assert!(names(&dump.data).iter().all(|n| !n.ends_with(".dumping")));

@@ -12,17 +12,17 @@ use swarm_protocol::format_key;
 use swarm_protocol::wire::{put_array, put_i32, put_u64};
 
 /// A node with a few records and a connection that must keep working throughout.
-fn setup() -> (TestNode, Conn) {
-    let node = TestNode::start(&[("Performance", "write_timeout_ms", "1000")]);
+fn setup() -> (Node, Conn) {
+    let node = start_node(&[("Performance", "write_timeout_ms", "1000")]);
     let mut c = node.connect();
     for k in 0..100 {
-        put(&mut c, b"keep", k, format!("value {k}").as_bytes());
+        c.put(b"keep", k, format!("value {k}").as_bytes());
     }
     (node, c)
 }
 
 /// The survivor connection still works and the records are untouched.
-fn check_intact(c: &mut Conn, node: &TestNode) {
+fn check_intact(c: &mut Conn, node: &Node) {
     c.exchange(
         &DhtRequest::Get {
             channel: b"keep",
@@ -30,7 +30,7 @@ fn check_intact(c: &mut Conn, node: &TestNode) {
         },
         &[&OK[..], &arr(b"value 42")].concat(),
     );
-    let port = node.addr.port().to_le_bytes();
+    let port = node.addr().port().to_le_bytes();
     let bytes = (0..100u64)
         .map(|k| 8 + format!("value {k}").len() as u64)
         .sum::<u64>();
@@ -62,7 +62,7 @@ fn unknown_command_codes_close_the_connection() {
         bad.send_raw(&code.to_le_bytes());
         assert!(bad.is_closed(), "code {code}");
     }
-    let log = node.wait_log("unknown command code -7");
+    let log = node.log_after("unknown command code -7", LOG_WAIT);
     assert_eq!(warnings_with(&log, "unknown command code 99"), 1, "{log}");
     assert!(
         log.contains("127.0.0.1:"),
@@ -94,7 +94,7 @@ fn malformed_keys_close_the_connection() {
         });
         assert!(bad.is_closed());
     }
-    let log = node.wait_log("malformed key");
+    let log = node.log_after("malformed key", LOG_WAIT);
     assert!(warnings_with(&log, "malformed key") >= 8, "{log}");
     check_intact(&mut c, &node);
 }
@@ -108,7 +108,7 @@ fn vm_hwm_kb(pid: u32) -> u64 {
 #[test]
 fn oversized_arrays_close_without_allocating() {
     let (node, mut c) = setup();
-    let before = vm_hwm_kb(node.child.id());
+    let before = vm_hwm_kb(node.pid());
     for len in [10 * 1024 * 1024 + 1, 1 << 40, u64::MAX] {
         // Channel array too long, announced but never sent.
         let mut bad = node.connect();
@@ -127,9 +127,9 @@ fn oversized_arrays_close_without_allocating() {
         bad.send_raw(&bytes);
         assert!(bad.is_closed());
     }
-    let grown = vm_hwm_kb(node.child.id()).saturating_sub(before);
+    let grown = vm_hwm_kb(node.pid()).saturating_sub(before);
     assert!(grown < 4096, "peak memory grew by {grown} KiB");
-    let log = node.wait_log("exceeds the limit");
+    let log = node.log_after("exceeds the limit", LOG_WAIT);
     assert!(warnings_with(&log, "exceeds the limit") >= 6, "{log}");
     check_intact(&mut c, &node);
 }
@@ -164,7 +164,7 @@ fn garbage_and_cut_off_requests() {
         &[&OK[..], &arr(b"value 7")].concat(),
     );
     drop(hanging);
-    let log = node.wait_log("unknown command code");
+    let log = node.log_after("unknown command code", LOG_WAIT);
     assert_eq!(warnings_with(&log, "unknown command code"), 1, "{log}");
 }
 
@@ -204,7 +204,7 @@ fn a_client_that_stops_reading_a_get_all_is_closed_and_others_are_served() {
     }
     assert!(start.elapsed() < Duration::from_secs(5));
     // After write_timeout_ms the node gives up on the stalled reader, with one warning.
-    let log = node.wait_log("stopped reading");
+    let log = node.log_after("stopped reading", LOG_WAIT);
     assert_eq!(warnings_with(&log, "stopped reading"), 1, "{log}");
     let mut drained = 0usize;
     let mut buf = vec![0u8; 1 << 16];
@@ -224,7 +224,7 @@ fn a_client_that_stops_reading_a_get_all_is_closed_and_others_are_served() {
 
 #[test]
 fn connections_over_the_limit_are_accepted_and_closed() {
-    let node = TestNode::start(&[("Server", "connection_limit", "2")]);
+    let node = start_node(&[("Server", "connection_limit", "2")]);
     let mut a = node.connect();
     let mut b = node.connect();
     a.exchange(

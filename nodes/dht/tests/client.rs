@@ -14,8 +14,8 @@ use swarm_protocol::dht::DhtRequest;
 use swarm_protocol::format_key;
 use swarm_protocol::key::fnv1a64;
 
-fn client(nodes: &[&TestNode]) -> DhtClient {
-    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+fn client(nodes: &[&Node]) -> DhtClient {
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr()).collect();
     DhtClient::connect(&addrs, ClientConfig::default()).unwrap()
 }
 
@@ -80,7 +80,7 @@ fn bulk(c: &DhtClient, channel: &str, keys: impl Iterator<Item = u64>) {
 
 #[test]
 fn ten_thousand_sequential_and_spread_records() {
-    let node = TestNode::start(&[]);
+    let node = start_node(&[]);
     let c = client(&[&node]);
     bulk(&c, "sequential", 0..10_000u64);
     bulk(
@@ -94,9 +94,9 @@ fn ten_thousand_sequential_and_spread_records() {
 fn three_nodes_on_split_ranges() {
     let third = u64::MAX / 3;
     let nodes = [
-        TestNode::start_range(0, third, &[]),
-        TestNode::start_range(third + 1, 2 * third, &[]),
-        TestNode::start_range(2 * third + 1, u64::MAX, &[]),
+        start_node_range(0, third, &[]),
+        start_node_range(third + 1, 2 * third, &[]),
+        start_node_range(2 * third + 1, u64::MAX, &[]),
     ];
     let c = client(&[&nodes[0], &nodes[1], &nodes[2]]);
     assert!(
@@ -126,7 +126,7 @@ fn three_nodes_on_split_ranges() {
             require_full_coverage: false,
             ..ClientConfig::default()
         };
-        let alone = DhtClient::connect(&[node.addr], partial).unwrap();
+        let alone = DhtClient::connect(&[node.addr()], partial).unwrap();
         let mut n = 0;
         for r in alone.get_all("routed").unwrap() {
             let (k, v) = r.unwrap();
@@ -156,7 +156,7 @@ fn three_nodes_on_split_ranges() {
         &[&OK[..], &arr(b"20110401")].concat(),
     );
     let err = c
-        .put_batch(nodes[0].addr, "routed", &[(key, b"x")])
+        .put_batch(nodes[0].addr(), "routed", &[(key, b"x")])
         .unwrap_err();
     assert!(
         matches!(
@@ -173,8 +173,8 @@ fn three_nodes_on_split_ranges() {
 #[test]
 fn listen_through_the_client() {
     let nodes = [
-        TestNode::start_range(0, u64::MAX / 2, &[]),
-        TestNode::start_range(u64::MAX / 2 + 1, u64::MAX, &[]),
+        start_node_range(0, u64::MAX / 2, &[]),
+        start_node_range(u64::MAX / 2 + 1, u64::MAX, &[]),
     ];
     let c = client(&[&nodes[0], &nodes[1]]);
     let listener = c.listen("news").unwrap();
@@ -215,15 +215,15 @@ fn listen_through_the_client() {
 
 #[test]
 fn client_reconnects_after_a_node_restart() {
-    let mut node = TestNode::start(&[("Server", "port", "0")]);
+    let mut node = start_node(&[("Server", "port", "0")]);
     // A fixed port, so the restarted node is found at the same address.
-    let port = node.addr.port().to_string();
+    let port = node.addr().port().to_string();
     node.stop();
-    let mut node = TestNode::start(&[("Server", "port", &port)]);
+    let mut node = start_node(&[("Server", "port", &port)]);
     let c = client(&[&node]);
     c.put("r", 1, b"before").unwrap();
     node.restart();
-    assert_eq!(node.addr.port().to_string(), port);
+    assert_eq!(node.addr().port().to_string(), port);
     // The pooled connection is dead; the client reconnects and the dumped record is back.
     assert_eq!(c.get("r", 1).unwrap(), Some(b"before".to_vec()));
     c.put("r", 2, b"after").unwrap();

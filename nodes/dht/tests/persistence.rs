@@ -9,20 +9,10 @@ mod persistence_common;
 use persistence_common::*;
 use std::fs;
 use std::time::Duration;
-use swarm_protocol::tcm::{parse_dump_key, TcmReader};
-
-fn read_tcm(path: &std::path::Path) -> Records {
-    let mut r = TcmReader::new(fs::File::open(path).unwrap()).unwrap();
-    let mut out = Records::new();
-    while let Some(rec) = r.next_record().unwrap() {
-        out.insert(parse_dump_key(rec.key).unwrap(), rec.value.to_vec());
-    }
-    out
-}
 
 #[test]
 fn hundred_thousand_records_survive_a_graceful_restart_byte_for_byte() {
-    let mut node = Node::new("");
+    let mut node = node(&[]);
     node.start();
     let channels: Vec<(String, Records)> = (0..4)
         .map(|i| (format!("ch{i}"), records(25_000, i + 1, 300)))
@@ -99,7 +89,7 @@ fn hundred_thousand_records_survive_a_graceful_restart_byte_for_byte() {
 
 #[test]
 fn remove_channel_retires_files_and_a_restart_does_not_reload_them() {
-    let mut node = Node::new("");
+    let mut node = node(&[]);
     node.start();
     let mut c = node.connect();
     c.put_all(b"gone", &records(100, 7, 50));
@@ -127,7 +117,7 @@ fn remove_channel_retires_files_and_a_restart_does_not_reload_them() {
 
 #[test]
 fn handmade_files_load_by_the_rules() {
-    let mut node = Node::new("");
+    let mut node = node(&[]);
     let d = node.data();
     let bin = 0x0102_0304_0506_0708u64.to_le_bytes();
     fs::write(
@@ -236,7 +226,7 @@ fn range_file(node: &Node) {
 #[test]
 fn out_of_range_records_per_allow_out_of_range() {
     let half = 0x7fff_ffff_ffff_ffff;
-    let mut load = Node::with_range(0, half, "allow_out_of_range = load");
+    let mut load = node_range(0, half, &[("allow_out_of_range", "load")]);
     range_file(&load);
     load.start();
     assert_eq!(load.connect().get_all(b"r").len(), 3);
@@ -244,7 +234,7 @@ fn out_of_range_records_per_allow_out_of_range() {
         .root_log()
         .contains("Found 2 out-of-range keys (66.67%) in channel 'r'"));
 
-    let mut ignore = Node::with_range(0, half, "allow_out_of_range = ignore");
+    let mut ignore = node_range(0, half, &[("allow_out_of_range", "ignore")]);
     range_file(&ignore);
     ignore.start();
     assert_eq!(
@@ -252,7 +242,7 @@ fn out_of_range_records_per_allow_out_of_range() {
         Records::from([(2, b"in".to_vec())])
     );
 
-    let mut fatal = Node::with_range(0, half, "allow_out_of_range = fatal");
+    let mut fatal = node_range(0, half, &[("allow_out_of_range", "fatal")]);
     range_file(&fatal);
     let err = fatal.try_start().unwrap_err();
     assert!(err.contains("out-of-range key in channel 'r'"), "{err}");
@@ -264,7 +254,11 @@ fn all_records_out_of_range_refuses_to_start() {
         .map(|i| (swarm_protocol::format_key(2 * i + 1).to_vec(), &b"v"[..]))
         .collect();
     let refs: Vec<(&[u8], &[u8])> = recs.iter().map(|(k, v)| (&k[..], *v)).collect();
-    let mut node = Node::with_range(0, 0x7fff_ffff_ffff_ffff, "abort_after_all_out_of_range = 5");
+    let mut node = node_range(
+        0,
+        0x7fff_ffff_ffff_ffff,
+        &[("abort_after_all_out_of_range", "5")],
+    );
     fs::write(node.data().join("r.tcm"), raw_tcm(&refs, false)).unwrap();
     let err = node.try_start().unwrap_err();
     assert!(
@@ -272,7 +266,11 @@ fn all_records_out_of_range_refuses_to_start() {
         "{err}"
     );
 
-    let mut off = Node::with_range(0, 0x7fff_ffff_ffff_ffff, "abort_after_all_out_of_range = 0");
+    let mut off = node_range(
+        0,
+        0x7fff_ffff_ffff_ffff,
+        &[("abort_after_all_out_of_range", "0")],
+    );
     fs::write(off.data().join("r.tcm"), raw_tcm(&refs, false)).unwrap();
     off.start();
     assert_eq!(off.connect().get_all(b"r").len(), 6);
@@ -280,7 +278,7 @@ fn all_records_out_of_range_refuses_to_start() {
 
 #[test]
 fn periodic_dump_runs_while_serving_and_survives_kill_9() {
-    let mut node = Node::new("dump_period_s = 1");
+    let mut node = node(&[("dump_period_s", "1")]);
     node.start();
     let recs = records(40_000, 99, 200);
     let mut c = node.connect();
@@ -298,7 +296,7 @@ fn periodic_dump_runs_while_serving_and_survives_kill_9() {
     eprintln!("longest event-loop step during periodic dumps: {step} us");
     assert!(step < 50_000, "a dump step held the loop for {step} us");
     node.kill9();
-    let on_disk = read_tcm(&node.data().join("p.tcm"));
+    let on_disk = read_tcm(&node.data().join("p.tcm")).unwrap();
     assert!(
         on_disk == recs || on_disk.len() == recs.len() + 1,
         "a complete dump"

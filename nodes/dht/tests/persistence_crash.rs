@@ -14,22 +14,11 @@
 mod persistence_common;
 
 use persistence_common::*;
-use std::fs;
 use std::time::{Duration, Instant};
-use swarm_protocol::tcm::{parse_dump_key, TcmReader};
 
 const RECORDS: u64 = 200_000;
 const ROUNDS: usize = 20;
 const MARKER: u64 = 0xffff_0000_0000_0001;
-
-fn read_tcm(path: &std::path::Path) -> Records {
-    let mut r = TcmReader::new(fs::File::open(path).unwrap()).unwrap();
-    let mut out = Records::new();
-    while let Some(rec) = r.next_record().expect("the .tcm must be complete") {
-        out.insert(parse_dump_key(rec.key).unwrap(), rec.value.to_vec());
-    }
-    out
-}
 
 fn count(node: &Node, needle: &str) -> usize {
     node.root_log().matches(needle).count()
@@ -77,7 +66,7 @@ fn kill_9_during_periodic_dumps_never_loses_or_tears_a_dump() {
             .as_nanos() as u64;
     eprintln!("crash test seed {seed:#x}");
     let mut rng = Rng(seed | 1);
-    let mut node = Node::new("dump_period_s = 1");
+    let mut node = node(&[("dump_period_s", "1")]);
     node.start();
     let mut expected = records(RECORDS, 5, 100);
     let keys: Vec<u64> = expected.keys().copied().collect();
@@ -94,7 +83,7 @@ fn kill_9_during_periodic_dumps_never_loses_or_tears_a_dump() {
         .unwrap();
     eprintln!("a dump of the channel takes about {dump_ms} ms");
     // The memory now equals the first dump; each round changes it, then kills.
-    let mut previous = read_tcm(&tcm);
+    let mut previous = read_tcm(&tcm).expect("the .tcm must be complete");
     assert!(previous == expected);
 
     let (mut round, mut kills_new, mut retries) = (0, 0, 0);
@@ -111,7 +100,7 @@ fn kill_9_during_periodic_dumps_never_loses_or_tears_a_dump() {
             );
             let finished = count(&node, "Periodic dump finished in");
             wait_past(&node, "Periodic dump finished in", finished + 1);
-            previous = read_tcm(&tcm);
+            previous = read_tcm(&tcm).expect("the .tcm must be complete");
             assert!(previous == expected);
             continue;
         }
@@ -121,7 +110,7 @@ fn kill_9_during_periodic_dumps_never_loses_or_tears_a_dump() {
         std::thread::sleep(Duration::from_millis(delay));
         node.kill9();
 
-        let on_disk = read_tcm(&tcm);
+        let on_disk = read_tcm(&tcm).expect("the .tcm must be complete");
         let is_new = on_disk == expected;
         assert!(
             is_new || on_disk == previous,

@@ -13,7 +13,7 @@ use swarm_protocol::format_key;
 
 #[test]
 fn spec_worked_examples() {
-    let node = TestNode::start(&[]);
+    let node = start_node(&[]);
     let mut c = node.connect();
     // Put "test", key 0xAB, value "hi": the exact request bytes of the spec, reply C8 00 00 00.
     let mut put = vec![1, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0];
@@ -44,7 +44,7 @@ fn spec_worked_examples() {
 
 #[test]
 fn single_record_requests() {
-    let node = TestNode::start_range(0, 0x7fff_ffff_ffff_ffff, &[]);
+    let node = start_node_range(0, 0x7fff_ffff_ffff_ffff, &[]);
     let mut c = node.connect();
     let k2 = format_key(2);
     let k1 = format_key(1); // bit-reversed 0x8000..: outside the range
@@ -170,11 +170,11 @@ fn single_record_requests() {
 
 #[test]
 fn node_information_requests() {
-    let node = TestNode::start_range(0x10, 0xffff_0000_0000_0000, &[]);
-    let port = node.addr.port().to_le_bytes();
+    let node = start_node_range(0x10, 0xffff_0000_0000_0000, &[]);
+    let port = node.addr().port().to_le_bytes();
     let mut c = node.connect();
-    put(&mut c, b"beta", 8, b"12345");
-    put(&mut c, b"alpha", 8, b"1");
+    c.put(b"beta", 8, b"12345");
+    c.put(b"alpha", 8, b"1");
     c.exchange(&DhtRequest::Listen { channel: b"gamma" }, &OK); // creates an empty channel
     let _listener = c;
     let mut c = node.connect();
@@ -265,7 +265,7 @@ fn fill(c: &mut Conn, n: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
 
 #[test]
 fn get_all_variants_stream_batches() {
-    let node = TestNode::start(&[]);
+    let node = start_node(&[]);
     let mut c = node.connect();
     let expect = fill(&mut c, 20_000);
 
@@ -328,7 +328,7 @@ fn get_all_variants_stream_batches() {
 
 #[test]
 fn put_batch_with_liblzo2_example() {
-    let node = TestNode::start(&[]);
+    let node = start_node(&[]);
     let mut c = node.connect();
     let mut payload = 37u64.to_le_bytes().to_vec();
     payload.extend_from_slice(&[
@@ -360,13 +360,13 @@ fn put_batch_with_liblzo2_example() {
 
 #[test]
 fn listen_gets_puts_and_ends_on_remove_channel() {
-    let node = TestNode::start(&[]);
+    let node = start_node(&[]);
     let mut listener = node.connect();
     listener.exchange(&DhtRequest::Listen { channel: b"ch" }, &OK);
     let mut c = node.connect();
-    put(&mut c, b"ch", 0xdead, b"first");
-    put(&mut c, b"other", 1, b"not for the listener");
-    put(&mut c, b"ch", 0xbeef, b"second");
+    c.put(b"ch", 0xdead, b"first");
+    c.put(b"other", 1, b"not for the listener");
+    c.put(b"ch", 0xbeef, b"second");
     let want = [
         arr(&format_key(0xdead)),
         arr(b"first"),
@@ -390,7 +390,7 @@ fn listen_gets_puts_and_ends_on_remove_channel() {
 
 #[test]
 fn pipelined_requests_are_answered_in_order() {
-    let node = TestNode::start(&[]);
+    let node = start_node(&[]);
     let mut c = node.connect();
     let mut bytes = Vec::new();
     DhtRequest::Put {
