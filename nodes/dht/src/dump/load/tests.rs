@@ -15,20 +15,8 @@ fn rules() -> LoadRules {
     }
 }
 
-/// A file of raw records (key bytes as given), complete unless `torn`.
-fn raw_file(records: &[(&[u8], &[u8])], torn: bool) -> Vec<u8> {
-    let mut f = 0u64.to_le_bytes().to_vec();
-    for (k, v) in records {
-        f.extend_from_slice(&(k.len() as u64).to_le_bytes());
-        f.extend_from_slice(k);
-        f.extend_from_slice(&(v.len() as u64).to_le_bytes());
-        f.extend_from_slice(v);
-    }
-    if !torn {
-        f.extend_from_slice(&[0; 8]);
-    }
-    f
-}
+/// A file of raw records (key bytes as given), complete (with padding) unless `torn`.
+use swarm_testkit::raw_tcm as raw_file;
 
 fn good_file(records: &[(u64, &[u8])]) -> Vec<u8> {
     let mut w = TcmWriter::new(Vec::new()).unwrap();
