@@ -2,7 +2,7 @@
 //! node during a redistribution); a missing channel or record is an empty value / false. Neither
 //! creates the channel.
 
-use super::{key, status};
+use super::status;
 use crate::service::DhtService;
 use crate::stats::Action;
 use crate::storage::record_bytes;
@@ -17,10 +17,9 @@ impl DhtService {
         hex: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<Step, String> {
-        if !self.channel_ok(channel, out) {
+        let Some(k) = self.channel_and_key(channel, hex, out)? else {
             return Ok(Step::Done);
-        }
-        let k = key(hex)?;
+        };
         status(out, Status::Ok);
         let value = self.storage.get(channel, k).unwrap_or_default();
         put_array(out, value);
@@ -37,10 +36,9 @@ impl DhtService {
         hex: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<Step, String> {
-        if !self.channel_ok(channel, out) {
+        let Some(k) = self.channel_and_key(channel, hex, out)? else {
             return Ok(Step::Done);
-        }
-        let k = key(hex)?;
+        };
         status(out, Status::Ok);
         let found = self
             .storage

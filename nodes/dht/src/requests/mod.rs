@@ -42,6 +42,20 @@ impl DhtService {
         }
         ok
     }
+
+    /// The common start of the single-record requests: the channel check (`Ok(None)`, with
+    /// BadChannelName written), then the key (malformed: `Err`, the connection closes).
+    pub(crate) fn channel_and_key(
+        &mut self,
+        channel: &[u8],
+        hex: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Option<u64>, String> {
+        if !self.channel_ok(channel, out) {
+            return Ok(None);
+        }
+        key(hex).map(Some)
+    }
 }
 
 /// Parses a wire key; a malformed key closes the connection, as in the original.

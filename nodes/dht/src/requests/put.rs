@@ -2,7 +2,7 @@
 //! (malformed key closes the connection), ValueTooBig, EmptyValue, OutOfMemory, then Ok. Put
 //! notifies the channel's Listen requests.
 
-use super::{key, status};
+use super::status;
 use crate::service::DhtService;
 use crate::stats::Action;
 use crate::storage::record_bytes;
@@ -18,10 +18,9 @@ impl DhtService {
         value: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<Step, String> {
-        if !self.channel_ok(channel, out) {
+        let Some(k) = self.channel_and_key(channel, hex, out)? else {
             return Ok(Step::Done);
-        }
-        let k = key(hex)?;
+        };
         let s = if !self.settings.range.contains(k) {
             Status::WrongNode
         } else if value.len() > self.settings.value_limit() {

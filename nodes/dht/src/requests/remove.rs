@@ -1,7 +1,7 @@
 //! Remove (12): delete one record. Hash-range checked (WrongNode); a missing channel or record
 //! is still Ok. Listen requests ignore removals.
 
-use super::{key, status};
+use super::status;
 use crate::service::DhtService;
 use crate::stats::Action;
 use swarm_core::Step;
@@ -14,10 +14,9 @@ impl DhtService {
         hex: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<Step, String> {
-        if !self.channel_ok(channel, out) {
+        let Some(k) = self.channel_and_key(channel, hex, out)? else {
             return Ok(Step::Done);
-        }
-        let k = key(hex)?;
+        };
         if !self.settings.range.contains(k) {
             status(out, Status::WrongNode);
             return Ok(Step::Done);
