@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use swarm_protocol::batch::{decompress, Items, Pairs};
 use swarm_protocol::dht::{DhtCommand, DhtRequest};
-use swarm_protocol::parse_key;
+use swarm_protocol::{parse_key, ProtocolError};
 
 impl DhtClient {
     /// Every record of `channel`, node after node.
@@ -148,22 +148,11 @@ impl Iterator for GetAll<'_> {
     type Item = Result<(u64, Vec<u8>), ClientError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(item) = self.pending.pop_front() {
-                return Some(item);
-            }
-            let (pool, raw) = match self.batches.next_batch()? {
-                Ok(b) => b,
-                Err(e) => return Some(Err(e)),
-            };
-            let cmd = self.batches.cmd;
-            for pair in Pairs::new(&raw) {
-                let record = pair
-                    .and_then(|(k, v)| Ok((parse_key(k)?, v.to_vec())))
-                    .map_err(|e| pool.error(cmd, ConnError::Protocol(e)));
-                self.pending.push_back(record);
-            }
-        }
+        next_decoded(&mut self.batches, &mut self.pending, |raw| {
+            Pairs::new(raw)
+                .map(|pair| pair.and_then(|(k, v)| Ok((parse_key(k)?, v.to_vec()))))
+                .collect()
+        })
     }
 }
 
@@ -178,20 +167,34 @@ impl Iterator for GetAllKeys<'_> {
     type Item = Result<u64, ClientError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(item) = self.pending.pop_front() {
-                return Some(item);
-            }
-            let (pool, raw) = match self.batches.next_batch()? {
-                Ok(b) => b,
-                Err(e) => return Some(Err(e)),
-            };
-            for item in Items::new(&raw) {
-                let key = item
-                    .and_then(parse_key)
-                    .map_err(|e| pool.error(DhtCommand::GetAllKeys, ConnError::Protocol(e)));
-                self.pending.push_back(key);
-            }
+        next_decoded(&mut self.batches, &mut self.pending, |raw| {
+            Items::new(raw)
+                .map(|item| item.and_then(parse_key))
+                .collect()
+        })
+    }
+}
+
+/// The next item of a batch stream: items of the current batch first, then the next batch
+/// decoded with `decode` (a decoding error is yielded in its place, with the node it came from).
+fn next_decoded<T>(
+    batches: &mut BatchStream<'_>,
+    pending: &mut VecDeque<Result<T, ClientError>>,
+    decode: impl Fn(&[u8]) -> Vec<Result<T, ProtocolError>>,
+) -> Option<Result<T, ClientError>> {
+    loop {
+        if let Some(item) = pending.pop_front() {
+            return Some(item);
         }
+        let (pool, raw) = match batches.next_batch()? {
+            Ok(b) => b,
+            Err(e) => return Some(Err(e)),
+        };
+        let cmd = batches.cmd;
+        pending.extend(
+            decode(&raw)
+                .into_iter()
+                .map(|r| r.map_err(|e| pool.error(cmd, ConnError::Protocol(e)))),
+        );
     }
 }
