@@ -4,12 +4,13 @@
 //! records), and removed slots are reused. An iteration (GetAll) walks slot numbers, so every
 //! record that exists from the start to the end of an iteration is sent exactly once, however
 //! the channel changes meanwhile; records added or removed during it may or may not be sent.
-//! The index (`hashbrown::HashTable<u32>`) holds only slot numbers: about 5 bytes a bucket. A
-//! slot is 16 bytes (key, value length, value cell); values live in exact-size slabs
+//! The index ([`super::index`]) holds slot numbers with a tag of the key's hash: 5 bytes a
+//! bucket. A slot is 16 bytes (key, value length, value cell); values live in exact-size slabs
 //! ([`super::values`]), so a record of 100 bytes costs about 130 bytes in all.
 
+use super::index::Index;
+use super::prefetch;
 use super::values::Values;
-use hashbrown::HashTable;
 
 /// Slots per chunk: growing the channel adds a chunk, never copies existing slots.
 /// 4 MiB of slots: large enough for huge pages (see `hugepages`); the first chunk grows like a
@@ -37,7 +38,7 @@ struct Slot {
 /// The records of one channel.
 #[derive(Debug, Default)]
 pub struct Channel {
-    index: HashTable<u32>,
+    index: Index,
     chunks: Vec<Vec<Slot>>,
     free: Vec<u32>,
     values: Values,
@@ -45,8 +46,8 @@ pub struct Channel {
     bytes: u64,
 }
 
-/// Mixes a key for the index: keys are often sequential (counters, timestamps), and hashbrown
-/// takes the bucket from the low bits and the control byte from the top bits of the hash.
+/// Mixes a key for the index: keys are often sequential (counters, timestamps), and the index
+/// takes the bucket from the top bits and the tag from bits 24..31 of the hash.
 #[inline]
 fn mix(key: u64) -> u64 {
     let h = (key ^ (key >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -89,19 +90,44 @@ impl Channel {
         &mut self.chunks[id / CHUNK_SLOTS][id % CHUNK_SLOTS]
     }
 
-    fn find(&self, key: u64) -> Option<u32> {
+    /// The index bucket and slot number of `key`'s record.
+    #[inline]
+    fn find(&self, key: u64) -> Option<(usize, u32)> {
         let chunks = &self.chunks;
-        self.index
-            .find(mix(key), |&id| {
-                let id = id as usize;
-                chunks[id / CHUNK_SLOTS][id % CHUNK_SLOTS].key == key
-            })
-            .copied()
+        self.index.find(mix(key), |id| {
+            let id = id as usize;
+            chunks[id / CHUNK_SLOTS][id % CHUNK_SLOTS].key == key
+        })
+    }
+
+    /// First of three steps that bring `key`'s record into the cache without waiting for it,
+    /// so the misses of several requests overlap: fetch the index line the key probes.
+    #[inline]
+    pub fn prefetch_index(&self, key: u64) {
+        self.index.prefetch(mix(key));
+    }
+
+    /// Second step (once the index line is in): fetch the slot the index names for `key`.
+    #[inline]
+    pub fn prefetch_slot(&self, key: u64) {
+        if let Some(id) = self.index.first_candidate(mix(key)) {
+            prefetch(self.slot(id));
+        }
+    }
+
+    /// Third step (once the slot is in): fetch the value.
+    #[inline]
+    pub fn prefetch_value(&self, key: u64) {
+        if let Some((_, id)) = self.find(key) {
+            let slot = self.slot(id);
+            self.values.prefetch(slot.len as usize, slot.cell);
+        }
     }
 
     /// The value of `key`.
     pub fn get(&self, key: u64) -> Option<&[u8]> {
-        let slot = self.slot(self.find(key)?);
+        let (_, id) = self.find(key)?;
+        let slot = self.slot(id);
         Some(self.values.get(slot.len as usize, slot.cell))
     }
 
@@ -115,7 +141,7 @@ impl Channel {
     pub fn put(&mut self, key: u64, value: &[u8]) {
         let len = u32::try_from(value.len()).unwrap_or(FREE - 1).min(FREE - 1);
         let value = &value[..len as usize];
-        if let Some(id) = self.find(key) {
+        if let Some((_, id)) = self.find(key) {
             let (old_len, old_cell) = {
                 let slot = self.slot(id);
                 (slot.len, slot.cell)
@@ -133,15 +159,30 @@ impl Channel {
             self.bytes = self.bytes - u64::from(old_len) + u64::from(len);
             return;
         }
+        if self.index.is_full() {
+            self.rebuild_index();
+        }
         let cell = self.values.insert(value);
         let id = self.alloc_slot(Slot { key, len, cell });
-        let chunks = &self.chunks;
-        self.index.insert_unique(mix(key), id, |&other| {
-            let other = other as usize;
-            mix(chunks[other / CHUNK_SLOTS][other % CHUNK_SLOTS].key)
-        });
+        self.index.insert(mix(key), id);
         self.records += 1;
         self.bytes += record_bytes(value.len());
+    }
+
+    /// Rebuilds the index from the slots (in slot order: sequential reads), with room for one
+    /// more record.
+    fn rebuild_index(&mut self) {
+        let capacity = self.index.grown_capacity();
+        let chunks = &self.chunks;
+        self.index.rebuild(capacity, || {
+            chunks
+                .iter()
+                .flatten()
+                .enumerate()
+                .filter(|(_, s)| s.len != FREE)
+                // Slot numbers fit u32 (see `alloc_slot`).
+                .map(|(id, s)| (mix(s.key), id as u32))
+        });
     }
 
     fn alloc_slot(&mut self, slot: Slot) -> u32 {
@@ -168,13 +209,10 @@ impl Channel {
 
     /// Removes `key`; whether it had a record.
     pub fn remove(&mut self, key: u64) -> bool {
-        let chunks = &self.chunks;
-        let found = self.index.find_entry(mix(key), |&id| {
-            let id = id as usize;
-            chunks[id / CHUNK_SLOTS][id % CHUNK_SLOTS].key == key
-        });
-        let Ok(entry) = found else { return false };
-        let (id, _) = entry.remove();
+        let Some((pos, id)) = self.find(key) else {
+            return false;
+        };
+        self.index.remove_at(pos);
         let slot = self.slot_mut(id);
         let (len, cell) = (slot.len as usize, slot.cell);
         slot.len = FREE;

@@ -2,6 +2,7 @@
 //! for GetSize, the size limit and stats.
 
 mod channel;
+mod index;
 mod values;
 
 pub use channel::{record_bytes, Channel};
@@ -48,6 +49,19 @@ pub struct Storage {
     bytes: u64,
     /// Bytes the node may hold (0 = unlimited): `[Options_Memory] size_limit`.
     size_limit: u64,
+}
+
+/// Asks the CPU to bring the cache line holding `p` into the cache, without waiting for it.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing the program sees and never faults,
+    // whatever the address (here always one inside a live allocation).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 impl Storage {

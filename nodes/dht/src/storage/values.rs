@@ -145,6 +145,16 @@ impl Values {
         &class.chunks[i][off * size..off * size + len]
     }
 
+    /// Asks the CPU to fetch the value of `len` bytes in `cell` (its first and last line).
+    #[inline]
+    pub fn prefetch(&self, len: usize, cell: u32) {
+        let value = self.get(len, cell);
+        if let (Some(first), Some(last)) = (value.first(), value.last()) {
+            super::prefetch(first);
+            super::prefetch(last);
+        }
+    }
+
     /// Overwrites the value in `cell` with one of the same length.
     pub fn overwrite(&mut self, cell: u32, value: &[u8]) {
         if value.is_empty() {
