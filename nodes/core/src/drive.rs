@@ -81,22 +81,53 @@ pub(crate) fn drive<S: Service>(
     ev: Readiness,
     t: &mut Turn<'_>,
 ) -> Verdict {
+    if !receive(conn, ev, &mut t.counters.bytes_received) {
+        return Verdict::Close;
+    }
+    work(service, conn, t)
+}
+
+/// The first part of a turn: take in what the event told and read what arrived. `false`: the
+/// read failed (logged) and the connection must close.
+pub(crate) fn receive<T>(
+    conn: &mut Connection<T>,
+    ev: Readiness,
+    bytes_received: &mut u64,
+) -> bool {
     conn.read_pending |= ev.readable;
     conn.hup |= ev.hup;
     if ev.writable {
         conn.write_blocked = false;
     }
     if conn.read_pending && conn.may_read() {
-        match conn.read(&mut t.counters.bytes_received) {
+        match conn.read(bytes_received) {
             Ok(ReadEnd::Drained) => conn.read_pending = false,
             Ok(ReadEnd::Budget) => {}
             Ok(ReadEnd::Eof) => {
                 conn.read_pending = false;
                 conn.eof = true;
             }
-            Err(e) => return io_failed(conn, "read", &e),
+            Err(e) => {
+                io_failed(conn, "read", &e);
+                return false;
+            }
         }
     }
+    true
+}
+
+/// Whether the connection's next step is handling a buffered request (what
+/// [`Service::prefetch`] prepares for).
+pub(crate) fn will_handle<T>(conn: &Connection<T>) -> bool {
+    conn.state == State::Idle && !conn.closing && !conn.input.is_empty()
+}
+
+/// The rest of a turn, after [`receive`]: process, write, decide.
+pub(crate) fn work<S: Service>(
+    service: &mut S,
+    conn: &mut Connection<S::Session>,
+    t: &mut Turn<'_>,
+) -> Verdict {
     let stop = process(service, conn, t);
     conn.input_blocked = stop != Stop::Incomplete && !conn.input.is_empty();
     if conn.eof && !conn.closing && (conn.state == State::Wait || stop == Stop::Incomplete) {

@@ -15,6 +15,9 @@ use std::time::Instant;
 /// connection closes, so a service must forget an id in [`Service::close`].
 pub type ConnId = usize;
 
+/// Most rounds of [`Service::prefetch`] per poll turn.
+pub const PREFETCH_STAGES: u32 = 4;
+
 /// What a request needs from the loop after it was handled (or resumed).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
@@ -122,6 +125,20 @@ pub trait Service {
         session: &mut Self::Session,
         out: &mut Vec<u8>,
     ) -> Step;
+
+    /// Optional: start bringing into the CPU's cache what the requests buffered in `input` will
+    /// touch, without handling them (a software prefetch; nothing observable may change).
+    ///
+    /// In each poll turn the loop first reads every connection that had an event, then calls
+    /// this for those with a request to handle, in rounds `stage = 0, 1, ...` (one round over
+    /// all of them, then the next) for as long as a call returns `true` and at most
+    /// [`PREFETCH_STAGES`] rounds, and only then handles their requests. So the memory misses
+    /// of the requests of many connections overlap instead of following one another, and a
+    /// chain of dependent misses (index, record, value) takes one round per link. `input` may
+    /// end in a partial request. The default does nothing.
+    fn prefetch(&self, _session: &mut Self::Session, _input: &[u8], _stage: u32) -> bool {
+        false
+    }
 
     /// The connection is closed (by the peer, an error or shutdown); forget `session`.
     fn close(&mut self, cx: &mut Context<'_>, session: Self::Session);

@@ -54,6 +54,20 @@ pub struct Session {
     pub peer: SocketAddr,
     /// The request in progress.
     pub ongoing: Ongoing,
+    /// What `prefetch` found in the input.
+    pub(crate) hints: Hints,
+}
+
+/// Most requests of one connection's input that [`Service::prefetch`] looks at.
+const MAX_HINTS: usize = 16;
+
+/// The records the buffered requests of a connection will touch: (channel slot, key), found
+/// by the first round of [`Service::prefetch`] and used by the later ones of the same turn.
+#[derive(Debug, Default)]
+pub(crate) struct Hints {
+    len: usize,
+    /// Channel slot, key, and (after the second round) the record's slot number.
+    at: [(usize, u64, Option<u32>); MAX_HINTS],
 }
 
 /// The dht node's storage and request handling.
@@ -152,7 +166,56 @@ impl Service for DhtService {
             id,
             peer,
             ongoing: Ongoing::Idle,
+            hints: Hints::default(),
         }
+    }
+
+    /// Brings the records of the single-record requests (Get, Exists, Put, Remove) at the front
+    /// of `input` into the cache in three rounds, one per dependent miss: the index line, then
+    /// the slot, then the value. Stops at the first other request, a partial one or a bad key
+    /// (`handle` deals with those).
+    fn prefetch(&self, s: &mut Session, input: &[u8], stage: u32) -> bool {
+        let hints = &mut s.hints;
+        let storage = &self.storage;
+        if stage == 0 {
+            hints.len = 0;
+            let mut rest = input;
+            while hints.len < MAX_HINTS {
+                let Ok((req, used)) = DhtRequest::decode(rest) else {
+                    break;
+                };
+                rest = &rest[used..];
+                let (DhtRequest::Get { channel, key }
+                | DhtRequest::Exists { channel, key }
+                | DhtRequest::Remove { channel, key }
+                | DhtRequest::Put { channel, key, .. }) = req
+                else {
+                    break;
+                };
+                let Ok(key) = swarm_protocol::key::parse_key(key) else {
+                    break;
+                };
+                let Some(slot) = storage.slot_of(channel) else {
+                    continue;
+                };
+                if let Some(ch) = storage.channel_at(slot) {
+                    ch.prefetch_index(key);
+                    hints.at[hints.len] = (slot, key, None);
+                    hints.len += 1;
+                }
+            }
+            return hints.len > 0;
+        }
+        for (slot, key, record) in hints.at[..hints.len].iter_mut() {
+            if let Some(ch) = storage.channel_at(*slot) {
+                match (stage, *record) {
+                    (1, _) => *record = ch.prefetch_slot(*key),
+                    (_, Some(id)) => ch.prefetch_value(id, *key),
+                    (_, None) => {}
+                }
+            }
+        }
+        stage < 2
     }
 
     fn handle(

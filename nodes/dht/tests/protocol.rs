@@ -426,3 +426,95 @@ fn pipelined_requests_are_answered_in_order() {
     assert_eq!(c.read_n(want.len()), want);
     std::thread::sleep(Duration::from_millis(50));
 }
+
+/// Many connections each writing a long run of keyed requests at once: the loop reads them all
+/// before handling any and lets the node prefetch their records (`Service::prefetch`), which
+/// must not change a single reply. Covers Puts that add and overwrite (same and other length),
+/// Gets and Exists of present and missing keys, Removes, a bad channel name, a channel created
+/// in mid-run, and a Get cut in two by the end of the write.
+#[test]
+fn pipelined_runs_on_many_connections_answer_as_one_by_one() {
+    let node = start_node(&[]);
+    let conns = 12;
+    let mut clients: Vec<_> = (0..conns).map(|_| node.connect()).collect();
+    let mut wanted = Vec::new();
+    let mut tails = Vec::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let channel = format!("pf{}", i % 3).into_bytes();
+        let mut model: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+        let mut bytes = Vec::new();
+        let mut want = Vec::new();
+        for step in 0..120u64 {
+            // Keys shared by the connections of a channel would race; give each its own.
+            let key = (i as u64) << 32 | (step % 40);
+            let hex = format_key(key.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let k = u64::from_str_radix(std::str::from_utf8(&hex).unwrap(), 16).unwrap();
+            match step % 6 {
+                0 | 3 => {
+                    let value = vec![b'a' + (step % 26) as u8; 1 + (step as usize * 7) % 50];
+                    DhtRequest::Put {
+                        channel: &channel,
+                        key: &hex,
+                        value: &value,
+                    }
+                    .encode(&mut bytes);
+                    model.insert(k, value);
+                    want.extend_from_slice(&OK);
+                }
+                1 => {
+                    DhtRequest::Get {
+                        channel: &channel,
+                        key: &hex,
+                    }
+                    .encode(&mut bytes);
+                    want.extend_from_slice(&OK);
+                    want.extend_from_slice(&arr(model.get(&k).map_or(&[][..], |v| &v[..])));
+                }
+                2 => {
+                    DhtRequest::Exists {
+                        channel: &channel,
+                        key: &hex,
+                    }
+                    .encode(&mut bytes);
+                    want.extend_from_slice(&OK);
+                    want.push(u8::from(model.contains_key(&k)));
+                }
+                4 => {
+                    DhtRequest::Remove {
+                        channel: &channel,
+                        key: &hex,
+                    }
+                    .encode(&mut bytes);
+                    model.remove(&k);
+                    want.extend_from_slice(&OK);
+                }
+                _ => {
+                    DhtRequest::Get {
+                        channel: b"bad channel!",
+                        key: &hex,
+                    }
+                    .encode(&mut bytes);
+                    want.extend_from_slice(&status(409)); // BadChannelName
+                }
+            }
+        }
+        // A Get cut in two: the first part ends this write.
+        let key = format_key(1);
+        let mut get = Vec::new();
+        DhtRequest::Get {
+            channel: b"pfnew",
+            key: &key,
+        }
+        .encode(&mut get);
+        let cut = get.len() - 5;
+        bytes.extend_from_slice(&get[..cut]);
+        c.send_raw(&bytes);
+        tails.push(get[cut..].to_vec());
+        wanted.push(want);
+    }
+    for ((c, want), tail) in clients.iter_mut().zip(&wanted).zip(&tails) {
+        assert_eq!(c.read_n(want.len()), *want);
+        c.send_raw(tail);
+        assert_eq!(c.read_n(OK.len() + 8), [&OK[..], &arr(b"")].concat());
+    }
+}

@@ -90,6 +90,10 @@ impl Service for DumpingService {
         self.inner.stats()
     }
 
+    fn prefetch(&self, session: &mut Self::Session, input: &[u8], stage: u32) -> bool {
+        self.inner.prefetch(session, input, stage)
+    }
+
     fn console(&self) -> String {
         let text = self.inner.console();
         if self.dumper.is_running() {

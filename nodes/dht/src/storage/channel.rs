@@ -107,20 +107,27 @@ impl Channel {
         self.index.prefetch(mix(key));
     }
 
-    /// Second step (once the index line is in): fetch the slot the index names for `key`.
+    /// Second step (once the index line is in): fetch the slot the index names for `key`; its
+    /// number, for the third step.
     #[inline]
-    pub fn prefetch_slot(&self, key: u64) {
-        if let Some(id) = self.index.first_candidate(mix(key)) {
-            prefetch(self.slot(id));
-        }
+    pub fn prefetch_slot(&self, key: u64) -> Option<u32> {
+        let id = self.index.first_candidate(mix(key))?;
+        prefetch(self.slot(id));
+        Some(id)
     }
 
-    /// Third step (once the slot is in): fetch the value.
+    /// Third step (once the slot is in): fetch the value, if slot `id` holds `key`.
     #[inline]
-    pub fn prefetch_value(&self, key: u64) {
-        if let Some((_, id)) = self.find(key) {
-            let slot = self.slot(id);
-            self.values.prefetch(slot.len as usize, slot.cell);
+    pub fn prefetch_value(&self, id: u32, key: u64) {
+        let id = id as usize;
+        if let Some(slot) = self
+            .chunks
+            .get(id / CHUNK_SLOTS)
+            .and_then(|c| c.get(id % CHUNK_SLOTS))
+        {
+            if slot.key == key && slot.len != FREE {
+                self.values.prefetch(slot.len as usize, slot.cell);
+            }
         }
     }
 

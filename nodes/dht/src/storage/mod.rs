@@ -83,8 +83,8 @@ impl Storage {
         self.bytes
     }
 
-    /// The slot of channel `name`.
-    fn slot_of(&self, name: &[u8]) -> Option<usize> {
+    /// The slot of channel `name`: a number that names the channel until it is removed.
+    pub fn slot_of(&self, name: &[u8]) -> Option<usize> {
         let last = self.last.get();
         if let Some(Some(n)) = self.slots.get(last) {
             if *n.name == *name {
@@ -94,6 +94,11 @@ impl Storage {
         let slot = *self.by_name.get(name)?;
         self.last.set(slot);
         Some(slot)
+    }
+
+    /// The channel in `slot` (from [`Storage::slot_of`]).
+    pub fn channel_at(&self, slot: usize) -> Option<&Channel> {
+        self.slots.get(slot)?.as_ref().map(|n| &n.entry.data)
     }
 
     /// A channel by name.
