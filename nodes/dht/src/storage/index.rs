@@ -15,8 +15,6 @@
 
 /// Bytes of one entry: slot number (little-endian u32), then the tag.
 const ENTRY: usize = 5;
-/// Padding after the last entry, so an 8-byte load at any entry stays inside the array.
-const PAD: usize = 3;
 /// Tag of an empty bucket.
 const EMPTY: u8 = 0;
 /// Tag of a removed entry (live tags have the top bit set, so never equal this).
@@ -34,7 +32,8 @@ fn tag_of(hash: u64) -> u8 {
 /// The index: hash -> slot number.
 #[derive(Debug, Default)]
 pub struct Index {
-    /// `capacity * ENTRY + PAD` bytes, or empty.
+    /// `capacity * ENTRY` bytes (a whole number of 2 MiB pages when large: no padding that
+    /// would cost another huge page), or empty.
     bytes: Vec<u8>,
     /// `capacity - 1`.
     mask: usize,
@@ -71,10 +70,10 @@ impl Index {
     /// Tag and slot number of bucket `pos`.
     #[inline]
     fn load(bytes: &[u8], pos: usize) -> (u8, u32) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[pos * ENTRY..pos * ENTRY + 8]);
-        let e = u64::from_le_bytes(word);
-        ((e >> 32) as u8, e as u32)
+        let at = pos * ENTRY;
+        let mut slot = [0u8; 4];
+        slot.copy_from_slice(&bytes[at..at + 4]);
+        (bytes[at + 4], u32::from_le_bytes(slot))
     }
 
     #[inline]
@@ -118,7 +117,7 @@ impl Index {
     pub fn prefetch(&self, hash: u64) {
         if self.len != 0 {
             let at = self.home(hash) * ENTRY;
-            super::prefetch(self.bytes[at..at + 8].as_ptr());
+            super::prefetch(self.bytes[at..at + ENTRY].as_ptr());
         }
     }
 
@@ -151,7 +150,7 @@ impl Index {
         'again: loop {
             // Free the old table before allocating the new one.
             self.bytes = Vec::new();
-            self.bytes = vec![0u8; capacity * ENTRY + PAD];
+            self.bytes = vec![0u8; capacity * ENTRY];
             self.mask = capacity - 1;
             self.shift = 64 - capacity.trailing_zeros();
             self.len = 0;
