@@ -54,9 +54,9 @@ fn advise(ptr: *mut u8, size: usize) {
 // touches memory inside the block it returned.
 unsafe impl GlobalAlloc for HugePageAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let real = real_layout(layout);
         // SAFETY: `real_layout` keeps or grows the caller's non-zero size; see the impl's
         // comment.
-        let real = real_layout(layout);
         let p = unsafe { System.alloc(real) };
         advise(p, real.size());
         p
