@@ -114,6 +114,7 @@ impl<T> Connection<T> {
     /// reports new data with a new edge), so the usual request costs one `read` call, not a
     /// second one just to see `WouldBlock`. After a hang-up edge it reads on to the end of
     /// stream instead, as no further edge will come.
+    #[inline]
     pub(crate) fn read(&mut self, received: &mut u64) -> io::Result<ReadEnd> {
         let mut total = 0;
         loop {
@@ -141,6 +142,7 @@ impl<T> Connection<T> {
 
     /// Writes pending output until it is all gone or the socket is full; tracks progress for
     /// the stalled-writer check.
+    #[inline]
     pub(crate) fn write(&mut self, now: Instant, sent: &mut u64) -> io::Result<()> {
         if self.write_blocked || self.out.is_empty() {
             if !self.out.is_empty() && self.stalled_since.is_none() {

@@ -74,21 +74,25 @@ impl Turn<'_> {
     }
 }
 
-/// One turn of one connection: read, process, write, decide.
+/// One turn of one connection: read, process, write, decide. `ev`: `None` when [`receive`]
+/// already ran for this turn.
 pub(crate) fn drive<S: Service>(
     service: &mut S,
     conn: &mut Connection<S::Session>,
-    ev: Readiness,
+    ev: Option<Readiness>,
     t: &mut Turn<'_>,
 ) -> Verdict {
-    if !receive(conn, ev, &mut t.counters.bytes_received) {
-        return Verdict::Close;
+    if let Some(ev) = ev {
+        if !receive(conn, ev, &mut t.counters.bytes_received) {
+            return Verdict::Close;
+        }
     }
     work(service, conn, t)
 }
 
 /// The first part of a turn: take in what the event told and read what arrived. `false`: the
 /// read failed (logged) and the connection must close.
+#[inline]
 pub(crate) fn receive<T>(
     conn: &mut Connection<T>,
     ev: Readiness,

@@ -302,14 +302,14 @@ impl<S: Service> Server<S> {
         self.prefetching = prefetching;
         for &(id, _) in &batch {
             // The events were taken in by `receive` above.
-            self.drive_one(id, Readiness::default());
+            self.drive_one(id, None);
         }
         batch.clear();
         self.batch = batch;
     }
 
     /// Drives one connection and carries out the verdict.
-    fn drive_one(&mut self, id: ConnId, ev: Readiness) {
+    fn drive_one(&mut self, id: ConnId, ev: Option<Readiness>) {
         let open = self.conns.len();
         let Some(conn) = self.conns.get_mut(id) else {
             return;
@@ -358,7 +358,7 @@ impl<S: Service> Server<S> {
             if let Some(conn) = self.conns.get_mut(id) {
                 conn.queued = false;
             }
-            self.drive_one(id, Readiness::default());
+            self.drive_one(id, Some(Readiness::default()));
         }
         batch.clear();
         self.ready_spare = batch;
@@ -375,7 +375,7 @@ impl<S: Service> Server<S> {
             for &id in &batch {
                 if let Some(conn) = self.conns.get_mut(id) {
                     conn.woken = true;
-                    self.drive_one(id, Readiness::default());
+                    self.drive_one(id, Some(Readiness::default()));
                 }
             }
             batch.clear();
