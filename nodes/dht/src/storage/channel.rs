@@ -93,11 +93,7 @@ impl Channel {
     /// The index bucket and slot number of `key`'s record.
     #[inline]
     fn find(&self, key: u64) -> Option<(usize, u32)> {
-        let chunks = &self.chunks;
-        self.index.find(mix(key), |id| {
-            let id = id as usize;
-            chunks[id / CHUNK_SLOTS][id % CHUNK_SLOTS].key == key
-        })
+        self.index.find(mix(key), |id| self.slot(id).key == key)
     }
 
     /// First of three steps that bring `key`'s record into the cache without waiting for it,
@@ -116,18 +112,13 @@ impl Channel {
         Some(id)
     }
 
-    /// Third step (once the slot is in): fetch the value, if slot `id` holds `key`.
+    /// Third step (once the slot is in): fetch the value, if slot `id` (from
+    /// [`Channel::prefetch_slot`], with no change to the channel since) holds `key`.
     #[inline]
     pub fn prefetch_value(&self, id: u32, key: u64) {
-        let id = id as usize;
-        if let Some(slot) = self
-            .chunks
-            .get(id / CHUNK_SLOTS)
-            .and_then(|c| c.get(id % CHUNK_SLOTS))
-        {
-            if slot.key == key && slot.len != FREE {
-                self.values.prefetch(slot.len as usize, slot.cell);
-            }
+        let slot = self.slot(id);
+        if slot.key == key && slot.len != FREE {
+            self.values.prefetch(slot.len as usize, slot.cell);
         }
     }
 
