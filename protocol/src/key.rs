@@ -8,8 +8,8 @@ pub const KEY_HEX_LEN: usize = 16;
 
 /// Parses a wire key: exactly 16 hex digits, either case, no prefix.
 pub fn parse_key(hex: &[u8]) -> Result<u64, ProtocolError> {
-    // Every keyed request parses a key, so eight digits at a time in a u64 ("SWAR"): about 30
-    // instructions for the key instead of a table lookup and shift per digit.
+    // Every keyed request parses a key, so eight digits at a time in a u64 ("SWAR"): about 95
+    // instructions for the key (callgrind) instead of 140 with a table lookup per digit.
     let hex: &[u8; KEY_HEX_LEN] = hex.try_into().map_err(|_| ProtocolError::BadKey)?;
     let (hi, lo) = hex.split_at(8);
     match (parse_8(hi), parse_8(lo)) {
@@ -132,15 +132,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The plain definition `parse_key` must agree with.
+    /// What `parse_key` must agree with: the standard library's parse of exactly 16 hex digits
+    /// (`from_str_radix` alone would also take a sign).
     fn parse_key_reference(hex: &[u8]) -> Option<u64> {
-        if hex.len() != KEY_HEX_LEN {
-            return None;
-        }
-        hex.iter().try_fold(0u64, |v, &c| {
-            let d = (c as char).to_digit(16)?;
-            Some(v << 4 | u64::from(d))
-        })
+        std::str::from_utf8(hex)
+            .ok()
+            .filter(|s| s.len() == KEY_HEX_LEN && s.bytes().all(|c| c.is_ascii_hexdigit()))
+            .and_then(|s| u64::from_str_radix(s, 16).ok())
     }
 
     #[test]
@@ -204,13 +202,10 @@ mod tests {
     proptest! {
         #[test]
         fn parse_agrees_with_the_standard_library(bytes in proptest::collection::vec(any::<u8>(), 16)) {
-            let std = std::str::from_utf8(&bytes)
-                .ok()
-                .filter(|s| s.bytes().all(|c| c.is_ascii_hexdigit()))
-                .and_then(|s| u64::from_str_radix(s, 16).ok());
-            prop_assert_eq!(parse_key(&bytes).ok(), std);
+            prop_assert_eq!(parse_key(&bytes).ok(), parse_key_reference(&bytes));
         }
 
+        /// Mostly hex digits, with their neighbours in ASCII, at lengths around 16.
         #[test]
         fn parse_key_matches_the_reference(hex in proptest::collection::vec(
             proptest::sample::select(b"0123456789abcdefABCDEFgG/:@`\x00\xff ".to_vec()), 14..18)) {

@@ -218,6 +218,12 @@ mod tests {
         spread: u64,
     }
 
+    /// The model's hash: few distinct values when `spread` is small (long probe runs, shared
+    /// tags).
+    fn hash(key: u64, spread: u64) -> u64 {
+        (key % spread).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
     impl Model {
         fn new(spread: u64) -> Self {
             Model {
@@ -227,15 +233,11 @@ mod tests {
             }
         }
 
-        fn hash(&self, key: u64) -> u64 {
-            // Few distinct hashes when `spread` is small: long probe runs, shared tags.
-            (key % self.spread).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        }
-
         fn find(&self, key: u64) -> Option<(usize, u32)> {
             let keys = &self.keys;
-            self.index
-                .find(self.hash(key), |slot| keys[slot as usize] == Some(key))
+            self.index.find(hash(key, self.spread), |slot| {
+                keys[slot as usize] == Some(key)
+            })
         }
 
         fn insert(&mut self, key: u64) {
@@ -245,19 +247,14 @@ mod tests {
                 let keys = &self.keys;
                 let spread = self.spread;
                 self.index.rebuild(cap, || {
-                    keys.iter().enumerate().filter_map(move |(slot, k)| {
-                        k.map(|k| {
-                            (
-                                (k % spread).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-                                slot as u32,
-                            )
-                        })
-                    })
+                    keys.iter()
+                        .enumerate()
+                        .filter_map(move |(slot, k)| k.map(|k| (hash(k, spread), slot as u32)))
                 });
             }
             self.keys.push(Some(key));
-            let h = self.hash(key);
-            self.index.insert(h, (self.keys.len() - 1) as u32);
+            self.index
+                .insert(hash(key, self.spread), (self.keys.len() - 1) as u32);
         }
 
         fn remove(&mut self, key: u64) -> bool {
@@ -323,14 +320,11 @@ mod tests {
     #[test]
     fn rebuild_starts_over_when_told_too_few() {
         let mut index = Index::default();
-        index.rebuild(16, || {
-            (0..100u64).map(|k| (k.wrapping_mul(0x9e37_79b9_7f4a_7c15), k as u32))
-        });
+        index.rebuild(16, || (0..100u64).map(|k| (hash(k, u64::MAX), k as u32)));
         assert_eq!(index.len(), 100);
         assert!(index.capacity() >= 128);
         for k in 0..100u64 {
-            let h = k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            assert!(index.find(h, |s| s == k as u32).is_some());
+            assert!(index.find(hash(k, u64::MAX), |s| s == k as u32).is_some());
         }
     }
 
