@@ -4,7 +4,7 @@ mod reply;
 mod request;
 
 pub use reply::{DhtReply, NodeInfo};
-pub use request::{DhtRequest, RedistributeNode};
+pub use request::{DhtRequest, OversizedPut, RedistributeNode};
 
 /// API version string a dht node answers to GetVersion; clients refuse any other.
 pub const API_VERSION: &[u8] = b"20110401";

@@ -76,7 +76,87 @@ pub enum DhtRequest<'a> {
     },
 }
 
+/// The head of a Put whose value is announced longer than the node's record limit: the node
+/// answers it without buffering the value, whose bytes it drops as they arrive (the
+/// original's "read with limit").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OversizedPut<'a> {
+    /// The channel name.
+    pub channel: &'a [u8],
+    /// The key, as sent.
+    pub key: &'a [u8],
+    /// The announced value length.
+    pub value_len: u64,
+    /// Bytes of the head: command, channel, key and the value's length prefix.
+    pub head_len: usize,
+}
+
+/// Array fields that follow the command code, for the commands made of arrays only.
+fn array_fields(cmd: DhtCommand) -> Option<usize> {
+    Some(match cmd {
+        DhtCommand::Put => 3,
+        DhtCommand::Get
+        | DhtCommand::Exists
+        | DhtCommand::Remove
+        | DhtCommand::GetAllFilter
+        | DhtCommand::PutBatch => 2,
+        DhtCommand::GetChannelSize
+        | DhtCommand::RemoveChannel
+        | DhtCommand::Listen
+        | DhtCommand::GetAll
+        | DhtCommand::GetAllKeys => 1,
+        DhtCommand::GetChannels
+        | DhtCommand::GetSize
+        | DhtCommand::GetResponsibleRange
+        | DhtCommand::GetNumConnections
+        | DhtCommand::GetVersion => 0,
+        DhtCommand::Redistribute => return None,
+    })
+}
+
 impl<'a> DhtRequest<'a> {
+    /// For a request at the front of `buf` that is not complete: a lower bound on its total
+    /// length, from the length prefixes that have arrived (each array still to come counts
+    /// its 8-byte prefix). `None` when the command is unknown or not made of arrays only
+    /// (Redistribute), or the code has not arrived.
+    pub fn needed_len(buf: &[u8]) -> Option<usize> {
+        let mut r = Reader::new(buf);
+        let cmd = DhtCommand::from_code(r.read_i32().ok()?)?;
+        let fields = array_fields(cmd)?;
+        let mut need: u64 = 4;
+        for i in 0..fields {
+            let Some(prefix) = usize::try_from(need)
+                .ok()
+                .and_then(|at| buf.get(at..at + 8))
+            else {
+                need += 8 * (fields - i) as u64;
+                break;
+            };
+            let mut p = Reader::new(prefix);
+            need = need.saturating_add(8).saturating_add(p.read_u64().ok()?);
+        }
+        usize::try_from(need).ok()
+    }
+
+    /// The head of a Put at the front of `buf` whose value is announced longer than `limit`
+    /// (and at most [`crate::MAX_ARRAY_LEN`]), once the channel, the key and the value's
+    /// length prefix have arrived; `None` for anything else.
+    pub fn oversized_put(buf: &'a [u8], limit: u64) -> Option<OversizedPut<'a>> {
+        let mut r = Reader::new(buf);
+        if DhtCommand::from_code(r.read_i32().ok()?)? != DhtCommand::Put {
+            return None;
+        }
+        let channel = r.read_array().ok()?;
+        let key = r.read_array().ok()?;
+        let value_len = r.read_u64().ok()?;
+        (value_len > limit && value_len <= crate::MAX_ARRAY_LEN).then_some(OversizedPut {
+            channel,
+            key,
+            value_len,
+            head_len: r.position(),
+        })
+    }
+
     /// Decodes one request from the front of `buf`, returning it and the bytes it used.
     pub fn decode(buf: &'a [u8]) -> Result<(DhtRequest<'a>, usize), DecodeError> {
         let mut r = Reader::new(buf);
@@ -233,6 +313,42 @@ mod tests {
     use super::*;
     use crate::wire::MAX_ARRAY_LEN;
     use proptest::prelude::*;
+
+    #[test]
+    fn needed_len_and_oversized_put_read_the_length_prefixes() {
+        let mut out = Vec::new();
+        let value = vec![7u8; 1000];
+        DhtRequest::Put {
+            channel: b"ch",
+            key: b"0000000000000001",
+            value: &value,
+        }
+        .encode(&mut out);
+        let total = out.len();
+        // Code only: three arrays to come, at least their prefixes.
+        assert_eq!(DhtRequest::needed_len(&out[..4]), Some(4 + 24));
+        assert_eq!(DhtRequest::needed_len(&out[..3]), None);
+        // Channel prefix there: its length counts; key and value prefixes to come.
+        assert_eq!(DhtRequest::needed_len(&out[..12]), Some(4 + 8 + 2 + 16));
+        // All prefixes there: the exact length.
+        let head = 4 + 8 + 2 + 8 + 16 + 8;
+        assert_eq!(DhtRequest::needed_len(&out[..head]), Some(total));
+        assert_eq!(DhtRequest::needed_len(&out[..total - 1]), Some(total));
+        let mut redistribute = Vec::new();
+        put_i32(&mut redistribute, DhtCommand::Redistribute.code());
+        assert_eq!(DhtRequest::needed_len(&redistribute), None);
+
+        let big = DhtRequest::oversized_put(&out[..head], 999).expect("over 999");
+        assert_eq!(
+            (big.channel, big.key, big.value_len, big.head_len),
+            (&b"ch"[..], &b"0000000000000001"[..], 1000, head)
+        );
+        assert_eq!(DhtRequest::oversized_put(&out[..head], 1000), None);
+        assert_eq!(DhtRequest::oversized_put(&out[..head - 1], 10), None);
+        let mut huge = out[..head - 8].to_vec();
+        put_u64(&mut huge, MAX_ARRAY_LEN + 1);
+        assert_eq!(DhtRequest::oversized_put(&huge, 10), None, "closes instead");
+    }
 
     #[test]
     fn spec_put_example() {
