@@ -1,10 +1,16 @@
 //! Per-connection byte buffers: the input buffer the loop reads into and the service decodes
-//! from, and the output buffer the service encodes into and the loop writes from.
+//! from, and the output buffer the service encodes into and the loop writes from; and the
+//! node-wide [`InputBudget`] that bounds what all input buffers may hold together.
 //!
-//! Both are reused for the life of the connection so the request path allocates nothing. The
-//! input buffer stays fully initialised (its `Vec` length is its capacity) so reads go straight
-//! into it without zeroing; consumed bytes are reclaimed by resetting to the front when the
-//! buffer empties (the usual case) or by compacting when space runs short.
+//! Both buffers are reused for the life of the connection so the request path allocates
+//! nothing. The input buffer stays fully initialised (its `Vec` length is its capacity) so
+//! reads go straight into it without zeroing; consumed bytes are reclaimed by resetting to the
+//! front when the buffer empties (the usual case) or by compacting when space runs short.
+//!
+//! Every input buffer may hold [`FREE_INPUT`] bytes without asking; growing past that (a large
+//! PutBatch, a GetAllFilter with a long filter) is charged to the budget first. A buffer that
+//! cannot be charged is not grown and its connection is not read until the budget frees, so
+//! clients that announce large arrays and then stall cannot grow the node without bound.
 
 /// Most bytes asked for in one `read` call.
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
@@ -12,8 +18,44 @@ pub(crate) const READ_CHUNK: usize = 64 * 1024;
 const INITIAL_INPUT: usize = 16 * 1024;
 /// Least free space worth a `read` call; below it the buffer is compacted or grown first.
 const MIN_SPARE: usize = 4 * 1024;
-/// An empty buffer grown above this (by a large PutBatch or GetAll) gives the memory back.
-const SHRINK_ABOVE: usize = 1024 * 1024;
+/// Input buffer capacity every connection has without charging the [`InputBudget`]; an empty
+/// buffer grown above it gives the memory back.
+pub(crate) const FREE_INPUT: usize = 64 * 1024;
+/// An output buffer grown above this (by a large GetAll batch) gives the memory back once empty.
+const SHRINK_OUTPUT_ABOVE: usize = 4 * 1024 * 1024;
+
+/// Node-wide bytes of input buffer capacity above [`FREE_INPUT`] per connection, and its limit
+/// (`[Server] input_buffer_limit`).
+#[derive(Debug)]
+pub(crate) struct InputBudget {
+    limit: usize,
+    used: usize,
+}
+
+impl InputBudget {
+    pub(crate) fn new(limit: usize) -> Self {
+        InputBudget { limit, used: 0 }
+    }
+
+    /// Charges `n` bytes if they fit.
+    fn charge(&mut self, n: usize) -> bool {
+        if n > self.limit.saturating_sub(self.used) {
+            return false;
+        }
+        self.used += n;
+        true
+    }
+
+    fn release(&mut self, n: usize) {
+        self.used = self.used.saturating_sub(n);
+    }
+
+    /// Bytes charged now.
+    #[cfg(test)]
+    fn used(&self) -> usize {
+        self.used
+    }
+}
 
 /// Received bytes not yet decoded: `buf[start..end]`.
 #[derive(Debug, Default)]
@@ -21,6 +63,10 @@ pub(crate) struct InputBuffer {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// Bytes of capacity charged to the [`InputBudget`].
+    charged: usize,
+    /// Total size of the partial request at the front, when the service could tell.
+    need: usize,
 }
 
 impl InputBuffer {
@@ -40,6 +86,7 @@ impl InputBuffer {
 
     /// Drops `n` bytes from the front (fewer if fewer are buffered).
     pub(crate) fn consume(&mut self, n: usize) {
+        self.need = 0;
         self.start += n.min(self.len());
         if self.start == self.end {
             // Rewinding an empty buffer is free and avoids most compactions.
@@ -48,26 +95,51 @@ impl InputBuffer {
         }
     }
 
-    /// Free space to read into: at least `MIN_SPARE`, at most [`READ_CHUNK`] bytes. Follow with
-    /// [`InputBuffer::commit`] for the bytes actually read.
-    pub(crate) fn spare(&mut self) -> &mut [u8] {
-        if self.buf.len() - self.end < MIN_SPARE {
+    /// Free space to read into: at least `MIN_SPARE`, at most [`READ_CHUNK`] bytes; `None` when
+    /// the buffer must grow and `budget` cannot cover it. Follow with [`InputBuffer::commit`]
+    /// for the bytes actually read.
+    pub(crate) fn spare(&mut self, budget: &mut InputBudget) -> Option<&mut [u8]> {
+        // The rest of an announced request may be less than MIN_SPARE: exactly that is enough.
+        let rest = self.need.saturating_sub(self.len());
+        let min_free = if rest > 0 {
+            rest.min(MIN_SPARE)
+        } else {
+            MIN_SPARE
+        };
+        if self.buf.len() - self.end < min_free {
             if self.start > 0 {
                 // Only a partial request is left before `end`: moving it is cheap.
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
             }
-            if self.buf.len() - self.end < MIN_SPARE {
-                // Doubling keeps the cost of buffering a large request linear.
-                let grown = (self.buf.len() * 2)
-                    .max(INITIAL_INPUT)
-                    .max(self.end + MIN_SPARE);
+            if self.buf.len() - self.end < min_free {
+                // To the announced size of the request at once, else doubling (which keeps the
+                // cost of buffering a large request linear).
+                let grown = if rest >= min_free {
+                    self.need
+                } else {
+                    (self.buf.len() * 2)
+                        .max(INITIAL_INPUT)
+                        .max(self.end + MIN_SPARE)
+                };
+                let charge = grown.saturating_sub(FREE_INPUT);
+                if charge > self.charged {
+                    if !budget.charge(charge - self.charged) {
+                        return None;
+                    }
+                    self.charged = charge;
+                }
                 self.buf.resize(grown, 0);
             }
         }
         let stop = self.buf.len().min(self.end + READ_CHUNK);
-        &mut self.buf[self.end..stop]
+        Some(&mut self.buf[self.end..stop])
+    }
+
+    /// The service said the partial request at the front is `n` bytes in all.
+    pub(crate) fn set_need(&mut self, n: usize) {
+        self.need = n;
     }
 
     /// Marks `n` bytes after the previous end (written through [`InputBuffer::spare`]) as received.
@@ -75,12 +147,21 @@ impl InputBuffer {
         self.end = self.buf.len().min(self.end + n);
     }
 
-    /// Gives back memory grown for a large request once everything was consumed.
-    pub(crate) fn shrink_if_idle(&mut self) {
-        if self.is_empty() && self.buf.len() > SHRINK_ABOVE {
+    /// Gives back memory grown for a large request once everything was consumed; `true` when
+    /// budget was released.
+    pub(crate) fn shrink_if_idle(&mut self, budget: &mut InputBudget) -> bool {
+        if self.is_empty() && self.buf.len() > FREE_INPUT {
             self.buf.truncate(INITIAL_INPUT);
             self.buf.shrink_to_fit();
+            return self.release(budget);
         }
+        false
+    }
+
+    /// Returns every charged byte to `budget` (the connection is closing); `true` if any.
+    pub(crate) fn release(&mut self, budget: &mut InputBudget) -> bool {
+        budget.release(self.charged);
+        std::mem::take(&mut self.charged) > 0
     }
 
     #[cfg(test)]
@@ -122,13 +203,20 @@ impl OutputBuffer {
         &mut self.buf
     }
 
+    /// The output as a service writes it: appended to, with its room.
+    pub(crate) fn out(&mut self) -> crate::service::Out<'_> {
+        self.vec();
+        let written = self.start;
+        crate::service::Out::with_written(&mut self.buf, written)
+    }
+
     /// Marks `n` pending bytes as written.
     pub(crate) fn advance(&mut self, n: usize) {
         self.start = self.buf.len().min(self.start + n);
         if self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
-            if self.buf.capacity() > 4 * SHRINK_ABOVE {
+            if self.buf.capacity() > SHRINK_OUTPUT_ABOVE {
                 self.buf.shrink_to(INITIAL_INPUT);
             }
         }
@@ -145,12 +233,26 @@ impl OutputBuffer {
 mod tests {
     use super::*;
 
+    fn unlimited() -> InputBudget {
+        InputBudget::new(usize::MAX)
+    }
+
     fn receive(b: &mut InputBuffer, bytes: &[u8]) {
-        let spare = b.spare();
+        let spare = b.spare(&mut unlimited()).expect("unlimited");
         assert!(spare.len() >= bytes.len().min(MIN_SPARE));
         let n = bytes.len().min(spare.len());
         spare[..n].copy_from_slice(&bytes[..n]);
         b.commit(n);
+    }
+
+    fn receive_all(b: &mut InputBuffer, budget: &mut InputBudget, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let spare = b.spare(budget).expect("room");
+            let n = bytes.len().min(spare.len());
+            spare[..n].copy_from_slice(&bytes[..n]);
+            b.commit(n);
+            bytes = &bytes[n..];
+        }
     }
 
     #[test]
@@ -173,7 +275,7 @@ mod tests {
         assert_eq!(b.capacity(), cap);
         // A complete request was consumed, 100 bytes of the next one remain near the end.
         b.consume(cap - 110);
-        let spare = b.spare();
+        let spare = b.spare(&mut unlimited()).expect("unlimited");
         assert!(spare.len() >= MIN_SPARE);
         assert_eq!(b.capacity(), cap, "compacted, not grown");
         assert_eq!(b.start, 0);
@@ -183,10 +285,11 @@ mod tests {
     #[test]
     fn input_grows_for_large_request_and_shrinks_after() {
         let mut b = InputBuffer::default();
-        let big: Vec<u8> = (0..3 * SHRINK_ABOVE).map(|i| (i % 251) as u8).collect();
+        let mut budget = unlimited();
+        let big: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
         let mut sent = 0;
         while sent < big.len() {
-            let spare = b.spare();
+            let spare = b.spare(&mut budget).expect("unlimited");
             assert!(spare.len() <= READ_CHUNK);
             let n = spare.len().min(big.len() - sent);
             spare[..n].copy_from_slice(&big[sent..sent + n]);
@@ -194,9 +297,11 @@ mod tests {
             sent += n;
         }
         assert_eq!(b.data(), &big[..]);
+        assert_eq!(budget.used(), b.capacity() - FREE_INPUT);
         b.consume(big.len());
-        b.shrink_if_idle();
+        assert!(b.shrink_if_idle(&mut budget));
         assert_eq!(b.capacity(), INITIAL_INPUT);
+        assert_eq!(budget.used(), 0);
     }
 
     #[test]
@@ -205,9 +310,50 @@ mod tests {
         receive(&mut b, b"abc");
         b.consume(100);
         assert!(b.is_empty());
-        let len = b.spare().len();
+        let len = b.spare(&mut unlimited()).expect("unlimited").len();
         b.commit(len + 100);
         assert_eq!(b.len(), len);
+    }
+
+    #[test]
+    fn growth_past_the_free_size_is_charged_and_refused_when_over_budget() {
+        let mut budget = InputBudget::new(1024 * 1024);
+        let mut a = InputBuffer::default();
+        // Told the request is 1 MiB + 10 KiB: one growth to exactly that, over the budget.
+        receive(&mut a, &[1; 8]);
+        a.set_need(FREE_INPUT + 1024 * 1024 + 10);
+        receive(&mut a, &vec![2; INITIAL_INPUT - 8]);
+        assert!(
+            a.spare(&mut budget).is_none(),
+            "1 MiB + 10 B over a 1 MiB budget"
+        );
+        assert_eq!(budget.used(), 0);
+        // A smaller one fits, grown to its size at once.
+        let mut b = InputBuffer::default();
+        receive(&mut b, &vec![3; INITIAL_INPUT]);
+        b.set_need(FREE_INPUT + 512 * 1024);
+        assert!(b.spare(&mut budget).is_some());
+        assert_eq!(b.capacity(), FREE_INPUT + 512 * 1024);
+        assert_eq!(budget.used(), 512 * 1024);
+        // Closing gives it back; then the first one fits.
+        assert!(b.release(&mut budget));
+        assert_eq!(budget.used(), 0);
+        a.set_need(FREE_INPUT + 1024 * 1024);
+        assert!(a.spare(&mut budget).is_some());
+        // Up to one byte short of its announced end, the rest fits without growing again.
+        let short = a.capacity() - 1 - a.len();
+        receive_all(&mut a, &mut budget, &vec![5; short]);
+        assert_eq!(a.spare(&mut budget).map(|s| s.len()), Some(1));
+        assert_eq!(a.capacity(), FREE_INPUT + 1024 * 1024, "not grown again");
+        // Doubling without a hint stays free up to FREE_INPUT.
+        let mut c = InputBuffer::default();
+        let mut none = InputBudget::new(0);
+        receive(&mut c, &vec![4; INITIAL_INPUT]);
+        assert!(c.spare(&mut none).is_some(), "16 -> 32 KiB is free");
+        receive(&mut c, &vec![4; INITIAL_INPUT]);
+        assert!(c.spare(&mut none).is_some(), "32 -> 64 KiB is free");
+        receive(&mut c, &vec![4; 2 * INITIAL_INPUT]);
+        assert!(c.spare(&mut none).is_none(), "64 -> 128 KiB is charged");
     }
 
     #[test]

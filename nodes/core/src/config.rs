@@ -303,6 +303,12 @@ pub const DEFAULT_BACKLOG: i32 = 2048;
 pub const DEFAULT_WRITE_FLUSH_MS: u64 = 250;
 /// `[Performance] write_timeout_ms` default: a client that reads nothing for this long is closed.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+/// `[Server] input_buffer_limit` default (ours): bytes all connections' partially received
+/// requests may hold beyond a small buffer each.
+pub const DEFAULT_INPUT_BUFFER_LIMIT: usize = 256 * 1024 * 1024;
+/// `[Server] request_timeout_ms` default (ours): a request that started arriving must be whole
+/// within this time.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Period of stats.log lines (fixed in the original).
 pub const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(30);
 /// `[STATS] file_name` default.
@@ -324,6 +330,16 @@ pub struct ServerConfig {
     /// `[Performance] write_timeout_ms`: a connection whose pending output makes no progress
     /// for this long is closed.
     pub write_timeout: Duration,
+    /// `[Server] input_buffer_limit` (ours): bytes of partially received requests all
+    /// connections together may hold beyond 64 KiB each; past it, connections that need more
+    /// wait unread until it frees.
+    pub input_buffer_limit: usize,
+    /// `[Server] request_timeout_ms` (ours): a connection whose request started arriving but
+    /// is not whole after this long is closed.
+    pub request_timeout: Duration,
+    /// `[Server] idle_timeout_s` (ours, 0 = off): a connection with no request in progress and
+    /// no traffic for this long is closed.
+    pub idle_timeout: Option<Duration>,
     /// Period of stats.log lines (not in the INI; tests shorten it).
     pub stats_interval: Duration,
     /// `[STATS] file_name`: where stats lines go; `None` writes none.
@@ -339,15 +355,21 @@ impl ServerConfig {
         ("Server", "port"),
         ("Server", "connection_limit"),
         ("Server", "backlog"),
+        ("Server", "input_buffer_limit"),
+        ("Server", "request_timeout_ms"),
+        ("Server", "idle_timeout_s"),
         ("Performance", "write_flush_ms"),
         ("Performance", "write_timeout_ms"),
     ];
 
-    /// Reads `[Server] address port connection_limit backlog`, `[Performance] write_flush_ms
-    /// write_timeout_ms` and `[STATS] file_name`; `file_name` names the file in errors.
+    /// Reads `[Server] address port connection_limit backlog input_buffer_limit
+    /// request_timeout_ms idle_timeout_s`, `[Performance] write_flush_ms write_timeout_ms` and
+    /// `[STATS] file_name`; `file_name` names the file in errors.
     pub fn from_ini(ini: &Ini, file_name: &str) -> Result<ServerConfig, ConfigError> {
         let v = IniView::new(ini, file_name);
-        let timeout_default = u64::try_from(DEFAULT_WRITE_TIMEOUT.as_millis()).unwrap_or(u64::MAX);
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let timeout_default = millis(DEFAULT_WRITE_TIMEOUT);
+        let idle_s: u64 = v.parse_or("Server", "idle_timeout_s", 0)?;
         Ok(ServerConfig {
             address: v.require_str("Server", "address")?.to_owned(),
             port: v.require("Server", "port")?,
@@ -370,6 +392,19 @@ impl ServerConfig {
                 1,
                 timeout_default,
             )?),
+            input_buffer_limit: v.at_least(
+                "Server",
+                "input_buffer_limit",
+                1024 * 1024,
+                DEFAULT_INPUT_BUFFER_LIMIT,
+            )?,
+            request_timeout: Duration::from_millis(v.at_least(
+                "Server",
+                "request_timeout_ms",
+                1,
+                millis(DEFAULT_REQUEST_TIMEOUT),
+            )?),
+            idle_timeout: (idle_s > 0).then(|| Duration::from_secs(idle_s)),
             stats_interval: DEFAULT_STATS_INTERVAL,
             stats_file: Some(PathBuf::from(
                 v.get("STATS", "file_name").unwrap_or(DEFAULT_STATS_FILE),
@@ -388,6 +423,9 @@ impl ServerConfig {
             backlog: DEFAULT_BACKLOG,
             write_flush_ms: DEFAULT_WRITE_FLUSH_MS,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            input_buffer_limit: DEFAULT_INPUT_BUFFER_LIMIT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            idle_timeout: None,
             stats_interval: DEFAULT_STATS_INTERVAL,
             stats_file: None,
             handle_signals: false,

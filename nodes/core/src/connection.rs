@@ -1,5 +1,6 @@
 //! One client connection as the loop sees it: socket, buffers, request state, the readiness it
-//! has seen and the interest it is registered with; reading and writing the socket.
+//! has seen and the interest it is registered with, its clocks (for the request, idle and
+//! write timeouts); reading and writing the socket.
 //!
 //! Sockets are registered edge-triggered, so the flags here remember what an edge promised
 //! (`read_pending`: bytes may still be waiting; `write_blocked`: the send buffer is full) until
@@ -12,13 +13,15 @@ use std::time::Instant;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use crate::buffer::{InputBuffer, OutputBuffer};
+use crate::buffer::{InputBudget, InputBuffer, OutputBuffer};
+use crate::service::ConnRef;
 
 /// Bytes read from one connection in one turn before the others get theirs (fairness).
 const READ_BUDGET: usize = 256 * 1024;
 /// Output kept pending before the loop stops taking requests from a connection.
 pub(crate) const HIGH_WATER: usize = 1024 * 1024;
-/// Output below which a streaming ([`crate::Step::More`]) reply is resumed.
+/// Output below which a streaming ([`crate::Step::More`]) reply, or a woken waiting one, is
+/// resumed.
 pub(crate) const LOW_WATER: usize = 256 * 1024;
 /// Unprocessed input buffered while the connection cannot process it (a request in progress,
 /// output backed up); past it the loop stops reading until the backlog clears.
@@ -44,10 +47,14 @@ pub(crate) enum ReadEnd {
     Budget,
     /// The client closed its side.
     Eof,
+    /// The input buffer must grow and the node-wide input budget has no room for it now.
+    Starved,
 }
 
 #[derive(Debug)]
 pub(crate) struct Connection<T> {
+    /// This connection's slot and generation.
+    pub(crate) me: ConnRef,
     pub(crate) stream: TcpStream,
     pub(crate) peer: SocketAddr,
     pub(crate) input: InputBuffer,
@@ -76,11 +83,27 @@ pub(crate) struct Connection<T> {
     pub(crate) queued: bool,
     /// Since when output has been pending without the socket taking any of it.
     pub(crate) stalled_since: Option<Instant>,
+    /// Since when a request has been arriving without arriving whole (the request timeout).
+    pub(crate) partial_since: Option<Instant>,
+    /// The last time bytes came in or went out, or a request was handled (idle timeout, and
+    /// which connection makes room at the connection limit).
+    pub(crate) last_active: Instant,
+    /// Input bytes still to be dropped as they arrive ([`crate::Handled::Discard`]).
+    pub(crate) discard: u64,
+    /// Waiting for the input budget to have room before reading on.
+    pub(crate) starved: bool,
 }
 
 impl<T> Connection<T> {
-    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, session: T) -> Self {
+    pub(crate) fn new(
+        me: ConnRef,
+        stream: TcpStream,
+        peer: SocketAddr,
+        session: T,
+        now: Instant,
+    ) -> Self {
         Connection {
+            me,
             stream,
             peer,
             input: InputBuffer::default(),
@@ -97,7 +120,20 @@ impl<T> Connection<T> {
             woken: false,
             queued: false,
             stalled_since: None,
+            partial_since: None,
+            last_active: now,
+            discard: 0,
+            starved: false,
         }
+    }
+
+    /// No request in progress, nothing buffered either way: the connection only holds a socket.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.state == State::Idle
+            && self.input.is_empty()
+            && self.out.is_empty()
+            && self.discard == 0
+            && !self.closing
     }
 
     /// Whether reading now is useful. While the last pass took all it could, the buffered bytes
@@ -105,7 +141,10 @@ impl<T> Connection<T> {
     /// `INPUT_PAUSE`: enough to notice a hang-up during a long request, without letting a client
     /// that sends faster than it is served (or never reads) grow the buffer without bound.
     pub(crate) fn may_read(&self) -> bool {
-        !self.eof && !self.closing && (!self.input_blocked || self.input.len() < INPUT_PAUSE)
+        !self.eof
+            && !self.closing
+            && !self.starved
+            && (!self.input_blocked || self.input.len() < INPUT_PAUSE)
     }
 
     /// Reads until the socket is drained, the client closed, or the turn's budget is spent.
@@ -113,20 +152,28 @@ impl<T> Connection<T> {
     /// A read that returns less than asked for means the socket buffer was emptied (Linux
     /// reports new data with a new edge), so the usual request costs one `read` call, not a
     /// second one just to see `WouldBlock`. After a hang-up edge it reads on to the end of
-    /// stream instead, as no further edge will come.
+    /// stream instead, as no further edge will come. Bytes to discard are dropped as they come.
     #[inline]
-    pub(crate) fn read(&mut self, received: &mut u64) -> io::Result<ReadEnd> {
+    pub(crate) fn read(
+        &mut self,
+        received: &mut u64,
+        budget: &mut InputBudget,
+    ) -> io::Result<ReadEnd> {
         let mut total = 0;
         loop {
             if total >= READ_BUDGET {
                 return Ok(ReadEnd::Budget);
             }
-            let spare = self.input.spare();
+            let Some(spare) = self.input.spare(budget) else {
+                self.starved = true;
+                return Ok(ReadEnd::Starved);
+            };
             let asked = spare.len();
             match (&self.stream).read(spare) {
                 Ok(0) => return Ok(ReadEnd::Eof),
                 Ok(n) => {
                     self.input.commit(n);
+                    self.drop_discarded();
                     total += n;
                     *received += n as u64;
                     if n < asked && !self.hup {
@@ -137,6 +184,17 @@ impl<T> Connection<T> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// Drops buffered input that a [`crate::Handled::Discard`] asked to skip.
+    pub(crate) fn drop_discarded(&mut self) {
+        if self.discard > 0 {
+            let n = usize::try_from(self.discard)
+                .unwrap_or(usize::MAX)
+                .min(self.input.len());
+            self.input.consume(n);
+            self.discard -= n as u64;
         }
     }
 

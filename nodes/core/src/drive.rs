@@ -1,19 +1,21 @@
 //! Driving one connection through one turn: read what arrived, let the service handle the
-//! buffered requests (or resume the one in progress), write the replies, and decide whether the
-//! connection needs another turn, stays, or goes.
+//! buffered requests (or resume the one in progress, or take an event), write the replies, and
+//! decide whether the connection needs another turn, stays, or goes.
 //!
 //! Work per turn is bounded (requests, resumes, bytes read, output buffered) so one busy client
 //! cannot starve the others; a connection stopped by a bound is revisited through the loop's
-//! ready queue or by its next writable edge.
+//! ready queue or by its next writable edge. Output is bounded too: a waiting or streaming
+//! request is resumed only while the output is below the low-water mark, so a client that does
+//! not read holds at most a high-water mark plus one batch, whatever the stream.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use log::{debug, warn};
-use mio::Waker;
 
+use crate::buffer::InputBudget;
 use crate::connection::{is_disconnect, Connection, ReadEnd, State, HIGH_WATER, LOW_WATER};
-use crate::service::{ConnId, Context, Handled, Service, Step};
+use crate::mailbox::Mailbox;
+use crate::service::{ConnRef, Context, Handled, Service, Step};
 use crate::stats::Counters;
 
 /// Requests handled on one connection per turn.
@@ -55,21 +57,28 @@ pub(crate) enum Verdict {
 
 /// The loop state a turn lends to the connection it drives.
 #[derive(Debug)]
-pub(crate) struct Turn<'a> {
-    pub(crate) woken: &'a mut Vec<ConnId>,
-    pub(crate) waker: &'a Arc<Waker>,
+pub(crate) struct Turn<'a, E> {
+    pub(crate) woken: &'a mut Vec<ConnRef>,
+    pub(crate) posted: &'a mut Vec<(ConnRef, E)>,
+    pub(crate) mailbox: &'a Mailbox<E>,
     pub(crate) now: Instant,
     pub(crate) open: usize,
     pub(crate) counters: &'a mut Counters,
+    pub(crate) budget: &'a mut InputBudget,
+    /// Connections that could not read for want of input budget.
+    pub(crate) starved: &'a mut Vec<ConnRef>,
+    /// Input budget was given back during the turn (starved connections may go on).
+    pub(crate) budget_freed: bool,
 }
 
-impl Turn<'_> {
-    pub(crate) fn cx(&mut self) -> Context<'_> {
+impl<E> Turn<'_, E> {
+    pub(crate) fn cx(&mut self) -> Context<'_, E> {
         Context {
             woken: self.woken,
+            posted: self.posted,
             num_connections: self.open,
             now: self.now,
-            waker: self.waker,
+            mailbox: self.mailbox,
         }
     }
 }
@@ -80,33 +89,43 @@ pub(crate) fn drive<S: Service>(
     service: &mut S,
     conn: &mut Connection<S::Session>,
     ev: Option<Readiness>,
-    t: &mut Turn<'_>,
+    t: &mut Turn<'_, S::Event>,
 ) -> Verdict {
     if let Some(ev) = ev {
-        if !receive(conn, ev, &mut t.counters.bytes_received) {
+        if !receive(conn, ev, t) {
             return Verdict::Close;
         }
     }
     work(service, conn, t)
 }
 
+/// An event for the connection: the service takes it, then the turn goes on as usual.
+pub(crate) fn deliver<S: Service>(
+    service: &mut S,
+    conn: &mut Connection<S::Session>,
+    event: S::Event,
+    t: &mut Turn<'_, S::Event>,
+) -> Verdict {
+    let step = service.deliver(&mut t.cx(), &mut conn.session, event, &mut conn.out.out());
+    apply(conn, step);
+    work(service, conn, t)
+}
+
 /// The first part of a turn: take in what the event told and read what arrived. `false`: the
 /// read failed (logged) and the connection must close.
 #[inline]
-pub(crate) fn receive<T>(
-    conn: &mut Connection<T>,
-    ev: Readiness,
-    bytes_received: &mut u64,
-) -> bool {
+pub(crate) fn receive<T, E>(conn: &mut Connection<T>, ev: Readiness, t: &mut Turn<'_, E>) -> bool {
     conn.read_pending |= ev.readable;
     conn.hup |= ev.hup;
     if ev.writable {
         conn.write_blocked = false;
     }
     if conn.read_pending && conn.may_read() {
-        match conn.read(bytes_received) {
+        let before = t.counters.bytes_received;
+        match conn.read(&mut t.counters.bytes_received, t.budget) {
             Ok(ReadEnd::Drained) => conn.read_pending = false,
             Ok(ReadEnd::Budget) => {}
+            Ok(ReadEnd::Starved) => t.starved.push(conn.me),
             Ok(ReadEnd::Eof) => {
                 conn.read_pending = false;
                 conn.eof = true;
@@ -116,31 +135,50 @@ pub(crate) fn receive<T>(
                 return false;
             }
         }
+        if t.counters.bytes_received != before {
+            conn.last_active = t.now;
+        }
     }
     true
 }
 
 /// Whether the connection's next step is handling a buffered request (what
-/// [`Service::prefetch`] prepares for).
+/// [`Service::prepare`] looks at).
 pub(crate) fn will_handle<T>(conn: &Connection<T>) -> bool {
-    conn.state == State::Idle && !conn.closing && !conn.input.is_empty()
+    conn.state == State::Idle && !conn.closing && !conn.input.is_empty() && conn.discard == 0
 }
 
 /// The rest of a turn, after [`receive`]: process, write, decide.
 pub(crate) fn work<S: Service>(
     service: &mut S,
     conn: &mut Connection<S::Session>,
-    t: &mut Turn<'_>,
+    t: &mut Turn<'_, S::Event>,
 ) -> Verdict {
-    let stop = process(service, conn, t);
+    let (stop, handled) = process(service, conn, t);
     conn.input_blocked = stop != Stop::Incomplete && !conn.input.is_empty();
+    if handled {
+        conn.last_active = t.now;
+    }
+    // The request timeout runs while a request is arriving but not whole, from its first byte
+    // (or the end of the request before it); not while the node itself holds the client back.
+    let partial =
+        stop == Stop::Incomplete && (!conn.input.is_empty() || conn.discard > 0) && !conn.starved;
+    conn.partial_since = match (partial, conn.partial_since) {
+        (false, _) => None,
+        (true, Some(since)) if !handled => Some(since),
+        (true, _) => Some(t.now),
+    };
     if conn.eof && !conn.closing && (conn.state == State::Wait || stop == Stop::Incomplete) {
         // The client hung up and nothing it sent is left to answer.
         debug!("{}: connection closed by client", conn.peer);
         conn.closing = true;
     }
+    let sent = t.counters.bytes_sent;
     if let Err(e) = conn.write(t.now, &mut t.counters.bytes_sent) {
         return io_failed(conn, "write", &e);
+    }
+    if t.counters.bytes_sent != sent {
+        conn.last_active = t.now;
     }
     if conn.closing {
         return if conn.out.is_empty() {
@@ -149,7 +187,9 @@ pub(crate) fn work<S: Service>(
             Verdict::Keep { revisit: false }
         };
     }
-    conn.input.shrink_if_idle();
+    if conn.input.shrink_if_idle(t.budget) {
+        t.budget_freed = true;
+    }
     Verdict::Keep {
         revisit: needs_revisit(conn, stop),
     }
@@ -163,60 +203,67 @@ fn needs_revisit<T>(conn: &Connection<T>, stop: Stop) -> bool {
     }
     match (stop, conn.state) {
         (Stop::Budget | Stop::Backlog, State::Idle) => conn.out.len() < HIGH_WATER,
-        (Stop::Budget | Stop::Backlog, State::More) => conn.out.len() < LOW_WATER,
+        (Stop::Budget | Stop::Backlog, State::More | State::Wait) => conn.out.len() < LOW_WATER,
         _ => false,
     }
 }
 
 /// Handles buffered requests (and resumes the one in progress) until the input runs out, a
-/// request goes on waiting, or a budget is spent.
+/// request goes on waiting, or a budget is spent. Also says whether any request was taken.
 fn process<S: Service>(
     service: &mut S,
     conn: &mut Connection<S::Session>,
-    t: &mut Turn<'_>,
-) -> Stop {
+    t: &mut Turn<'_, S::Event>,
+) -> (Stop, bool) {
     let mut requests = 0;
     let mut resumes = 0;
     loop {
         if conn.closing {
-            return Stop::Closing;
+            return (Stop::Closing, requests > 0);
         }
         let step = match conn.state {
             State::Idle => {
                 if requests == REQUEST_BUDGET {
-                    return Stop::Budget;
+                    return (Stop::Budget, true);
                 }
                 if conn.out.len() >= HIGH_WATER {
-                    return Stop::Backlog;
+                    return (Stop::Backlog, requests > 0);
                 }
-                if conn.input.is_empty() {
-                    return Stop::Incomplete;
+                conn.drop_discarded();
+                if conn.input.is_empty() || conn.discard > 0 {
+                    return (Stop::Incomplete, requests > 0);
                 }
                 match handle_one(service, conn, t) {
                     Some(step) => {
                         requests += 1;
                         step
                     }
-                    None if conn.closing => return Stop::Closing,
-                    None => return Stop::Incomplete,
+                    None if conn.closing => return (Stop::Closing, requests > 0),
+                    None => return (Stop::Incomplete, requests > 0),
                 }
             }
             State::More => {
                 if resumes == RESUME_BUDGET {
-                    return Stop::Budget;
+                    return (Stop::Budget, requests > 0);
                 }
                 if conn.out.len() >= LOW_WATER {
-                    return Stop::Backlog;
+                    return (Stop::Backlog, requests > 0);
                 }
                 resumes += 1;
-                service.resume(&mut t.cx(), &mut conn.session, conn.out.vec())
+                service.resume(&mut t.cx(), &mut conn.session, &mut conn.out.out())
             }
             State::Wait => {
                 if !conn.woken {
-                    return Stop::Waiting;
+                    return (Stop::Waiting, requests > 0);
+                }
+                if conn.out.len() >= LOW_WATER {
+                    // Woken, but the client has not taken what it was sent: the wake keeps
+                    // until the output drains (a Listen or Consume that is not read must not
+                    // grow the node).
+                    return (Stop::Backlog, requests > 0);
                 }
                 conn.woken = false;
-                service.resume(&mut t.cx(), &mut conn.session, conn.out.vec())
+                service.resume(&mut t.cx(), &mut conn.session, &mut conn.out.out())
             }
         };
         apply(conn, step);
@@ -227,32 +274,38 @@ fn process<S: Service>(
 fn handle_one<S: Service>(
     service: &mut S,
     conn: &mut Connection<S::Session>,
-    t: &mut Turn<'_>,
+    t: &mut Turn<'_, S::Event>,
 ) -> Option<Step> {
     let input = conn.input.data();
     let len = input.len();
-    match service.handle(&mut t.cx(), &mut conn.session, input, conn.out.vec()) {
-        Handled::Incomplete => None,
-        Handled::Request { consumed, step } => {
-            if consumed == 0 || consumed > len {
-                // A service bug; looping on the same bytes would spin forever.
-                warn!(
-                    "{}: request consumed {consumed} of {len} bytes, closing connection",
-                    conn.peer
-                );
-                conn.closing = true;
-                return None;
-            }
-            conn.input.consume(consumed);
-            t.counters.requests += 1;
-            Some(step)
+    let handled = service.handle(&mut t.cx(), &mut conn.session, input, &mut conn.out.out());
+    let (consumed, step, discard) = match handled {
+        Handled::Incomplete => return None,
+        Handled::NeedMore(n) => {
+            conn.input.set_need(n);
+            return None;
         }
+        Handled::Request { consumed, step } => (consumed, step, 0),
+        Handled::Discard { consumed, discard } => (consumed, Step::Done, discard),
         Handled::Close(msg) => {
             warn!("{}: {msg}, closing connection", conn.peer);
             conn.closing = true;
-            None
+            return None;
         }
+    };
+    if (consumed == 0 && step != Step::Wait) || consumed > len {
+        // A service bug; looping on the same bytes would spin forever.
+        warn!(
+            "{}: request consumed {consumed} of {len} bytes, closing connection",
+            conn.peer
+        );
+        conn.closing = true;
+        return None;
     }
+    conn.input.consume(consumed);
+    conn.discard = discard;
+    t.counters.requests += u64::from(consumed > 0);
+    Some(step)
 }
 
 fn apply<T>(conn: &mut Connection<T>, step: Step) {

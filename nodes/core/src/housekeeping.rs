@@ -1,5 +1,6 @@
-//! The loop's timers and what hangs off them: the service tick (`write_flush_ms`), the
-//! stalled-writer check, the stats.log line, and the once-a-second console display.
+//! The loop's timers and what hangs off them: the service tick (`write_flush_ms`), the sweep
+//! for timeouts (stalled writers, unfinished requests, idle connections), the stats.log line,
+//! and the once-a-second console display.
 //!
 //! The loop sleeps in `poll` until the earliest deadline here; each turn asks which are due.
 
@@ -10,17 +11,17 @@ use crate::config::ServerConfig;
 use crate::procstat::{self, CpuSampler};
 use crate::stats::StatsLog;
 
-/// Bounds of the stalled-writer check period (a quarter of the write timeout in between), so a
+/// Bounds of the timeout sweep period (a quarter of the shortest timeout in between), so a
 /// short test timeout is noticed promptly and a long one costs one scan a second.
-const STALL_CHECK_MIN: Duration = Duration::from_millis(10);
-const STALL_CHECK_MAX: Duration = Duration::from_secs(1);
+const SWEEP_MIN: Duration = Duration::from_millis(10);
+const SWEEP_MAX: Duration = Duration::from_secs(1);
 const SECOND: Duration = Duration::from_secs(1);
 
 /// Which timers fired this turn.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Due {
     pub(crate) tick: bool,
-    pub(crate) stall_check: bool,
+    pub(crate) sweep: bool,
     pub(crate) second: bool,
     pub(crate) stats: bool,
 }
@@ -58,7 +59,7 @@ impl Timer {
 pub(crate) struct Housekeeping {
     pub(crate) started: Instant,
     tick: Timer,
-    stall: Timer,
+    sweep: Timer,
     second: Timer,
     stats: Timer,
     pub(crate) stats_log: Option<StatsLog>,
@@ -70,11 +71,15 @@ pub(crate) struct Housekeeping {
 impl Housekeeping {
     pub(crate) fn new(cfg: &ServerConfig, stats_log: Option<StatsLog>) -> Self {
         let now = Instant::now();
-        let stall_every = (cfg.write_timeout / 4).clamp(STALL_CHECK_MIN, STALL_CHECK_MAX);
+        let shortest = cfg
+            .write_timeout
+            .min(cfg.request_timeout)
+            .min(cfg.idle_timeout.unwrap_or(Duration::MAX));
+        let sweep_every = (shortest / 4).clamp(SWEEP_MIN, SWEEP_MAX);
         Housekeeping {
             started: now,
             tick: Timer::new(now, Duration::from_millis(cfg.write_flush_ms)),
-            stall: Timer::new(now, stall_every),
+            sweep: Timer::new(now, sweep_every),
             second: Timer::new(now, SECOND),
             stats: Timer::new(now, cfg.stats_interval),
             stats_log,
@@ -88,7 +93,7 @@ impl Housekeeping {
     pub(crate) fn next_deadline(&self) -> Instant {
         self.tick
             .next
-            .min(self.stall.next)
+            .min(self.sweep.next)
             .min(self.second.next)
             .min(self.stats.next)
     }
@@ -96,7 +101,7 @@ impl Housekeeping {
     pub(crate) fn due(&mut self, now: Instant) -> Due {
         Due {
             tick: self.tick.fire(now),
-            stall_check: self.stall.fire(now),
+            sweep: self.sweep.fire(now),
             second: self.second.fire(now),
             stats: self.stats.fire(now),
         }
@@ -173,6 +178,11 @@ mod tests {
         cfg.write_timeout = Duration::from_millis(200);
         let hk = Housekeeping::new(&cfg, None);
         assert_eq!(hk.next_deadline(), hk.tick.next);
-        assert_eq!(hk.stall.every, Duration::from_millis(50));
+        assert_eq!(hk.sweep.every, Duration::from_millis(50));
+        cfg.request_timeout = Duration::from_millis(100);
+        assert_eq!(
+            Housekeeping::new(&cfg, None).sweep.every,
+            Duration::from_millis(25)
+        );
     }
 }

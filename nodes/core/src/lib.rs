@@ -2,7 +2,10 @@
 //! logfiles), with its connection pool and buffers, config basics, logging, stats and shutdown.
 //!
 //! A node kind implements [`Service`] (its storage and request semantics); [`Server`] owns
-//! sockets, buffers, timers and signals and drives the service.
+//! sockets, buffers, timers and signals and drives the service. Connections are named by
+//! [`ConnRef`]s that die with them; other connections reach one through [`Context::post`] and
+//! [`Waiters`], threads through the loop's [`Mailbox`] (and [`work::Pool`] runs jobs on
+//! threads with results coming back that way).
 
 pub mod config;
 pub mod logging;
@@ -10,13 +13,19 @@ pub mod procstat;
 pub mod server;
 pub mod service;
 pub mod stats;
+pub mod testing;
 pub mod timestamp;
+pub mod waiters;
+pub mod work;
 
 mod buffer;
 mod connection;
 mod drive;
 mod housekeeping;
+mod mailbox;
 
 pub use config::{ConfigError, ServerConfig};
+pub use mailbox::Mailbox;
 pub use server::{Server, ShutdownHandle};
-pub use service::{ConnId, Context, Handled, Service, Step};
+pub use service::{ConnId, ConnRef, Context, Handled, Out, Prepare, Service, Step};
+pub use waiters::Waiters;

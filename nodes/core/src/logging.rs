@@ -2,6 +2,12 @@
 //!
 //! Lines read `YYYY-MM-DD HH:MM:SS,mmm Level [module] message`, appended to `<log_dir>/root.log`;
 //! warnings and errors are mirrored to stderr when asked (the original's `console = true`).
+//!
+//! While an event loop runs ([`set_buffered`], which [`crate::Server::run`] sets for its
+//! duration), lines are collected in memory and written in blocks, so a slow disk does not
+//! stall the loop on every line: the loop calls [`flush`] on its tick and at shutdown; an error
+//! line, a full block, or a line more than [`FLUSH_AFTER`] after the last write goes out at
+//! once. Otherwise (start-up, tools without a loop) every line is written as it is logged.
 //! [`reopen`] reopens the file after logrotate moved it (SIGHUP). The logger is a static that
 //! [`init`] (re)configures, so a second `init` in one process (tests) retargets it instead of
 //! failing.
@@ -10,8 +16,9 @@ use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
@@ -19,14 +26,37 @@ use crate::timestamp::write_timestamp;
 
 /// File name of the activity log inside the log directory.
 pub const ROOT_LOG: &str = "root.log";
+/// Bytes of log lines collected before they are written regardless of the clock.
+const BLOCK: usize = 64 * 1024;
+/// Longest time a line waits in memory when nobody calls [`flush`] (a line logged later than
+/// this after the last write takes the waiting ones with it).
+pub const FLUSH_AFTER: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Default)]
 struct State {
     path: Option<PathBuf>,
     file: Option<File>,
     console: bool,
-    /// Reused line buffer: one `write` per log line, no allocation per line.
+    /// Reused line buffer: no allocation per line.
     line: String,
+    /// Lines not written to the file yet.
+    pending: Vec<u8>,
+    /// When `pending` was last written out.
+    flushed: Option<Instant>,
+}
+
+impl State {
+    fn write_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        // A full disk must not take the node down; there is nowhere left to report it.
+        if let Some(file) = self.file.as_mut() {
+            let _ = file.write_all(&self.pending);
+        }
+        self.pending.clear();
+        self.flushed = Some(Instant::now());
+    }
 }
 
 #[derive(Debug)]
@@ -35,6 +65,17 @@ struct RootLogger {
 }
 
 static LOGGER: OnceLock<RootLogger> = OnceLock::new();
+/// Lines wait in memory for [`flush`] (an event loop is running).
+static BUFFERED: AtomicBool = AtomicBool::new(false);
+
+/// Whether lines wait in memory until [`flush`] (see the module doc). Switching it off
+/// flushes.
+pub fn set_buffered(on: bool) {
+    BUFFERED.store(on, Ordering::SeqCst);
+    if !on {
+        flush();
+    }
+}
 
 impl RootLogger {
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -55,6 +96,7 @@ pub fn init(log_dir: &Path, level: LevelFilter, console: bool) -> io::Result<()>
     });
     {
         let mut st = logger.lock();
+        st.write_pending();
         st.path = Some(path);
         st.file = Some(file);
         st.console = console;
@@ -73,10 +115,18 @@ pub fn reopen() -> io::Result<()> {
         return Ok(());
     };
     let mut st = logger.lock();
+    st.write_pending();
     if let Some(path) = st.path.clone() {
         st.file = Some(open_append(&path)?);
     }
     Ok(())
+}
+
+/// Writes the collected log lines to root.log (the loop's tick, shutdown, before exit).
+pub fn flush() {
+    if let Some(logger) = LOGGER.get() {
+        logger.lock().write_pending();
+    }
 }
 
 pub(crate) fn open_append(path: &Path) -> io::Result<File> {
@@ -115,9 +165,11 @@ impl Log for RootLogger {
             record.target(),
             record.args()
         );
-        // A full disk must not take the node down; there is nowhere left to report it.
-        if let Some(file) = st.file.as_mut() {
-            let _ = file.write_all(st.line.as_bytes());
+        st.pending.extend_from_slice(st.line.as_bytes());
+        let stale = st.flushed.is_none_or(|t| t.elapsed() >= FLUSH_AFTER);
+        let now = !BUFFERED.load(Ordering::Relaxed) || record.level() <= Level::Error;
+        if now || st.pending.len() >= BLOCK || stale {
+            st.write_pending();
         }
         if st.console && record.level() <= Level::Warn {
             let _ = io::stderr().write_all(st.line.as_bytes());
@@ -125,7 +177,9 @@ impl Log for RootLogger {
     }
 
     fn flush(&self) {
-        if let Some(file) = self.lock().file.as_mut() {
+        let mut st = self.lock();
+        st.write_pending();
+        if let Some(file) = st.file.as_mut() {
             let _ = file.flush();
         }
     }
@@ -181,5 +235,16 @@ mod tests {
         assert!(fresh.contains(" Error [") && fresh.contains("after rotation"));
         let rotated = fs::read_to_string(second.join("root.log.1")).expect("rotated");
         assert!(!rotated.contains("after rotation"));
+
+        // Lines wait in memory until a flush (the first line after a write went out at once).
+        set_buffered(true);
+        log::info!("first");
+        log::info!("held back");
+        let before = fs::read_to_string(second.join(ROOT_LOG)).expect("root.log");
+        assert!(!before.contains("held back"), "{before}");
+        flush();
+        let after = fs::read_to_string(second.join(ROOT_LOG)).expect("root.log");
+        assert!(after.contains("held back"));
+        set_buffered(false);
     }
 }

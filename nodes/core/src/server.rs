@@ -6,6 +6,20 @@
 //! connections that had events, then those in the ready queue, then those a service woke, then
 //! the timers. Accepting, the timers and signals, and shutdown live in the submodules.
 
+/// A [`Context`] for a service call not tied to one connection's turn, borrowing only the
+/// server's fields it needs (so the service can be borrowed beside it).
+macro_rules! cx {
+    ($s:ident) => {
+        $crate::service::Context {
+            woken: &mut $s.woken,
+            posted: &mut $s.posted,
+            num_connections: $s.conns.len(),
+            now: $s.now,
+            mailbox: &$s.mailbox,
+        }
+    };
+}
+
 mod accept;
 mod shutdown;
 mod timers;
@@ -25,11 +39,13 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
+use crate::buffer::InputBudget;
 use crate::config::ServerConfig;
 use crate::connection::Connection;
-use crate::drive::{drive, receive, will_handle, Readiness, Turn, Verdict};
+use crate::drive::{self, receive, will_handle, Readiness, Turn, Verdict};
 use crate::housekeeping::Housekeeping;
-use crate::service::{ConnId, Context, Service, PREFETCH_STAGES};
+use crate::mailbox::{mailbox, Inbox, Letter, Mailbox};
+use crate::service::{ConnRef, Prepare, Service};
 use crate::stats::{Counters, StatsLog};
 
 const LISTENER: Token = Token(0);
@@ -38,17 +54,8 @@ const SIGNALS: Token = Token(2);
 /// Connection tokens are slab keys offset past the reserved tokens.
 const FIRST_CONN: usize = 3;
 const EVENTS_CAPACITY: usize = 1024;
-/// Connections with events in one turn from which on [`Service::prefetch`] is called for all
-/// of them: with fewer, a lone request's misses have nothing to overlap with, and the prefetch
-/// rounds (which decode the requests once more) cost more than they save. At pipeline 1 the
-/// node usually finds one to three connections per turn (it is faster than its clients); the
-/// turns grow, and the prefetch starts to pay, as the node gets busy.
-const PREFETCH_MIN_CONNS: usize = 8;
-/// Input bytes from which a connection gets [`Service::prefetch`] calls even in a turn with
-/// few connections: several pipelined requests (a dht Get is about 40 bytes).
-const PREFETCH_MIN_INPUT: usize = 256;
-/// Rounds of "drive the woken connections" per turn; a service that keeps waking connections
-/// in a cycle continues next turn instead of spinning here.
+/// Rounds of "deliver the posted events, drive the woken connections" per turn; a service that
+/// keeps waking connections in a cycle continues next turn instead of spinning here.
 const WAKE_ROUNDS: usize = 16;
 
 /// Stops a running [`Server`] from any thread: [`Server::run`] then flushes, closes every
@@ -83,19 +90,31 @@ pub struct Server<S: Service> {
     stop: Arc<AtomicBool>,
     signals: Option<Signals>,
     conns: Slab<Connection<S::Session>>,
+    /// Generation of the next accepted connection (see [`ConnRef`]).
+    next_generation: u32,
     service: S,
     cfg: ServerConfig,
     /// When the current turn started (what [`Context::now`] reports).
     now: Instant,
     /// Connections to drive next turn without a new event; `ready_spare` is its swap partner.
-    ready: Vec<ConnId>,
-    ready_spare: Vec<ConnId>,
-    /// Connections a service woke during this turn; `woken_spare` is its swap partner.
-    woken: Vec<ConnId>,
-    woken_spare: Vec<ConnId>,
-    /// Connections with events in this turn, and those still prefetching (see `run_events`).
-    batch: Vec<(ConnId, Readiness)>,
-    prefetching: Vec<ConnId>,
+    ready: Vec<ConnRef>,
+    ready_spare: Vec<ConnRef>,
+    /// Connections woken during this turn; `woken_spare` is its swap partner.
+    woken: Vec<ConnRef>,
+    woken_spare: Vec<ConnRef>,
+    /// Events posted to connections during this turn, and its swap partner.
+    posted: Vec<(ConnRef, S::Event)>,
+    posted_spare: Vec<(ConnRef, S::Event)>,
+    mailbox: Mailbox<S::Event>,
+    inbox: Inbox<S::Event>,
+    letters: Vec<Letter<S::Event>>,
+    /// Connections with events in this turn, and those with a request to handle.
+    batch: Vec<(usize, Readiness)>,
+    handling: Vec<usize>,
+    budget: InputBudget,
+    /// Connections waiting for input budget.
+    starved: Vec<ConnRef>,
+    budget_freed: bool,
     counters: Counters,
     hk: Housekeeping,
     /// The connection limit was logged for the current burst of refused connections.
@@ -126,6 +145,7 @@ impl<S: Service> Server<S> {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (mailbox, inbox) = mailbox(Arc::clone(&waker));
         let signals = if cfg.handle_signals {
             let mut signals = Signals::new(timers::SIGNALS_HANDLED)?;
             poll.registry()
@@ -147,6 +167,7 @@ impl<S: Service> Server<S> {
             stop: Arc::new(AtomicBool::new(false)),
             signals,
             conns: Slab::new(),
+            next_generation: 1,
             service,
             cfg: cfg.clone(),
             now: Instant::now(),
@@ -154,8 +175,16 @@ impl<S: Service> Server<S> {
             ready_spare: Vec::new(),
             woken: Vec::new(),
             woken_spare: Vec::new(),
+            posted: Vec::new(),
+            posted_spare: Vec::new(),
+            mailbox,
+            inbox,
+            letters: Vec::new(),
             batch: Vec::new(),
-            prefetching: Vec::new(),
+            handling: Vec::new(),
+            budget: InputBudget::new(cfg.input_buffer_limit),
+            starved: Vec::new(),
+            budget_freed: false,
             counters: Counters::default(),
             hk: Housekeeping::new(cfg, stats_log),
             limit_warned: false,
@@ -193,6 +222,11 @@ impl<S: Service> Server<S> {
         self.conns.len()
     }
 
+    /// The loop's mailbox: other threads (worker pools) send events and wakes through it.
+    pub fn mailbox(&self) -> Mailbox<S::Event> {
+        self.mailbox.clone()
+    }
+
     /// A handle that stops [`Server::run`] from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
@@ -206,9 +240,12 @@ impl<S: Service> Server<S> {
     /// [`Service::close`]) and returns, so the caller can persist the service's data. An error
     /// is returned only if polling itself fails; connections are closed in that case too.
     pub fn run(&mut self) -> io::Result<()> {
+        // root.log in blocks while serving (see `logging`), line by line again afterwards.
+        crate::logging::set_buffered(true);
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         let result = self.serve(&mut events);
         self.finish(&mut events);
+        crate::logging::set_buffered(false);
         result
     }
 
@@ -236,6 +273,7 @@ impl<S: Service> Server<S> {
             self.run_ready();
             self.run_woken();
             self.run_timers();
+            self.revive_starved();
         }
         Ok(())
     }
@@ -262,73 +300,94 @@ impl<S: Service> Server<S> {
     }
 
     /// Drives the connections that had events in this turn: reads every one of them first,
-    /// lets the service prefetch for those with a request to handle ([`Service::prefetch`]),
-    /// then handles and writes each.
+    /// shows the service those with a request to handle ([`Service::prepare`]), then handles
+    /// and writes each.
     fn run_events(&mut self) {
         let mut batch = mem::take(&mut self.batch);
-        let mut prefetching = mem::take(&mut self.prefetching);
-        let many = batch.len() >= PREFETCH_MIN_CONNS;
-        for &(id, ev) in &batch {
-            let Some(conn) = self.conns.get_mut(id) else {
+        let mut handling = mem::take(&mut self.handling);
+        for &(slot, ev) in &batch {
+            let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
             };
-            if !receive(conn, ev, &mut self.counters.bytes_received) {
-                // No connection is accepted before the loop below, so the id stays unused.
-                self.close_conn(id);
+            let mut turn = Turn {
+                woken: &mut self.woken,
+                posted: &mut self.posted,
+                mailbox: &self.mailbox,
+                now: self.now,
+                open: 0,
+                counters: &mut self.counters,
+                budget: &mut self.budget,
+                starved: &mut self.starved,
+                budget_freed: false,
+            };
+            if !receive(conn, ev, &mut turn) {
+                // No connection is accepted before the loop below, so the slot stays unused.
+                self.close_conn(slot);
                 continue;
             }
-            // Only where there is something to overlap: the requests of several connections,
-            // or several requests (pipelined) of this one.
-            if will_handle(conn)
-                && (many || conn.input.len() >= PREFETCH_MIN_INPUT)
-                && self
-                    .service
-                    .prefetch(&mut conn.session, conn.input.data(), 0)
-            {
-                prefetching.push(id);
+            if will_handle(conn) {
+                handling.push(slot);
             }
         }
-        let mut stage = 1;
-        while !prefetching.is_empty() && stage < PREFETCH_STAGES {
-            prefetching.retain(|&id| {
-                self.conns.get_mut(id).is_some_and(|conn| {
-                    self.service
-                        .prefetch(&mut conn.session, conn.input.data(), stage)
-                })
+        if !handling.is_empty() {
+            self.service.prepare(&mut Prepare {
+                conns: &mut self.conns,
+                slots: &handling,
             });
-            stage += 1;
         }
-        prefetching.clear();
-        self.prefetching = prefetching;
-        for &(id, _) in &batch {
+        handling.clear();
+        self.handling = handling;
+        for &(slot, _) in &batch {
             // The events were taken in by `receive` above.
-            self.drive_one(id, None);
+            self.drive_one(slot, None);
         }
         batch.clear();
         self.batch = batch;
     }
 
+    /// The connection `r` names, if it is still open.
+    fn conn(&mut self, r: ConnRef) -> Option<&mut Connection<S::Session>> {
+        self.conns.get_mut(r.slot()).filter(|c| c.me == r)
+    }
+
     /// Drives one connection and carries out the verdict.
-    fn drive_one(&mut self, id: ConnId, ev: Option<Readiness>) {
+    fn drive_one(&mut self, slot: usize, ev: Option<Readiness>) {
+        self.turn(slot, |service, conn, turn| {
+            drive::drive(service, conn, ev, turn)
+        });
+    }
+
+    /// Runs `f` (a part of a turn) on the connection in `slot` and carries out its verdict:
+    /// update the poll registration, queue a revisit, or close.
+    fn turn<F>(&mut self, slot: usize, f: F)
+    where
+        F: FnOnce(&mut S, &mut Connection<S::Session>, &mut Turn<'_, S::Event>) -> Verdict,
+    {
         let open = self.conns.len();
-        let Some(conn) = self.conns.get_mut(id) else {
+        let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
         let mut turn = Turn {
             woken: &mut self.woken,
-            waker: &self.waker,
+            posted: &mut self.posted,
+            mailbox: &self.mailbox,
             now: self.now,
             open,
             counters: &mut self.counters,
+            budget: &mut self.budget,
+            starved: &mut self.starved,
+            budget_freed: false,
         };
-        let keep = match drive(&mut self.service, conn, ev, &mut turn) {
+        let verdict = f(&mut self.service, conn, &mut turn);
+        self.budget_freed |= turn.budget_freed;
+        let keep = match verdict {
             Verdict::Close => false,
             Verdict::Keep { revisit } => {
-                match conn.update_interest(self.poll.registry(), Token(id + FIRST_CONN)) {
+                match conn.update_interest(self.poll.registry(), Token(slot + FIRST_CONN)) {
                     Ok(()) => {
                         if revisit && !conn.queued {
                             conn.queued = true;
-                            self.ready.push(id);
+                            self.ready.push(conn.me);
                         }
                         true
                     }
@@ -343,7 +402,7 @@ impl<S: Service> Server<S> {
             }
         };
         if !keep {
-            self.close_conn(id);
+            self.close_conn(slot);
         }
     }
 
@@ -354,69 +413,103 @@ impl<S: Service> Server<S> {
         }
         let mut batch = mem::take(&mut self.ready_spare);
         mem::swap(&mut batch, &mut self.ready);
-        for &id in &batch {
-            if let Some(conn) = self.conns.get_mut(id) {
+        for &r in &batch {
+            if let Some(conn) = self.conn(r) {
                 conn.queued = false;
+                self.drive_one(r.slot(), Some(Readiness::default()));
             }
-            self.drive_one(id, Some(Readiness::default()));
         }
         batch.clear();
         self.ready_spare = batch;
     }
 
-    /// Resumes the connections services woke (a Put waking a Listen), within this turn.
-    fn run_woken(&mut self) {
+    /// Delivers the events posted to connections and resumes the connections woken (a Put
+    /// waking a Listen), within this turn, for a bounded number of rounds.
+    pub(crate) fn run_woken(&mut self) {
         for _ in 0..WAKE_ROUNDS {
-            if self.woken.is_empty() {
+            if self.woken.is_empty() && self.posted.is_empty() {
                 return;
             }
+            let mut posted = mem::take(&mut self.posted_spare);
+            mem::swap(&mut posted, &mut self.posted);
+            for (r, event) in posted.drain(..) {
+                if self.conn(r).is_some() {
+                    self.turn(r.slot(), |service, conn, turn| {
+                        drive::deliver(service, conn, event, turn)
+                    });
+                }
+                // An event for a closed connection is dropped here, unseen.
+            }
+            self.posted_spare = posted;
             let mut batch = mem::take(&mut self.woken_spare);
             mem::swap(&mut batch, &mut self.woken);
-            for &id in &batch {
-                if let Some(conn) = self.conns.get_mut(id) {
+            for &r in &batch {
+                if let Some(conn) = self.conn(r) {
                     conn.woken = true;
-                    self.drive_one(id, Some(Readiness::default()));
+                    self.drive_one(r.slot(), Some(Readiness::default()));
                 }
             }
             batch.clear();
             self.woken_spare = batch;
         }
-        for id in self.woken.drain(..) {
-            if let Some(conn) = self.conns.get_mut(id) {
+        // Still more: next turn, through the ready queue (posted events stay queued).
+        let woken = mem::take(&mut self.woken);
+        for &r in &woken {
+            if let Some(conn) = self.conn(r) {
                 conn.woken = true;
                 if !conn.queued {
                     conn.queued = true;
-                    self.ready.push(id);
+                    self.ready.push(r);
                 }
             }
         }
+        self.woken = woken;
+        self.woken.clear();
+    }
+
+    /// Takes the mailbox's letters: node events go to the service at once, connection events
+    /// and wakes are carried out by [`Server::run_woken`].
+    pub(crate) fn take_mail(&mut self) {
+        let mut letters = mem::take(&mut self.letters);
+        self.inbox.drain(&mut letters);
+        for letter in letters.drain(..) {
+            match letter {
+                Letter::Conn(r, event) => self.posted.push((r, event)),
+                Letter::Wake(r) => self.woken.push(r),
+                Letter::Node(event) => self.service.on_event(&mut cx!(self), event),
+            }
+        }
+        self.letters = letters;
+    }
+
+    /// Input budget was given back: the connections waiting for it read again next turn.
+    fn revive_starved(&mut self) {
+        if !mem::take(&mut self.budget_freed) || self.starved.is_empty() {
+            return;
+        }
+        let starved = mem::take(&mut self.starved);
+        for &r in &starved {
+            if let Some(conn) = self.conn(r) {
+                conn.starved = false;
+                if !conn.queued {
+                    conn.queued = true;
+                    self.ready.push(r);
+                }
+            }
+        }
+        self.starved = starved;
+        self.starved.clear();
     }
 
     /// Removes a connection and tells the service.
-    fn close_conn(&mut self, id: ConnId) {
-        let Some(mut conn) = self.conns.try_remove(id) else {
+    fn close_conn(&mut self, slot: usize) {
+        let Some(mut conn) = self.conns.try_remove(slot) else {
             return;
         };
         // Closing the socket would drop it from epoll anyway; deregistering keeps mio's
         // bookkeeping exact. A failure changes nothing, the socket is closed right after.
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        let mut cx = context(&mut self.woken, self.conns.len(), self.now, &self.waker);
-        self.service.close(&mut cx, conn.session);
-    }
-}
-
-/// A context for service calls not tied to one connection's turn (built from the fields it
-/// borrows, so the service can be borrowed beside it).
-fn context<'a>(
-    woken: &'a mut Vec<ConnId>,
-    num_connections: usize,
-    now: Instant,
-    waker: &'a Arc<Waker>,
-) -> Context<'a> {
-    Context {
-        woken,
-        num_connections,
-        now,
-        waker,
+        self.budget_freed |= conn.input.release(&mut self.budget);
+        self.service.close(&mut cx!(self), conn.session);
     }
 }

@@ -132,23 +132,43 @@ fn flood_from_a_client_that_never_reads_is_pushed_back() {
 }
 
 #[test]
-fn connection_limit_accepts_and_closes_the_extra_connection() {
+fn at_the_connection_limit_the_idle_longest_makes_room() {
+    let mut cfg = local();
+    cfg.connection_limit = 2;
+    let server = start(cfg);
+    let mut a = server.connect();
+    assert_eq!(a.ask("echo a\n"), "a");
+    thread::sleep(Duration::from_millis(20));
+    let mut b = server.connect();
+    assert_eq!(b.ask("echo b\n"), "b");
+    // a has been idle longest: it goes, the new client is served.
+    let mut c = server.connect();
+    assert_eq!(c.ask("echo c\n"), "c");
+    assert!(a.read_to_close().is_empty());
+    assert_eq!(b.ask("count\n"), "2");
+    server.stop();
+}
+
+#[test]
+fn at_the_connection_limit_busy_connections_are_kept_and_the_new_one_refused() {
     let mut cfg = local();
     cfg.connection_limit = 2;
     let server = start(cfg);
     let mut a = server.connect();
     let mut b = server.connect();
-    assert_eq!(a.ask("echo a\n"), "a");
-    assert_eq!(b.ask("echo b\n"), "b");
+    a.send("wait\n");
+    b.send("stream 100000000\n"); // never read: output pending, not idle
+    server.wait_until("both to be open", |s| s.opened.load(Ordering::SeqCst) == 2);
+    thread::sleep(Duration::from_millis(50));
     let mut extra = server.connect();
-    assert!(extra.read_to_close().is_empty());
-    assert_eq!(a.ask("count\n"), "2");
-    drop(a);
-    server.wait_until("the first connection to be closed", |s| {
+    assert!(extra.read_to_close().is_empty(), "refused");
+    drop(b);
+    server.wait_until("the streaming one to close", |s| {
         s.closed.load(Ordering::SeqCst) == 1
     });
-    let mut c = server.connect();
-    assert_eq!(c.ask("echo c\n"), "c");
+    let mut poster = server.connect();
+    assert_eq!(poster.ask("post still waiting\n"), "delivered 1");
+    assert_eq!(a.line(), "still waiting");
     server.stop();
 }
 

@@ -8,21 +8,22 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use swarm_core::{logging, ConnId, Context, Handled, Server, ServerConfig, Service, Step};
+use swarm_core::{logging, ConnRef, Context, Handled, Out, Server, ServerConfig, Service, Step};
 
 struct Nothing;
 
 impl Service for Nothing {
     type Session = ();
+    type Event = ();
 
-    fn open(&mut self, _id: ConnId, _peer: SocketAddr) {}
+    fn open(&mut self, _conn: ConnRef, _peer: SocketAddr) {}
 
     fn handle(
         &mut self,
-        _cx: &mut Context<'_>,
+        _cx: &mut Context<'_, ()>,
         _s: &mut (),
         input: &[u8],
-        _out: &mut Vec<u8>,
+        _out: &mut Out<'_>,
     ) -> Handled {
         Handled::Request {
             consumed: input.len(),
@@ -30,11 +31,11 @@ impl Service for Nothing {
         }
     }
 
-    fn resume(&mut self, _cx: &mut Context<'_>, _s: &mut (), _out: &mut Vec<u8>) -> Step {
+    fn resume(&mut self, _cx: &mut Context<'_, ()>, _s: &mut (), _out: &mut Out<'_>) -> Step {
         Step::Done
     }
 
-    fn close(&mut self, _cx: &mut Context<'_>, _s: ()) {}
+    fn close(&mut self, _cx: &mut Context<'_, ()>, _s: ()) {}
 }
 
 fn raise(sig: libc::c_int) {

@@ -1,5 +1,5 @@
 //! The dht node's files in `data_dir`: their names, the load at start (`load`), the dump at
-//! shutdown and the periodic dump in steps (`file`, `writer`, `periodic`, `service`), and
+//! shutdown and the periodic dump in steps (`file`, `writer`, `periodic`), and
 //! RemoveChannel retiring a channel's files to `deleted/` so neither a restart nor a dump that
 //! was running at the time brings the channel back.
 //!
@@ -15,7 +15,6 @@
 pub mod file;
 pub mod load;
 pub mod periodic;
-pub mod service;
 mod writer;
 
 use std::collections::HashMap;

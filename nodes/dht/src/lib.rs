@@ -7,15 +7,16 @@
 pub mod config;
 pub mod dump;
 pub mod hugepages;
+mod prefetch;
 pub mod requests;
 pub mod service;
+pub mod session;
 pub mod stats;
 pub mod storage;
 
 use config::DhtConfig;
 use dump::load::scan::load_data_dir;
 use dump::load::LoadRules;
-use dump::service::DumpingService;
 use service::{DhtService, DhtSettings};
 use std::io;
 use std::net::SocketAddr;
@@ -24,7 +25,7 @@ use swarm_core::{Server, ShutdownHandle};
 /// A dht node bound to its port, ready to run.
 #[derive(Debug)]
 pub struct DhtNode {
-    server: Server<DumpingService>,
+    server: Server<DhtService>,
 }
 
 impl DhtNode {
@@ -38,6 +39,7 @@ impl DhtNode {
             range: config.range,
             batch_size: config.batch_size,
             data_dir: config.data_dir.clone(),
+            dump_period_s: config.dump_period_s,
         };
         let mut service = DhtService::new(settings, config.size_limit);
         let rules = LoadRules {
@@ -47,10 +49,9 @@ impl DhtNode {
             abort_after_all_out_of_range: config.abort_after_all_out_of_range,
         };
         load_data_dir(&config.data_dir, &rules, service.storage_mut())?;
-        let service = DumpingService::new(service, config.dump_period_s);
         let mut server = Server::bind(&config.server, service)?;
         let port = server.local_addr().port();
-        server.service_mut().inner_mut().set_port(port);
+        server.service_mut().set_port(port);
         Ok(DhtNode { server })
     }
 
@@ -66,16 +67,21 @@ impl DhtNode {
 
     /// The node's state.
     pub fn service(&self) -> &DhtService {
-        self.server.service().inner()
+        self.server.service()
     }
 
-    /// Serves until SIGINT/SIGTERM/SIGQUIT or the shutdown handle, then dumps every channel
-    /// (also when the loop failed: the data in memory is still good).
+    /// Serves until SIGINT/SIGTERM/SIGQUIT or the shutdown handle; the loop's shutdown dumps
+    /// every channel. When the loop failed instead, the dump is made here: the data in memory
+    /// is still good.
     pub fn run(&mut self) -> io::Result<()> {
         log::info!("Starting event loop on {}", self.local_addr());
         let served = self.server.run();
         log::info!("Event loop stopped");
-        let failed = self.server.service_mut().dump_all();
+        let service = self.server.service_mut();
+        let failed = match service.shutdown_failures() {
+            Some(failed) => failed,
+            None => service.dump_all(),
+        };
         served?;
         if failed > 0 {
             return Err(io::Error::other(format!(

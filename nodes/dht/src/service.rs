@@ -1,15 +1,19 @@
 //! The dht node's [`Service`]: decodes each request, dispatches it to its handler in
-//! `requests/`, and keeps what outlives a request (iteration cursors in the connection's
-//! session, Listen queues here, keyed by connection).
+//! `requests/`, and owns what outlives a request: the channels, the Listen registry
+//! ([`Listens`]), the periodic dump ([`Dumper`]). A connection's own state is its
+//! [`Session`] (`session`).
 
-use crate::requests::listen::Listens;
+use crate::dump::file::dump_all;
+use crate::dump::periodic::{DumpEvent, Dumper};
+use crate::requests::listen::{ListenEvent, Listens};
+use crate::session::{Ongoing, Session};
 use crate::stats::Stats;
 use crate::storage::Storage;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use swarm_core::{ConnId, Context, Handled, Service, Step};
+use swarm_core::{ConnRef, Context, Handled, Out, Prepare, Service, Step};
 use swarm_protocol::batch::BatchBuilder;
-use swarm_protocol::dht::{DhtCommand, DhtRequest};
+use swarm_protocol::dht::DhtRequest;
 use swarm_protocol::{DecodeError, HashRange};
 
 /// Settings the request handlers need.
@@ -25,6 +29,8 @@ pub struct DhtSettings {
     pub batch_size: usize,
     /// Where dump files live (RemoveChannel moves a channel's file to `deleted/`).
     pub data_dir: PathBuf,
+    /// `[Options_Memory] dump_period_s`: 0 dumps only at shutdown.
+    pub dump_period_s: u64,
 }
 
 impl DhtSettings {
@@ -34,41 +40,19 @@ impl DhtSettings {
     }
 }
 
-/// A multi-reply request in progress on a connection.
+/// What reaches the dht service or one of its connections from elsewhere.
 #[derive(Debug)]
-pub enum Ongoing {
-    /// Nothing: the connection reads its next request.
-    Idle,
-    /// GetAll, GetAllKeys or GetAllFilter sending batches.
-    Iteration(crate::requests::get_all::Iteration),
-    /// Listen waiting for Puts.
-    Listen,
+pub enum DhtEvent {
+    /// For a Listen connection: a key was Put, or its channel was removed.
+    Listen(ListenEvent),
+    /// For the service: the periodic dump's writer reported, or its next step is due.
+    Dump(DumpEvent),
 }
 
-/// Per-connection state.
-#[derive(Debug)]
-pub struct Session {
-    /// The connection.
-    pub id: ConnId,
-    /// The peer, for log lines.
-    pub peer: SocketAddr,
-    /// The request in progress.
-    pub ongoing: Ongoing,
-    /// What `prefetch` found in the input.
-    pub(crate) hints: Hints,
-}
-
-/// Most requests of one connection's input that [`Service::prefetch`] looks at.
-const MAX_HINTS: usize = 16;
-
-/// The records the buffered requests of a connection will touch: (channel slot, key), found
-/// by the first round of [`Service::prefetch`] and used by the later ones of the same turn.
-#[derive(Debug, Default)]
-pub(crate) struct Hints {
-    len: usize,
-    /// Channel slot, key, and (after the second round) the record's slot number.
-    at: [(usize, u64, Option<u32>); MAX_HINTS],
-}
+/// Input bytes from which an incomplete request's announced length is passed to the loop
+/// ([`Handled::NeedMore`]), so its buffer is reserved at once under the input budget; shorter
+/// requests fit the buffer every connection has.
+const NEED_HINT_FROM: usize = 4096;
 
 /// The dht node's storage and request handling.
 #[derive(Debug)]
@@ -80,6 +64,9 @@ pub struct DhtService {
     pub(crate) stats: Stats,
     /// The last channel name found valid (see `requests::channel_ok`); empty at first.
     pub(crate) valid_channel: Vec<u8>,
+    dumper: Dumper,
+    /// Channels the shutdown dump could not write (`None` before shutdown).
+    shutdown_failures: Option<usize>,
 }
 
 impl DhtService {
@@ -88,11 +75,33 @@ impl DhtService {
         DhtService {
             storage: Storage::new(size_limit),
             batch: BatchBuilder::new(settings.batch_size),
+            dumper: Dumper::new(settings.data_dir.clone(), settings.dump_period_s),
             settings,
             listens: Listens::default(),
             stats: Stats::default(),
             valid_channel: Vec::new(),
+            shutdown_failures: None,
         }
+    }
+
+    /// Whether a periodic dump is running.
+    pub fn dumping(&self) -> bool {
+        self.dumper.is_running()
+    }
+
+    /// The shutdown dump: cuts a running periodic dump, then dumps every channel. Returns how
+    /// many channels could not be dumped. [`Service::shutdown`] does this once; calling it
+    /// again (a loop that failed before shutdown) dumps again.
+    pub fn dump_all(&mut self) -> usize {
+        self.dumper.stop();
+        let failed = dump_all(&self.settings.data_dir, &self.storage);
+        self.shutdown_failures = Some(failed);
+        failed
+    }
+
+    /// How many channels the shutdown dump could not write, if it ran.
+    pub fn shutdown_failures(&self) -> Option<usize> {
+        self.shutdown_failures
     }
 
     /// The records.
@@ -117,10 +126,10 @@ impl DhtService {
 
     fn dispatch(
         &mut self,
-        cx: &mut Context<'_>,
+        cx: &mut Context<'_, DhtEvent>,
         s: &mut Session,
         req: DhtRequest<'_>,
-        out: &mut Vec<u8>,
+        out: &mut Out<'_>,
     ) -> Result<Step, String> {
         match req {
             DhtRequest::Put {
@@ -149,85 +158,45 @@ impl DhtService {
         }
     }
 
-    fn command_of(ongoing: &Ongoing) -> Option<DhtCommand> {
-        match ongoing {
-            Ongoing::Idle => None,
-            Ongoing::Iteration(it) => Some(it.command()),
-            Ongoing::Listen => Some(DhtCommand::Listen),
+    /// A request that did not decode as a whole: too long a Put value is answered and
+    /// discarded as it arrives; a long partial request tells the loop its length.
+    fn incomplete(&mut self, input: &[u8], out: &mut Out<'_>) -> Handled {
+        if input.len() < NEED_HINT_FROM {
+            return Handled::Incomplete;
+        }
+        let limit = self.settings.value_limit() as u64;
+        if let Some(put) = DhtRequest::oversized_put(input, limit) {
+            return self.put_too_big(&put, out);
+        }
+        match DhtRequest::needed_len(input) {
+            Some(n) if n > input.len() => Handled::NeedMore(n),
+            _ => Handled::Incomplete,
         }
     }
 }
 
 impl Service for DhtService {
     type Session = Session;
+    type Event = DhtEvent;
 
-    fn open(&mut self, id: ConnId, peer: SocketAddr) -> Session {
-        Session {
-            id,
-            peer,
-            ongoing: Ongoing::Idle,
-            hints: Hints::default(),
-        }
+    fn open(&mut self, conn: ConnRef, peer: SocketAddr) -> Session {
+        Session::new(conn, peer)
     }
 
-    /// Brings the records of the single-record requests (Get, Exists, Put, Remove) at the front
-    /// of `input` into the cache in three rounds, one per dependent miss: the index line, then
-    /// the slot, then the value. Stops at the first other request, a partial one or a bad key
-    /// (`handle` deals with those).
-    fn prefetch(&self, s: &mut Session, input: &[u8], stage: u32) -> bool {
-        let hints = &mut s.hints;
-        let storage = &self.storage;
-        if stage == 0 {
-            hints.len = 0;
-            let mut rest = input;
-            while hints.len < MAX_HINTS {
-                let Ok((req, used)) = DhtRequest::decode(rest) else {
-                    break;
-                };
-                rest = &rest[used..];
-                let (DhtRequest::Get { channel, key }
-                | DhtRequest::Exists { channel, key }
-                | DhtRequest::Remove { channel, key }
-                | DhtRequest::Put { channel, key, .. }) = req
-                else {
-                    break;
-                };
-                let Ok(key) = swarm_protocol::key::parse_key(key) else {
-                    break;
-                };
-                let Some(slot) = storage.slot_of(channel) else {
-                    continue;
-                };
-                if let Some(ch) = storage.channel_at(slot) {
-                    ch.prefetch_index(key);
-                    hints.at[hints.len] = (slot, key, None);
-                    hints.len += 1;
-                }
-            }
-            return hints.len > 0;
-        }
-        for (slot, key, record) in hints.at[..hints.len].iter_mut() {
-            if let Some(ch) = storage.channel_at(*slot) {
-                match (stage, *record) {
-                    (1, _) => *record = ch.prefetch_slot(*key),
-                    (_, Some(id)) => ch.prefetch_value(id, *key),
-                    (_, None) => {}
-                }
-            }
-        }
-        stage < 2
+    fn prepare(&mut self, batch: &mut Prepare<'_, Session>) {
+        crate::prefetch::prefetch(&self.storage, batch);
     }
 
     fn handle(
         &mut self,
-        cx: &mut Context<'_>,
+        cx: &mut Context<'_, DhtEvent>,
         s: &mut Session,
         input: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut Out<'_>,
     ) -> Handled {
         let (req, consumed) = match DhtRequest::decode(input) {
             Ok(decoded) => decoded,
-            Err(DecodeError::Incomplete) => return Handled::Incomplete,
+            Err(DecodeError::Incomplete) => return self.incomplete(input, out),
             Err(DecodeError::Invalid(e)) => return Handled::Close(e.to_string()),
         };
         let cmd = req.command();
@@ -242,12 +211,17 @@ impl Service for DhtService {
         }
     }
 
-    fn resume(&mut self, cx: &mut Context<'_>, s: &mut Session, out: &mut Vec<u8>) -> Step {
-        let cmd = Self::command_of(&s.ongoing);
+    fn resume(
+        &mut self,
+        cx: &mut Context<'_, DhtEvent>,
+        s: &mut Session,
+        out: &mut Out<'_>,
+    ) -> Step {
+        let cmd = s.ongoing.command();
         let step = match s.ongoing {
             Ongoing::Idle => Step::Done,
             Ongoing::Iteration(_) => self.resume_iteration(s, out),
-            Ongoing::Listen => self.resume_listen(cx, s, out),
+            Ongoing::Listen(_) => self.resume_listen(cx, s, out),
         };
         if step == Step::Done {
             s.ongoing = Ongoing::Idle;
@@ -258,11 +232,40 @@ impl Service for DhtService {
         step
     }
 
-    fn close(&mut self, _cx: &mut Context<'_>, s: Session) {
-        if let Some(cmd) = Self::command_of(&s.ongoing) {
+    fn deliver(
+        &mut self,
+        cx: &mut Context<'_, DhtEvent>,
+        s: &mut Session,
+        event: DhtEvent,
+        _out: &mut Out<'_>,
+    ) -> Step {
+        if let DhtEvent::Listen(e) = event {
+            self.listens.deliver(cx, s, e);
+        }
+        s.ongoing.step()
+    }
+
+    fn on_event(&mut self, _cx: &mut Context<'_, DhtEvent>, event: DhtEvent) {
+        if let DhtEvent::Dump(e) = event {
+            self.dumper.on_event(e, &self.storage);
+        }
+    }
+
+    fn close(&mut self, _cx: &mut Context<'_, DhtEvent>, s: Session) {
+        if let Some(cmd) = s.ongoing.command() {
             self.stats.finished(cmd);
         }
-        self.listens.forget(s.id);
+        self.listens.forget(s.conn);
+    }
+
+    fn tick(&mut self, cx: &mut Context<'_, DhtEvent>) {
+        let mailbox = cx.mailbox();
+        self.dumper.tick(cx.now(), &self.storage, &mailbox);
+    }
+
+    fn shutdown(&mut self, _cx: &mut Context<'_, DhtEvent>) {
+        log::info!("Dumping every channel before exit");
+        self.dump_all();
     }
 
     fn stats(&mut self) -> Vec<(String, String)> {
@@ -271,13 +274,18 @@ impl Service for DhtService {
 
     fn console(&self) -> String {
         let r = self.settings.range;
-        format!(
+        let text = format!(
             "range 0x{:016x}..0x{:016x}, {} records, {} bytes in {} channels",
             r.min,
             r.max,
             self.storage.records(),
             self.storage.bytes(),
             self.storage.channel_names().len()
-        )
+        );
+        if self.dumper.is_running() {
+            format!("{text}, dumping")
+        } else {
+            text
+        }
     }
 }

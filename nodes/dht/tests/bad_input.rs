@@ -94,7 +94,12 @@ fn malformed_keys_close_the_connection() {
         });
         assert!(bad.is_closed());
     }
-    let log = node.log_after("malformed key", LOG_WAIT);
+    assert!(
+        node.wait_log("malformed key", 8, LOG_WAIT),
+        "{}",
+        node.root_log()
+    );
+    let log = node.root_log();
     assert!(warnings_with(&log, "malformed key") >= 8, "{log}");
     check_intact(&mut c, &node);
 }
@@ -129,7 +134,12 @@ fn oversized_arrays_close_without_allocating() {
     }
     let grown = vm_hwm_kb(node.pid()).saturating_sub(before);
     assert!(grown < 4096, "peak memory grew by {grown} KiB");
-    let log = node.log_after("exceeds the limit", LOG_WAIT);
+    assert!(
+        node.wait_log("exceeds the limit", 6, LOG_WAIT),
+        "{}",
+        node.root_log()
+    );
+    let log = node.root_log();
     assert!(warnings_with(&log, "exceeds the limit") >= 6, "{log}");
     check_intact(&mut c, &node);
 }
@@ -223,24 +233,35 @@ fn a_client_that_stops_reading_a_get_all_is_closed_and_others_are_served() {
 }
 
 #[test]
-fn connections_over_the_limit_are_accepted_and_closed() {
+fn at_the_connection_limit_the_idle_longest_connection_makes_room() {
     let node = start_node(&[("Server", "connection_limit", "2")]);
+    let version = [&OK[..], &arr(b"20110401")].concat();
     let mut a = node.connect();
+    a.exchange(&DhtRequest::GetVersion, &version);
+    std::thread::sleep(Duration::from_millis(50));
     let mut b = node.connect();
-    a.exchange(
-        &DhtRequest::GetVersion,
-        &[&OK[..], &arr(b"20110401")].concat(),
-    );
+    b.exchange(&DhtRequest::GetVersion, &version);
+    // A third client is served: `a`, idle longest, is closed to make room (and it is logged).
     let mut extra = node.connect();
-    assert!(extra.is_closed());
-    b.exchange(
-        &DhtRequest::GetVersion,
-        &[&OK[..], &arr(b"20110401")].concat(),
-    );
-    drop(a);
+    extra.exchange(&DhtRequest::GetVersion, &version);
+    assert!(a.is_closed());
+    b.exchange(&DhtRequest::GetVersion, &version);
+    assert!(node.wait_log("connection limit (2) reached: closing", 1, LOG_WAIT));
+    // Two Listens are busy, not idle: a new client is refused and both keep listening.
+    drop(b);
+    drop(extra);
     std::thread::sleep(Duration::from_millis(100));
-    node.connect().exchange(
-        &DhtRequest::GetVersion,
-        &[&OK[..], &arr(b"20110401")].concat(),
-    );
+    let mut l1 = node.connect();
+    l1.send(&DhtRequest::Listen { channel: b"ch" });
+    assert_eq!(l1.read_n(4), OK);
+    let mut l2 = node.connect();
+    l2.send(&DhtRequest::Listen { channel: b"ch" });
+    assert_eq!(l2.read_n(4), OK);
+    let mut refused = node.connect();
+    assert!(refused.is_closed());
+    drop(l2);
+    std::thread::sleep(Duration::from_millis(100));
+    node.connect().put(b"ch", 7, b"seen");
+    assert_eq!(l1.read_array(), format_key(7).to_vec());
+    assert_eq!(l1.read_array(), b"seen".to_vec());
 }

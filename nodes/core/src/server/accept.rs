@@ -1,11 +1,12 @@
-//! The listening socket: binding it, accepting until `WouldBlock`, the connection limit, and
-//! the options every accepted socket gets (TCP_NODELAY, keep-alive as the original's).
+//! The listening socket: binding it, accepting until `WouldBlock`, the connection limit (where
+//! the connection idle longest makes room for the new one), and the options every accepted
+//! socket gets (TCP_NODELAY, keep-alive as the original's).
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use log::{debug, warn};
+use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
@@ -13,7 +14,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use super::{Server, FIRST_CONN};
 use crate::config::ServerConfig;
 use crate::connection::Connection;
-use crate::service::Service;
+use crate::service::{ConnRef, Service};
 
 /// Keep-alive of accepted sockets (the original's): first probe after 5 s idle, then every 3 s,
 /// dead after 3 unanswered probes.
@@ -85,12 +86,15 @@ impl<S: Service> Server<S> {
         }
     }
 
-    /// Takes an accepted connection into the pool, or closes it at once when the pool is full.
+    /// Takes an accepted connection into the pool. At the limit, the connection idle longest
+    /// (no request in progress, nothing buffered) is closed to make room; when every one is
+    /// busy, the new connection is closed at once.
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
-        if self.conns.len() >= self.cfg.connection_limit {
+        if self.conns.len() >= self.cfg.connection_limit && !self.evict_idlest(peer) {
             if !self.limit_warned {
                 warn!(
-                    "connection limit ({}) reached: closing new connections, first from {peer}",
+                    "connection limit ({}) reached and no connection is idle: closing new \
+                     connections, first from {peer}",
                     self.cfg.connection_limit
                 );
                 self.limit_warned = true;
@@ -102,18 +106,46 @@ impl<S: Service> Server<S> {
             debug!("{peer}: cannot set socket options: {e}");
         }
         let entry = self.conns.vacant_entry();
-        let id = entry.key();
+        let slot = entry.key();
         // Registering reports data that arrived before it: the first request is not missed.
         if let Err(e) =
             self.poll
                 .registry()
-                .register(&mut stream, Token(id + FIRST_CONN), Interest::READABLE)
+                .register(&mut stream, Token(slot + FIRST_CONN), Interest::READABLE)
         {
             warn!("{peer}: cannot register connection: {e}, closing connection");
             return;
         }
-        let session = self.service.open(id, peer);
-        entry.insert(Connection::new(stream, peer, session));
+        let me = ConnRef::new(slot, self.next_generation);
+        self.next_generation = self.next_generation.wrapping_add(1);
+        let session = self.service.open(me, peer);
+        entry.insert(Connection::new(me, stream, peer, session, self.now));
         debug!("{peer}: connection accepted");
+    }
+
+    /// Closes the connection idle longest to admit one from `peer`; `false` if none is idle.
+    fn evict_idlest(&mut self, peer: SocketAddr) -> bool {
+        let idlest = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_idle())
+            .min_by_key(|(_, c)| c.last_active)
+            .map(|(slot, c)| {
+                (
+                    slot,
+                    c.peer,
+                    self.now.saturating_duration_since(c.last_active),
+                )
+            });
+        let Some((slot, old, idle)) = idlest else {
+            return false;
+        };
+        info!(
+            "connection limit ({}) reached: closing {old}, idle for {:.1} s, to admit {peer}",
+            self.cfg.connection_limit,
+            idle.as_secs_f64()
+        );
+        self.close_conn(slot);
+        true
     }
 }

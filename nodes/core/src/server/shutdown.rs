@@ -1,5 +1,6 @@
-//! The end of [`Server::run`]: stop accepting, give pending replies a bounded time to leave,
-//! then close every connection through [`crate::Service::close`].
+//! The end of [`Server::run`]: stop accepting, let the service persist
+//! ([`crate::Service::shutdown`]), give pending replies a bounded time to leave, then close
+//! every connection through [`crate::Service::close`].
 //!
 //! Requests in progress (a GetAll, a Listen) are cut, not finished: a node must stop promptly
 //! and persist its data, and the client sees the connection close as with any node restart.
@@ -11,7 +12,7 @@ use log::info;
 use mio::Events;
 
 use super::Server;
-use crate::service::{ConnId, Service};
+use crate::service::Service;
 
 /// Longest time spent flushing pending output at shutdown.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(1);
@@ -23,17 +24,22 @@ impl<S: Service> Server<S> {
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
+        self.service.shutdown(&mut cx!(self));
+        // What worker threads reported meanwhile (a cut dump's last outcomes) still reaches the
+        // service; events for connections are dropped with them below.
+        self.take_mail();
         info!(
             "event loop stopping: closing {} connections",
             self.conns.len()
         );
         self.flush_all(events);
-        let ids: Vec<ConnId> = self.conns.iter().map(|(id, _)| id).collect();
-        for id in ids {
-            self.close_conn(id);
+        let slots: Vec<usize> = self.conns.iter().map(|(slot, _)| slot).collect();
+        for slot in slots {
+            self.close_conn(slot);
         }
         self.ready.clear();
         self.woken.clear();
+        self.posted.clear();
         if let Some(console) = self.hk.console.as_mut() {
             console.finish();
         }

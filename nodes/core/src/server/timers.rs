@@ -1,12 +1,11 @@
-//! What the loop does besides serving sockets: timers (service tick, stalled writers, console,
-//! stats line), the waker, and signals (SIGINT/SIGTERM/SIGQUIT shut down, SIGHUP reopens logs).
-
-use std::mem;
+//! What the loop does besides serving sockets: timers (service tick and log flush, the sweep
+//! for stalled writers and request and idle timeouts, console, stats line), the waker (the
+//! mailbox), and signals (SIGINT/SIGTERM/SIGQUIT shut down, SIGHUP reopens logs).
 
 use libc::{c_int, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use log::{debug, info, warn};
 
-use super::{context, Server};
+use super::Server;
 use crate::logging;
 use crate::service::Service;
 use crate::stats::core_pairs;
@@ -28,12 +27,13 @@ impl<S: Service> Server<S> {
     pub(super) fn run_timers(&mut self) {
         let due = self.hk.due(self.now);
         if due.tick {
-            let mut cx = context(&mut self.woken, self.conns.len(), self.now, &self.waker);
-            self.service.tick(&mut cx);
+            self.service.tick(&mut cx!(self));
             self.run_woken();
+            // root.log is written in blocks, off the request path (errors go out at once).
+            logging::flush();
         }
-        if due.stall_check {
-            self.close_stalled();
+        if due.sweep {
+            self.sweep();
         }
         if due.second {
             if self.accept_retry {
@@ -50,42 +50,61 @@ impl<S: Service> Server<S> {
         }
     }
 
-    /// Closes connections whose pending output made no progress for `write_timeout`: a client
-    /// that stopped reading must not pin its buffers (and a GetAll's iteration) forever.
-    fn close_stalled(&mut self) {
-        let timeout = self.cfg.write_timeout;
+    /// Closes the connections that overstayed a timeout: pending output that made no progress
+    /// for `write_timeout` (a client that stopped reading must not pin its buffers, or a
+    /// GetAll's iteration, forever), a request that started arriving and did not finish within
+    /// `request_timeout`, and (if set) no activity at all for `idle_timeout`.
+    fn sweep(&mut self) {
         let now = self.now;
-        let mut stalled = mem::take(&mut self.ready_spare);
-        stalled.extend(
-            self.conns
-                .iter()
-                .filter(|(_, c)| {
-                    c.stalled_since
-                        .is_some_and(|t| now.duration_since(t) >= timeout)
-                })
-                .map(|(id, _)| id),
+        let (write, request, idle) = (
+            self.cfg.write_timeout,
+            self.cfg.request_timeout,
+            self.cfg.idle_timeout,
         );
-        for &id in &stalled {
-            if let Some(c) = self.conns.get(id) {
+        let over = |since: Option<std::time::Instant>, limit: std::time::Duration| {
+            since.is_some_and(|t| now.saturating_duration_since(t) >= limit)
+        };
+        let mut doomed = Vec::new();
+        for (slot, c) in self.conns.iter() {
+            let why = if over(c.stalled_since, write) {
                 if c.closing {
                     // Its reason to close was logged already.
                     debug!(
                         "{}: output not taken while closing, closing connection",
                         c.peer
                     );
+                    None
                 } else {
-                    warn!(
-                        "{}: client stopped reading ({} bytes pending for {} ms), closing connection",
-                        c.peer,
+                    Some(format!(
+                        "client stopped reading ({} bytes pending for {} ms)",
                         c.out.len(),
-                        timeout.as_millis()
-                    );
+                        write.as_millis()
+                    ))
                 }
+            } else if over(c.partial_since, request) {
+                Some(format!(
+                    "request not complete after {} ms ({} bytes received)",
+                    request.as_millis(),
+                    c.input.len()
+                ))
+            } else if idle.is_some_and(|limit| c.is_idle() && over(Some(c.last_active), limit)) {
+                debug!(
+                    "{}: idle for {} s, closing connection",
+                    c.peer,
+                    idle.unwrap_or_default().as_secs()
+                );
+                None
+            } else {
+                continue;
+            };
+            if let Some(why) = why {
+                warn!("{}: {why}, closing connection", c.peer);
             }
-            self.close_conn(id);
+            doomed.push(slot);
         }
-        stalled.clear();
-        self.ready_spare = stalled;
+        for slot in doomed {
+            self.close_conn(slot);
+        }
     }
 
     /// Writes one stats.log line: the loop's keys, then the service's.
@@ -105,10 +124,9 @@ impl<S: Service> Server<S> {
         }
     }
 
-    /// The waker fired: a worker thread finished something for the service, or shutdown.
+    /// The waker fired: letters in the mailbox (worker results, wakes), or shutdown.
     pub(super) fn on_waker(&mut self) {
-        let mut cx = context(&mut self.woken, self.conns.len(), self.now, &self.waker);
-        self.service.on_wake(&mut cx);
+        self.take_mail();
         self.run_woken();
     }
 

@@ -1,15 +1,27 @@
 //! A line-based test service and a harness that runs a `Server` on 127.0.0.1:0 in a thread.
 //!
-//! Commands, one per line: `echo TEXT` → `TEXT`; `stream N` → N lines of 1000 bytes produced
-//! 64 per resume (Step::More), then `end`; `wait` → waits (Step::Wait) for a `post`, replies
-//! with the posted text; `post TEXT` → delivers TEXT to every waiting connection, replies
-//! `delivered K`; `worker` → a thread finishes through the waker, the reply `worker done` comes
-//! from on_wake; `count` → open connections; `ticks` → tick calls so far; `bye` → replies `bye`
-//! then Step::Close; anything else → Handled::Close.
+//! Commands, one per line:
+//! - `echo TEXT` → `TEXT`; `count` → open connections; `ticks` → tick calls so far;
+//!   `bye` → replies `bye` then Step::Close; anything else → Handled::Close.
+//! - `stream N` → N lines of 1000 bytes produced 64 per resume (Step::More), then `end`.
+//! - `wait` → waits (Step::Wait) for a posted event, replies with its text; `post TEXT` →
+//!   posts TEXT to every waiting connection (Context::post), replies `delivered K`.
+//! - `worker` → a pool job answers `worker done` after 20 ms (Step::Wait until the event);
+//!   `later MS TEXT` → likewise, TEXT after MS ms.
+//! - `remember` → records this connection's ConnRef for good (not forgotten at close);
+//!   `poke TEXT` → posts TEXT to every remembered ConnRef, replies `poked K`.
+//! - `subscribe` → a Waiters stream on key "feed": every `publish N` (another connection,
+//!   replies `published`) has each subscriber send N lines of 1000 bytes; resume writes up to
+//!   64 lines whatever the room, so only the loop's back-pressure bounds the output.
+//! - `produce` → a client-to-node stream: then one record per line until an empty line, each
+//!   counted; replies `produced K` at the end. While the gate is shut (`gate shut`, from any
+//!   connection; `gate open` opens it and wakes the producers) every record waits
+//!   (Step::Wait), so the loop stops taking input.
+//! - `big LEN` + LEN bytes + `\n` → `big LEN ok`; reports its length (Handled::NeedMore).
+//! - `skip LEN` → `skipping LEN`, then LEN bytes are discarded (Handled::Discard).
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -17,7 +29,11 @@ use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use swarm_core::{ConnId, Context, Handled, Server, ServerConfig, Service, ShutdownHandle, Step};
+use swarm_core::work::Pool;
+use swarm_core::{
+    ConnRef, Context, Handled, Mailbox, Out, Server, ServerConfig, Service, ShutdownHandle, Step,
+    Waiters,
+};
 
 /// Bound on every blocking socket call and wait in the tests.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,6 +46,9 @@ pub struct Shared {
     pub opened: AtomicUsize,
     pub closed: AtomicUsize,
     pub ticks: AtomicUsize,
+    /// Closes seen when the shutdown hook ran (`usize::MAX`: it has not run).
+    pub closed_at_shutdown: AtomicUsize,
+    pub shutdown_called: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -37,25 +56,71 @@ pub enum Mode {
     Idle,
     Streaming { next: usize, total: usize },
     Waiting,
+    Subscribed { lines: usize },
+    Producing { records: usize },
 }
 
 #[derive(Debug)]
 pub struct Session {
-    id: ConnId,
+    conn: ConnRef,
     mode: Mode,
+    /// Text posted to this connection, sent when it is resumed.
+    mail: Option<String>,
 }
 
-#[derive(Debug, Default)]
+/// A pool job: sleep, then answer with the text.
+pub struct Job {
+    sleep: Duration,
+    text: String,
+}
+
 pub struct TestService {
     pub shared: Arc<Shared>,
-    waiting: Vec<ConnId>,
-    mail: HashMap<ConnId, String>,
-    worker_done: Arc<AtomicBool>,
-    worker_for: Option<ConnId>,
+    waiting: Vec<ConnRef>,
+    remembered: Vec<ConnRef>,
+    feed: Waiters<&'static str>,
+    producers: Vec<ConnRef>,
+    gate_shut: bool,
+    pool: Option<Pool<Job, String>>,
     requests: u64,
 }
 
+impl Default for TestService {
+    fn default() -> Self {
+        TestService {
+            shared: Arc::new(Shared {
+                closed_at_shutdown: AtomicUsize::new(usize::MAX),
+                ..Shared::default()
+            }),
+            waiting: Vec::new(),
+            remembered: Vec::new(),
+            feed: Waiters::default(),
+            producers: Vec::new(),
+            gate_shut: false,
+            pool: None,
+            requests: 0,
+        }
+    }
+}
+
+fn line_out(out: &mut Vec<u8>, text: &str) {
+    writeln!(out, "{text}").expect("vec write");
+}
+
 impl TestService {
+    /// The worker pool, made on first use with the loop's mailbox.
+    fn pool(&mut self, mailbox: Mailbox<String>) -> &Pool<Job, String> {
+        self.pool.get_or_insert_with(|| {
+            Pool::new("test-worker", 2, 16, mailbox, || {
+                |job: Job| {
+                    thread::sleep(job.sleep);
+                    Some(job.text)
+                }
+            })
+            .expect("pool")
+        })
+    }
+
     fn stream(session: &mut Session, out: &mut Vec<u8>) -> Step {
         let Mode::Streaming { next, total } = &mut session.mode else {
             return Step::Done;
@@ -66,10 +131,7 @@ impl TestService {
                 session.mode = Mode::Idle;
                 return Step::Done;
             }
-            let start = out.len();
-            write!(out, "{:08} ", *next).expect("vec write");
-            out.resize(start + LINE - 1, b'x');
-            out.push(b'\n');
+            write_line(out, *next);
             *next += 1;
         }
         Step::More
@@ -77,15 +139,15 @@ impl TestService {
 
     fn command(
         &mut self,
-        cx: &mut Context<'_>,
+        cx: &mut Context<'_, String>,
         s: &mut Session,
         line: &str,
-        out: &mut Vec<u8>,
+        out: &mut Out<'_>,
     ) -> Option<Step> {
         let (cmd, arg) = line.split_once(' ').unwrap_or((line, ""));
         let step = match cmd {
             "echo" => {
-                writeln!(out, "{arg}").expect("vec write");
+                line_out(out, arg);
                 Step::Done
             }
             "stream" => {
@@ -97,35 +159,75 @@ impl TestService {
             }
             "wait" => {
                 s.mode = Mode::Waiting;
-                self.waiting.push(s.id);
+                self.waiting.push(s.conn);
                 Step::Wait
             }
             "post" => {
                 let n = self.waiting.len();
-                for id in self.waiting.drain(..) {
-                    self.mail.insert(id, arg.to_owned());
-                    cx.wake(id);
+                for conn in self.waiting.drain(..) {
+                    cx.post(conn, arg.to_owned());
                 }
-                writeln!(out, "delivered {n}").expect("vec write");
+                line_out(out, &format!("delivered {n}"));
                 Step::Done
             }
-            "worker" => {
+            "worker" | "later" => {
+                let (sleep, text) = if cmd == "worker" {
+                    (Duration::from_millis(20), "worker done".to_owned())
+                } else {
+                    let (ms, text) = arg.split_once(' ')?;
+                    (Duration::from_millis(ms.parse().ok()?), text.to_owned())
+                };
                 s.mode = Mode::Waiting;
-                self.worker_for = Some(s.id);
-                let (done, waker) = (Arc::clone(&self.worker_done), cx.waker());
-                thread::spawn(move || {
-                    thread::sleep(Duration::from_millis(20));
-                    done.store(true, Ordering::SeqCst);
-                    waker.wake().expect("wake");
-                });
+                let pool = self.pool(cx.mailbox());
+                pool.submit(s.conn, Job { sleep, text }).ok()?;
                 Step::Wait
             }
+            "remember" => {
+                self.remembered.push(s.conn);
+                line_out(out, "remembered");
+                Step::Done
+            }
+            "poke" => {
+                for &conn in &self.remembered {
+                    cx.post(conn, arg.to_owned());
+                }
+                line_out(out, &format!("poked {}", self.remembered.len()));
+                Step::Done
+            }
+            "subscribe" => {
+                s.mode = Mode::Subscribed { lines: 0 };
+                self.feed.add("feed", s.conn);
+                Step::Wait
+            }
+            "publish" => {
+                let n: usize = arg.parse().ok()?;
+                for conn in self.feed.of(&"feed").collect::<Vec<_>>() {
+                    cx.post(conn, format!("lines {n}"));
+                }
+                line_out(out, "published");
+                Step::Done
+            }
+            "produce" => {
+                s.mode = Mode::Producing { records: 0 };
+                self.producers.push(s.conn);
+                Step::Done
+            }
+            "gate" => {
+                self.gate_shut = arg == "shut";
+                if !self.gate_shut {
+                    for &conn in &self.producers {
+                        cx.wake(conn);
+                    }
+                }
+                line_out(out, &format!("gate {arg}"));
+                Step::Done
+            }
             "count" => {
-                writeln!(out, "{}", cx.num_connections()).expect("vec write");
+                line_out(out, &cx.num_connections().to_string());
                 Step::Done
             }
             "ticks" => {
-                writeln!(out, "{}", self.shared.ticks.load(Ordering::SeqCst)).expect("vec write");
+                line_out(out, &self.shared.ticks.load(Ordering::SeqCst).to_string());
                 Step::Done
             }
             "bye" => {
@@ -136,25 +238,59 @@ impl TestService {
         };
         Some(step)
     }
+
+    /// One record of a Produce stream (or its end, an empty line).
+    fn produced(&mut self, s: &mut Session, line: &[u8], out: &mut Out<'_>) -> Option<Step> {
+        let Mode::Producing { records } = &mut s.mode else {
+            return None;
+        };
+        if self.gate_shut {
+            return Some(Step::Wait);
+        }
+        if line.is_empty() {
+            line_out(out, &format!("produced {records}"));
+            s.mode = Mode::Idle;
+            self.producers.retain(|&c| c != s.conn);
+        } else {
+            *records += 1;
+        }
+        Some(Step::Done)
+    }
+}
+
+fn write_line(out: &mut Vec<u8>, n: usize) {
+    let start = out.len();
+    write!(out, "{n:08} ").expect("vec write");
+    out.resize(start + LINE - 1, b'x');
+    out.push(b'\n');
+}
+
+/// `big LEN\n` + LEN bytes + `\n`: its whole length once the header is there.
+fn big_request(input: &[u8], header: usize) -> Option<(usize, usize)> {
+    let text = std::str::from_utf8(&input[..header]).ok()?;
+    let len: usize = text.strip_prefix("big ")?.trim_end().parse().ok()?;
+    Some((len, header + len + 1))
 }
 
 impl Service for TestService {
     type Session = Session;
+    type Event = String;
 
-    fn open(&mut self, id: ConnId, _peer: SocketAddr) -> Session {
+    fn open(&mut self, conn: ConnRef, _peer: SocketAddr) -> Session {
         self.shared.opened.fetch_add(1, Ordering::SeqCst);
         Session {
-            id,
+            conn,
             mode: Mode::Idle,
+            mail: None,
         }
     }
 
     fn handle(
         &mut self,
-        cx: &mut Context<'_>,
+        cx: &mut Context<'_, String>,
         s: &mut Session,
         input: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut Out<'_>,
     ) -> Handled {
         let Some(pos) = input.iter().position(|&b| b == b'\n') else {
             if input.len() > MAX_LINE {
@@ -163,7 +299,41 @@ impl Service for TestService {
             return Handled::Incomplete;
         };
         self.requests += 1;
+        if matches!(s.mode, Mode::Producing { .. }) {
+            return match self.produced(s, &input[..pos], out) {
+                Some(Step::Wait) => Handled::Request {
+                    // Nothing taken: the record waits in the input for the gate.
+                    consumed: 0,
+                    step: Step::Wait,
+                },
+                Some(step) => Handled::Request {
+                    consumed: pos + 1,
+                    step,
+                },
+                None => Handled::Close("not producing".into()),
+            };
+        }
+        if let Some((len, total)) = big_request(input, pos + 1) {
+            if input.len() < total {
+                return Handled::NeedMore(total);
+            }
+            line_out(out, &format!("big {len} ok"));
+            return Handled::Request {
+                consumed: total,
+                step: Step::Done,
+            };
+        }
         let line = String::from_utf8_lossy(&input[..pos]).into_owned();
+        if let Some(len) = line.strip_prefix("skip ") {
+            let Ok(len) = len.parse() else {
+                return Handled::Close("bad skip".into());
+            };
+            line_out(out, &format!("skipping {len}"));
+            return Handled::Discard {
+                consumed: pos + 1,
+                discard: len,
+            };
+        }
         match self.command(cx, s, &line, out) {
             Some(step) => Handled::Request {
                 consumed: pos + 1,
@@ -173,38 +343,83 @@ impl Service for TestService {
         }
     }
 
-    fn resume(&mut self, _cx: &mut Context<'_>, s: &mut Session, out: &mut Vec<u8>) -> Step {
-        match s.mode {
+    fn resume(&mut self, cx: &mut Context<'_, String>, s: &mut Session, out: &mut Out<'_>) -> Step {
+        match &mut s.mode {
             Mode::Streaming { .. } => Self::stream(s, out),
-            Mode::Waiting => match self.mail.remove(&s.id) {
+            Mode::Waiting => match s.mail.take() {
                 Some(text) => {
-                    writeln!(out, "{text}").expect("vec write");
+                    line_out(out, &text);
                     s.mode = Mode::Idle;
                     Step::Done
                 }
                 None => Step::Wait,
             },
+            Mode::Subscribed { lines } => {
+                self.feed.resumed(s.conn);
+                let n = (*lines).min(LINES_PER_RESUME);
+                for i in 0..n {
+                    write_line(out, i);
+                }
+                *lines -= n;
+                if *lines > 0 {
+                    cx.wake(s.conn);
+                }
+                Step::Wait
+            }
+            Mode::Producing { .. } => Step::Done,
             Mode::Idle => Step::Done,
         }
     }
 
-    fn close(&mut self, _cx: &mut Context<'_>, s: Session) {
-        self.waiting.retain(|&id| id != s.id);
-        self.mail.remove(&s.id);
+    fn deliver(
+        &mut self,
+        cx: &mut Context<'_, String>,
+        s: &mut Session,
+        event: String,
+        _out: &mut Out<'_>,
+    ) -> Step {
+        match &mut s.mode {
+            Mode::Subscribed { lines } => {
+                *lines += event
+                    .strip_prefix("lines ")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(0);
+                cx.wake(s.conn);
+                Step::Wait
+            }
+            Mode::Waiting => {
+                s.mail = Some(event);
+                cx.wake(s.conn);
+                Step::Wait
+            }
+            // An event for a connection that is not waiting is a bug the tests look for.
+            Mode::Idle => {
+                panic!("event {event:?} delivered to an idle connection");
+            }
+            Mode::Streaming { .. } => Step::More,
+            Mode::Producing { .. } => Step::Done,
+        }
+    }
+
+    fn close(&mut self, _cx: &mut Context<'_, String>, s: Session) {
+        self.waiting.retain(|&c| c != s.conn);
+        self.producers.retain(|&c| c != s.conn);
+        self.feed.remove(s.conn);
+        if let Some(pool) = &self.pool {
+            pool.cancel(s.conn);
+        }
         self.shared.closed.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn tick(&mut self, _cx: &mut Context<'_>) {
+    fn tick(&mut self, _cx: &mut Context<'_, String>) {
         self.shared.ticks.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn on_wake(&mut self, cx: &mut Context<'_>) {
-        if self.worker_done.swap(false, Ordering::SeqCst) {
-            if let Some(id) = self.worker_for.take() {
-                self.mail.insert(id, "worker done".to_owned());
-                cx.wake(id);
-            }
-        }
+    fn shutdown(&mut self, _cx: &mut Context<'_, String>) {
+        self.shared.shutdown_called.store(true, Ordering::SeqCst);
+        self.shared
+            .closed_at_shutdown
+            .store(self.shared.closed.load(Ordering::SeqCst), Ordering::SeqCst);
     }
 
     fn stats(&mut self) -> Vec<(String, String)> {

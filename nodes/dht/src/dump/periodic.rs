@@ -5,23 +5,35 @@
 //! `Channel::next_from` (the iteration GetAll uses: a record present for the whole walk is
 //! dumped exactly once, records changed meanwhile may be dumped old or new, or not at all if
 //! added or removed). Each step serializes about [`STEP_BYTES`] of `.tcm` records into a buffer
-//! and hands it over a bounded channel to the writer thread (`writer`), which does every file
-//! operation. When the writer has taken a chunk it wakes the loop (`Service::on_wake`), which
-//! makes the next step; while the queue has room the loop wakes itself, so the dump runs as
-//! fast as the disk allows with the loop polling its sockets between any two steps. A channel
-//! removed during its walk is aborted (its temp file deleted) and not written.
+//! and hands it to the writer (`writer`, on a one-thread worker pool with a bounded queue),
+//! which does every file operation. Every job's report comes back to the loop as an event
+//! ([`DumpEvent::Report`]), on which the next step is made; while the queue has room the loop
+//! posts itself a [`DumpEvent::Step`], so the dump runs as fast as the disk allows with the
+//! loop polling its sockets between any two steps. A channel removed during its walk is
+//! aborted (its temp file deleted) and not written.
 
 use super::file::{DumpError, Written};
 use super::retire_generation;
-use super::writer::{Job, Outcome, Report, Writer};
+use super::writer::{Job, Outcome, Writer};
+use crate::service::DhtEvent;
 use crate::storage::Storage;
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use swarm_core::work::{Full, Pool};
+use swarm_core::Mailbox;
 use swarm_protocol::tcm::encode_record;
+
+pub use super::writer::Report;
+
+/// What the periodic dump sends itself through the loop's mailbox.
+#[derive(Debug)]
+pub enum DumpEvent {
+    /// The writer finished a job.
+    Report(Report),
+    /// Make the next step (the writer's queue had room after the last one).
+    Step,
+}
 
 /// `.tcm` bytes serialized per loop step.
 pub const STEP_BYTES: usize = 512 * 1024;
@@ -42,9 +54,8 @@ struct Walk {
 #[derive(Debug)]
 struct Cycle {
     started: Instant,
-    jobs: SyncSender<Job>,
-    reports: Receiver<Report>,
-    thread: Option<JoinHandle<()>>,
+    writer: Pool<Job, DhtEvent>,
+    mailbox: Mailbox<DhtEvent>,
     /// Jobs of the last step the writer's queue has not taken yet.
     queue: VecDeque<Job>,
     /// Channels not started yet (taken from the back).
@@ -86,63 +97,59 @@ impl Dumper {
     }
 
     /// The loop's tick: starts a cycle when one is due, and moves a running one on (in case a
-    /// wake-up was missed).
-    pub fn tick(&mut self, now: Instant, storage: &Storage, waker: &Arc<mio::Waker>) {
+    /// step was missed).
+    pub fn tick(&mut self, now: Instant, storage: &Storage, mailbox: &Mailbox<DhtEvent>) {
         let Some(period) = self.period else { return };
         if self.cycle.is_none() {
             let due = *self.next_due.get_or_insert(now + period);
             if now < due {
                 return;
             }
-            self.start(now, storage, waker);
+            self.start(now, storage, mailbox);
         }
-        self.pump(storage, waker);
+        self.pump(storage);
     }
 
-    /// The writer reported something: take the reports, make the next step.
-    pub fn on_wake(&mut self, storage: &Storage, waker: &Arc<mio::Waker>) {
-        if self.cycle.is_some() {
-            self.pump(storage, waker);
-        }
-    }
-
-    /// Cuts a running cycle (at shutdown, before the full dump): channels already handed to
-    /// the writer in full are still committed, a half-written one is discarded.
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.cycle.take() {
-            log::info!("Stopping the periodic dump in progress");
-            c.queue.clear();
-            drop(c.jobs);
-            if let Some(t) = c.thread.take() {
-                if t.join().is_err() {
-                    log::error!("the dump writer thread panicked");
+    /// The writer reported, or a step is due: take the report, make the next step. A report of
+    /// a cycle already cut (at shutdown) is only logged.
+    pub fn on_event(&mut self, event: DumpEvent, storage: &Storage) {
+        match self.cycle.as_mut() {
+            Some(c) => {
+                if let DumpEvent::Report(r) = event {
+                    c.take_report(r);
                 }
+                self.pump(storage);
             }
-            while let Ok(r) = c.reports.try_recv() {
-                if let Report::Done { channel, outcome } = r {
+            None => {
+                if let DumpEvent::Report(Report::Done { channel, outcome }) = event {
                     log_outcome(&channel, &outcome);
                 }
             }
         }
     }
 
-    fn start(&mut self, now: Instant, storage: &Storage, waker: &Arc<mio::Waker>) {
+    /// Cuts a running cycle (at shutdown, before the full dump): channels already handed to
+    /// the writer in full are still committed, a half-written one is discarded. The writer's
+    /// last reports arrive as events after this.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.cycle.take() {
+            log::info!("Stopping the periodic dump in progress");
+            c.queue.clear();
+            c.writer.shutdown();
+        }
+    }
+
+    fn start(&mut self, now: Instant, storage: &Storage, mailbox: &Mailbox<DhtEvent>) {
         let t0 = Instant::now();
         let period = self.period.unwrap_or_default();
         self.next_due = Some(now + period);
-        let (jobs, job_rx) = mpsc::sync_channel(QUEUE);
-        let (report_tx, reports) = mpsc::channel();
-        let writer = Writer {
-            data_dir: self.data_dir.clone(),
-            jobs: job_rx,
-            reports: report_tx,
-            waker: Arc::clone(waker),
-        };
-        let thread = match std::thread::Builder::new()
-            .name("dump-writer".into())
-            .spawn(move || writer.run())
-        {
-            Ok(t) => t,
+        let data_dir = self.data_dir.clone();
+        let writer = Pool::new("dump-writer", 1, QUEUE, mailbox.clone(), || {
+            let mut w = Writer::new(data_dir.clone());
+            move |job| w.work(job).map(|r| DhtEvent::Dump(DumpEvent::Report(r)))
+        });
+        let writer = match writer {
+            Ok(w) => w,
             Err(e) => {
                 log::error!("Periodic dump skipped: cannot start the writer thread: {e}");
                 return;
@@ -153,9 +160,8 @@ impl Dumper {
         log::info!("Periodic dump of {} channels started", todo.len());
         self.cycle = Some(Cycle {
             started: now,
-            jobs,
-            reports,
-            thread: Some(thread),
+            writer,
+            mailbox: mailbox.clone(),
             queue: VecDeque::new(),
             todo,
             current: None,
@@ -172,28 +178,17 @@ impl Dumper {
         });
     }
 
-    /// Takes the writer's reports, hands it queued jobs, and makes at most one step.
-    fn pump(&mut self, storage: &Storage, waker: &Arc<mio::Waker>) {
+    /// Hands the writer queued jobs, and makes at most one step.
+    fn pump(&mut self, storage: &Storage) {
         let Some(c) = self.cycle.as_mut() else { return };
         let t0 = Instant::now();
-        c.drain_reports();
         let mut stepped = false;
-        loop {
-            match c.send_queued() {
-                Ok(true) => {}
-                Ok(false) => break, // the writer wakes us when it has taken a job
-                Err(()) => {
-                    log::error!("Periodic dump cut: the writer thread is gone");
-                    c.queue.clear();
-                    c.todo.clear();
-                    c.current = None;
-                    c.outstanding = 0;
-                    break;
-                }
-            }
+        // `false`: the writer's queue is full; its next report brings us back.
+        while c.send_queued() {
             if stepped {
                 if c.current.is_some() || !c.todo.is_empty() {
-                    let _ = waker.wake(); // come back after the loop has polled its sockets
+                    // Come back after the loop has polled its sockets.
+                    c.mailbox.post_node(DhtEvent::Dump(DumpEvent::Step));
                 }
                 break;
             }
@@ -214,12 +209,7 @@ impl Dumper {
         let Some(mut c) = self.cycle.take() else {
             return;
         };
-        drop(c.jobs);
-        if let Some(t) = c.thread.take() {
-            if t.join().is_err() {
-                log::error!("the dump writer thread panicked");
-            }
-        }
+        c.writer.shutdown();
         c.longest_step = c.longest_step.max(t0.elapsed());
         log::info!(
             "Periodic dump finished in {:.3} s: {} channels ({} failed), {} records, {} bytes \
@@ -236,42 +226,37 @@ impl Dumper {
 }
 
 impl Cycle {
-    fn drain_reports(&mut self) {
-        while let Ok(r) = self.reports.try_recv() {
-            match r {
-                Report::Buffer(b) if self.spare.len() <= QUEUE => self.spare.push(b),
-                Report::Buffer(_) => {}
-                Report::Done { channel, outcome } => {
-                    self.outstanding -= 1;
-                    match &outcome {
-                        Outcome::Written(w) => {
-                            self.channels += 1;
-                            self.written.records += w.records;
-                            self.written.bytes += w.bytes;
-                        }
-                        Outcome::Failed(DumpError::ChannelRemoved) | Outcome::Discarded => {}
-                        Outcome::Failed(_) => self.failed += 1,
+    fn take_report(&mut self, r: Report) {
+        match r {
+            Report::Begun => {}
+            Report::Buffer(b) if self.spare.len() <= QUEUE => self.spare.push(b),
+            Report::Buffer(_) => {}
+            Report::Done { channel, outcome } => {
+                self.outstanding -= 1;
+                match &outcome {
+                    Outcome::Written(w) => {
+                        self.channels += 1;
+                        self.written.records += w.records;
+                        self.written.bytes += w.bytes;
                     }
-                    log_outcome(&channel, &outcome);
+                    Outcome::Failed(DumpError::ChannelRemoved) | Outcome::Discarded => {}
+                    Outcome::Failed(_) => self.failed += 1,
                 }
+                log_outcome(&channel, &outcome);
             }
         }
     }
 
-    /// Hands queued jobs to the writer: `Ok(true)` when all were taken, `Ok(false)` when its
-    /// queue is full, `Err` when it is gone.
-    fn send_queued(&mut self) -> Result<bool, ()> {
+    /// Hands queued jobs to the writer: `true` when all were taken, `false` when its queue is
+    /// full.
+    fn send_queued(&mut self) -> bool {
         while let Some(job) = self.queue.pop_front() {
-            match self.jobs.try_send(job) {
-                Ok(()) => {}
-                Err(TrySendError::Full(job)) => {
-                    self.queue.push_front(job);
-                    return Ok(false);
-                }
-                Err(TrySendError::Disconnected(_)) => return Err(()),
+            if let Err(Full(job)) = self.writer.submit_node(job) {
+                self.queue.push_front(job);
+                return false;
             }
         }
-        Ok(true)
+        true
     }
 
     /// One step: starts the next channel and/or serializes up to [`STEP_BYTES`] of it into

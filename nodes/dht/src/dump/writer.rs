@@ -1,12 +1,11 @@
-//! The periodic dump's writer thread: owns all file I/O of a dump cycle (create the temp file,
-//! write the chunks the event loop serialized, fsync, rotate), so the loop never waits for the
-//! disk. It reports back over a channel and wakes the loop through its `mio::Waker` after
-//! every report; the loop then serializes the next chunk (see `periodic`).
+//! The periodic dump's writer: the worker (on a one-thread `swarm_core::work::Pool`, so jobs
+//! run in order) that owns all file I/O of a dump cycle (create the temp file, write the chunks
+//! the event loop serialized, fsync, rotate), so the loop never waits for the disk. Each job's
+//! report goes back to the loop as an event; the loop then serializes the next chunk (see
+//! `periodic`).
 
 use super::file::{DumpError, DumpFile, Written};
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender};
-use std::sync::Arc;
 
 /// What the loop asks the writer to do, in order.
 #[derive(Debug)]
@@ -23,7 +22,7 @@ pub(super) enum Job {
 
 /// How a channel's dump ended.
 #[derive(Debug)]
-pub(super) enum Outcome {
+pub enum Outcome {
     /// Committed.
     Written(Written),
     /// Not committed; the old files are untouched.
@@ -34,22 +33,24 @@ pub(super) enum Outcome {
 
 /// What the writer tells the loop.
 #[derive(Debug)]
-pub(super) enum Report {
+pub enum Report {
+    /// A channel's file was started.
+    Begun,
     /// A chunk was written; its buffer comes back for reuse.
     Buffer(Vec<u8>),
     /// A channel is done.
     Done {
+        /// The channel.
         channel: Box<[u8]>,
+        /// What happened to its file.
         outcome: Outcome,
     },
 }
 
-/// Where the writer works and whom it tells.
+/// The writer's state: where it works, and the channel file it is writing.
 pub(super) struct Writer {
-    pub(super) data_dir: PathBuf,
-    pub(super) jobs: Receiver<Job>,
-    pub(super) reports: Sender<Report>,
-    pub(super) waker: Arc<mio::Waker>,
+    data_dir: PathBuf,
+    current: Option<Current>,
 }
 
 /// The channel being written: its file, or the error that stopped it (later chunks are
@@ -60,57 +61,54 @@ struct Current {
 }
 
 impl Writer {
-    /// Runs until the loop drops its end of the job channel; an open file is then discarded.
-    pub(super) fn run(self) {
-        let mut current: Option<Current> = None;
-        while let Ok(job) = self.jobs.recv() {
-            match job {
-                Job::Begin { channel, since } => {
-                    let file = DumpFile::create(&self.data_dir, &channel, since);
-                    current = Some(Current { channel, file });
-                }
-                Job::Chunk { bytes, records } => {
-                    if let Some(c) = current.as_mut() {
-                        let failed = match &mut c.file {
-                            Ok(f) => f.write_encoded(&bytes, records).err(),
-                            Err(_) => None,
-                        };
-                        if let Some(e) = failed {
-                            c.file = Err(e); // drops the DumpFile: its temp file goes
-                        }
-                    }
-                    self.report(Report::Buffer(bytes));
-                }
-                Job::Finish => {
-                    if let Some(c) = current.take() {
-                        let outcome = match c.file {
-                            Ok(f) => match f.commit() {
-                                Ok(w) => Outcome::Written(w),
-                                Err(e) => Outcome::Failed(e),
-                            },
-                            Err(e) => Outcome::Failed(DumpError::Io(e)),
-                        };
-                        self.done(c.channel, outcome);
-                    }
-                }
-                Job::Abort => {
-                    if let Some(c) = current.take() {
-                        self.done(c.channel, Outcome::Discarded);
-                    }
-                }
-            }
+    pub(super) fn new(data_dir: PathBuf) -> Self {
+        Writer {
+            data_dir,
+            current: None,
         }
     }
 
-    fn done(&self, channel: Box<[u8]>, outcome: Outcome) {
-        self.report(Report::Done { channel, outcome });
-    }
-
-    fn report(&self, r: Report) {
-        // The loop may have gone (shutdown cut the cycle): nobody is left to tell.
-        if self.reports.send(r).is_ok() {
-            if let Err(e) = self.waker.wake() {
-                log::warn!("dump writer: cannot wake the event loop: {e}");
+    /// Carries out one job. When the pool stops, the writer is dropped, and with it an open
+    /// file (its temp file is deleted).
+    pub(super) fn work(&mut self, job: Job) -> Option<Report> {
+        match job {
+            Job::Begin { channel, since } => {
+                let file = DumpFile::create(&self.data_dir, &channel, since);
+                self.current = Some(Current { channel, file });
+                Some(Report::Begun)
+            }
+            Job::Chunk { bytes, records } => {
+                if let Some(c) = self.current.as_mut() {
+                    let failed = match &mut c.file {
+                        Ok(f) => f.write_encoded(&bytes, records).err(),
+                        Err(_) => None,
+                    };
+                    if let Some(e) = failed {
+                        c.file = Err(e); // drops the DumpFile: its temp file goes
+                    }
+                }
+                Some(Report::Buffer(bytes))
+            }
+            Job::Finish => {
+                let c = self.current.take()?;
+                let outcome = match c.file {
+                    Ok(f) => match f.commit() {
+                        Ok(w) => Outcome::Written(w),
+                        Err(e) => Outcome::Failed(e),
+                    },
+                    Err(e) => Outcome::Failed(DumpError::Io(e)),
+                };
+                Some(Report::Done {
+                    channel: c.channel,
+                    outcome,
+                })
+            }
+            Job::Abort => {
+                let c = self.current.take()?;
+                Some(Report::Done {
+                    channel: c.channel,
+                    outcome: Outcome::Discarded,
+                })
             }
         }
     }

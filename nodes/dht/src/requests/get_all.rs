@@ -7,7 +7,8 @@
 //! a batch is skipped with a warning, as in the original.
 
 use super::status;
-use crate::service::{DhtService, Ongoing, Session};
+use crate::service::DhtService;
+use crate::session::{Ongoing, Session};
 use crate::stats::Action;
 use crate::storage::record_bytes;
 use memchr::memmem::Finder;

@@ -2,7 +2,7 @@
 //! GetResponsibleRange (20), GetNumConnections (23) and GetVersion (24).
 
 use super::status;
-use crate::service::DhtService;
+use crate::service::{DhtEvent, DhtService};
 use swarm_core::{Context, Step};
 use swarm_protocol::dht::{DhtReply, NodeInfo, API_VERSION};
 use swarm_protocol::wire::put_array;
@@ -68,7 +68,11 @@ impl DhtService {
     }
 
     /// Ok, address, port, open connections.
-    pub(crate) fn get_num_connections(&mut self, cx: &Context<'_>, out: &mut Vec<u8>) -> Step {
+    pub(crate) fn get_num_connections(
+        &mut self,
+        cx: &Context<'_, DhtEvent>,
+        out: &mut Vec<u8>,
+    ) -> Step {
         let count = cx.num_connections() as u64;
         DhtReply::NumConnections {
             node: self.node_info(),

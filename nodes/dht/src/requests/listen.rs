@@ -7,103 +7,107 @@
 //! goes out with an empty value; at most [`MAX_QUEUED_KEYS`] keys wait per Listen, more are
 //! dropped with a warning. Unlike the original, keys go out in the order they were written
 //! (DECISIONS.md), and they are sent in the loop turn they were written in.
+//!
+//! The listeners of each channel are a `swarm_core::Waiters`; a Put posts each of them a
+//! [`ListenEvent::Put`] (the key joins the queue in its session) and the loop resumes them
+//! while their output has room, so a listener that does not read holds at most its queue of
+//! keys and one output buffer, however much is written.
 
 use super::status;
-use crate::service::{DhtService, Ongoing, Session};
+use crate::service::{DhtEvent, DhtService};
+use crate::session::{Ongoing, Session};
 use crate::stats::Action;
 use crate::storage::record_bytes;
-use hashbrown::HashMap;
 use std::collections::VecDeque;
-use swarm_core::{ConnId, Context, Step};
+use swarm_core::{ConnRef, Context, Out, Step, Waiters};
 use swarm_protocol::wire::put_array;
 use swarm_protocol::{format_key, Status};
 
 /// Keys that may wait to be sent on one Listen (the original's cap).
 pub const MAX_QUEUED_KEYS: usize = 32_768;
 
-/// Output a Listen appends per resume before letting other connections run.
-const SEND_CHUNK: usize = 64 * 1024;
+/// What a Listen connection is told.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ListenEvent {
+    /// A record with this key was Put into the channel.
+    Put(u64),
+    /// The channel was removed: send the end marker.
+    Ended,
+}
 
+/// A Listen in progress, in its connection's session.
 #[derive(Debug)]
-struct Queue {
+pub struct ListenState {
     channel: Box<[u8]>,
-    channel_id: u64,
     keys: VecDeque<u64>,
     ended: bool,
+    /// A wake is pending (deduplicates the wakes of a burst of Puts).
     woken: bool,
     dropped: u64,
 }
 
-/// Every active Listen, by connection, and the listeners of each channel incarnation.
+/// Every active Listen: the listeners of each channel incarnation (by channel id).
 #[derive(Debug, Default)]
 pub struct Listens {
-    queues: HashMap<ConnId, Queue>,
-    by_channel: HashMap<u64, Vec<ConnId>>,
+    waiters: Waiters<u64>,
 }
 
 impl Listens {
-    fn wake(cx: &mut Context<'_>, id: ConnId, q: &mut Queue) {
-        if !q.woken {
-            q.woken = true;
-            cx.wake(id);
-        }
-    }
-
-    /// A record of channel `channel_id` was Put.
-    pub fn notify(&mut self, cx: &mut Context<'_>, channel_id: u64, key: u64) {
-        let Some(ids) = self.by_channel.get(&channel_id) else {
-            return;
-        };
-        for &id in ids {
-            let Some(q) = self.queues.get_mut(&id) else {
-                continue;
-            };
-            if q.keys.len() >= MAX_QUEUED_KEYS {
-                q.dropped += 1;
-                if q.dropped == 1 {
-                    log::warn!(
-                        "Listen request on channel '{}', hash buffer reached maximum length -- record discarded",
-                        String::from_utf8_lossy(&q.channel)
-                    );
-                }
-                continue;
-            }
-            q.keys.push_back(key);
-            Self::wake(cx, id, q);
+    /// A record of channel `channel_id` was Put: tell its listeners.
+    pub fn notify(&mut self, cx: &mut Context<'_, DhtEvent>, channel_id: u64, key: u64) {
+        for conn in self.waiters.of(&channel_id) {
+            cx.post(conn, DhtEvent::Listen(ListenEvent::Put(key)));
         }
     }
 
     /// Channel `channel_id` was removed: its Listens send their end marker.
-    pub fn end_channel(&mut self, cx: &mut Context<'_>, channel_id: u64) {
-        for id in self.by_channel.remove(&channel_id).unwrap_or_default() {
-            if let Some(q) = self.queues.get_mut(&id) {
-                q.ended = true;
-                q.keys.clear();
-                Self::wake(cx, id, q);
-            }
+    pub fn end_channel(&mut self, cx: &mut Context<'_, DhtEvent>, channel_id: u64) {
+        for conn in self.waiters.remove_key(&channel_id) {
+            cx.post(conn, DhtEvent::Listen(ListenEvent::Ended));
         }
     }
 
-    /// The connection is gone (or its Listen ended).
-    pub fn forget(&mut self, id: ConnId) {
-        if let Some(q) = self.queues.remove(&id) {
-            if let Some(ids) = self.by_channel.get_mut(&q.channel_id) {
-                ids.retain(|&other| other != id);
-                if ids.is_empty() {
-                    self.by_channel.remove(&q.channel_id);
+    /// An event reached a Listen connection: queue the key (or the end) and wake it.
+    pub fn deliver(&mut self, cx: &mut Context<'_, DhtEvent>, s: &mut Session, e: ListenEvent) {
+        let Ongoing::Listen(l) = &mut s.ongoing else {
+            return; // the Listen has ended; a late event is moot
+        };
+        match e {
+            ListenEvent::Put(_) if l.keys.len() >= MAX_QUEUED_KEYS => {
+                l.dropped += 1;
+                if l.dropped == 1 {
+                    log::warn!(
+                        "Listen request on channel '{}', hash buffer reached maximum length -- record discarded",
+                        String::from_utf8_lossy(&l.channel)
+                    );
                 }
+                return;
+            }
+            ListenEvent::Put(key) => l.keys.push_back(key),
+            ListenEvent::Ended => {
+                l.ended = true;
+                l.keys.clear();
             }
         }
+        if !l.woken {
+            l.woken = true;
+            cx.wake(s.conn);
+        }
+    }
+
+    /// The connection is gone.
+    pub fn forget(&mut self, conn: ConnRef) {
+        self.waiters.remove(conn);
     }
 
     /// Active Listens.
     pub fn len(&self) -> usize {
-        self.queues.len()
+        self.waiters.len()
     }
 
     /// Whether no Listen is active.
     pub fn is_empty(&self) -> bool {
-        self.queues.is_empty()
+        self.waiters.is_empty()
     }
 }
 
@@ -114,51 +118,46 @@ impl DhtService {
         }
         let channel_id = self.storage.channel_or_create(channel).id;
         status(out, Status::Ok);
-        let q = Queue {
+        self.listens.waiters.add(channel_id, s.conn);
+        s.ongoing = Ongoing::Listen(Box::new(ListenState {
             channel: channel.into(),
-            channel_id,
             keys: VecDeque::new(),
             ended: false,
             woken: false,
             dropped: 0,
-        };
-        self.listens.queues.insert(s.id, q);
-        self.listens
-            .by_channel
-            .entry(channel_id)
-            .or_default()
-            .push(s.id);
-        s.ongoing = Ongoing::Listen;
+        }));
         Step::Wait
     }
 
+    /// Sends queued keys while the output has room; ends the stream after a removal.
     pub(crate) fn resume_listen(
         &mut self,
-        cx: &mut Context<'_>,
+        cx: &mut Context<'_, DhtEvent>,
         s: &mut Session,
-        out: &mut Vec<u8>,
+        out: &mut Out<'_>,
     ) -> Step {
-        let Some(q) = self.listens.queues.get_mut(&s.id) else {
+        let Ongoing::Listen(l) = &mut s.ongoing else {
             return Step::Done;
         };
-        q.woken = false;
-        let start = out.len();
-        while out.len() - start < SEND_CHUNK {
-            let Some(k) = q.keys.pop_front() else { break };
-            let value = self.storage.get(&q.channel, k).unwrap_or_default();
+        l.woken = false;
+        while out.room() > 0 {
+            let Some(k) = l.keys.pop_front() else { break };
+            let value = self.storage.get(&l.channel, k).unwrap_or_default();
             put_array(out, &format_key(k));
             put_array(out, value);
             self.stats
                 .action(Action::Read, 1, record_bytes(value.len()));
         }
-        if !q.keys.is_empty() {
-            Listens::wake(cx, s.id, q);
+        if !l.keys.is_empty() {
+            // The loop resumes it once the client has taken what is buffered.
+            l.woken = true;
+            cx.wake(s.conn);
             return Step::Wait;
         }
-        if q.ended {
+        if l.ended {
             put_array(out, b"");
             put_array(out, b"");
-            self.listens.forget(s.id);
+            self.listens.forget(s.conn);
             return Step::Done;
         }
         Step::Wait
@@ -192,7 +191,8 @@ mod tests {
             key: b"0000000000000003",
             value: b"x",
         });
-        assert_eq!(t.woken(), vec![7]);
+        assert_eq!(t.deliver_posted(&mut listener), 2);
+        assert_eq!(t.woken(), vec![listener.conn], "one wake for two Puts");
         let (out, step) = t.resume(&mut listener);
         let expect = [
             arr(b"0000000000000001"),
@@ -203,7 +203,8 @@ mod tests {
         .concat();
         assert_eq!((out, step), (expect, Step::Wait));
         t.request(&DhtRequest::RemoveChannel { channel: b"c" });
-        assert_eq!(t.woken(), vec![7]);
+        assert_eq!(t.deliver_posted(&mut listener), 1);
+        assert_eq!(t.woken(), vec![listener.conn]);
         let (out, step) = t.resume(&mut listener);
         assert_eq!((out, step), ([arr(b""), arr(b"")].concat(), Step::Done));
         assert!(t.service.listens.is_empty());
@@ -223,6 +224,7 @@ mod tests {
             channel: b"c",
             key: b"0000000000000001",
         });
+        t.deliver_posted(&mut listener);
         let (out, _) = t.resume(&mut listener);
         assert_eq!(out, [arr(b"0000000000000001"), arr(b"")].concat());
     }
@@ -238,6 +240,33 @@ mod tests {
             key: b"0000000000000001",
             value: b"a",
         });
+        assert!(t.posted().is_empty());
         assert!(t.woken().is_empty());
+    }
+
+    #[test]
+    fn a_full_queue_drops_keys_and_a_resume_stops_at_the_output_room() {
+        let mut t = Node::new();
+        let mut listener = t.session(4);
+        t.request_on(&mut listener, &DhtRequest::Listen { channel: b"c" });
+        let value = vec![1u8; 60_000];
+        for k in 0..super::MAX_QUEUED_KEYS as u64 + 10 {
+            let key = format!("{k:016x}");
+            t.request(&DhtRequest::Put {
+                channel: b"c",
+                key: key.as_bytes(),
+                value: &value,
+            });
+            t.deliver_posted(&mut listener);
+        }
+        let (out, step) = t.resume(&mut listener);
+        assert_eq!(step, Step::Wait);
+        // Stops at the high-water mark plus one record, not at 32,768 records.
+        assert!(out.len() < 1024 * 1024 + 61_000, "{}", out.len());
+        assert_eq!(
+            t.woken(),
+            vec![listener.conn, listener.conn],
+            "more to send"
+        );
     }
 }

@@ -3,16 +3,17 @@
 //! notifies the channel's Listen requests.
 
 use super::status;
-use crate::service::DhtService;
+use crate::service::{DhtEvent, DhtService};
 use crate::stats::Action;
 use crate::storage::record_bytes;
-use swarm_core::{Context, Step};
+use swarm_core::{Context, Handled, Step};
+use swarm_protocol::dht::{DhtCommand, OversizedPut};
 use swarm_protocol::Status;
 
 impl DhtService {
     pub(crate) fn put(
         &mut self,
-        cx: &mut Context<'_>,
+        cx: &mut Context<'_, DhtEvent>,
         channel: &[u8],
         hex: &[u8],
         value: &[u8],
@@ -41,6 +42,32 @@ impl DhtService {
             }
         }
         Ok(Step::Done)
+    }
+
+    /// A Put whose value is announced over the record limit, answered from its head alone (the
+    /// same checks in the same order as [`DhtService::put`]; the value is over the limit, so
+    /// the answer is never Ok) while the loop drops the value's bytes as they arrive.
+    pub(crate) fn put_too_big(&mut self, put: &OversizedPut<'_>, out: &mut Vec<u8>) -> Handled {
+        self.stats.started(DhtCommand::Put);
+        self.stats.finished(DhtCommand::Put);
+        match self.channel_and_key(put.channel, put.key, out) {
+            Err(why) => return Handled::Close(format!("Put request: {why}")),
+            Ok(None) => {} // BadChannelName written
+            Ok(Some(k)) if !self.settings.range.contains(k) => status(out, Status::WrongNode),
+            Ok(Some(_)) => {
+                log::warn!(
+                    "Put to '{}': value of {} bytes is over the limit of {}, discarded",
+                    String::from_utf8_lossy(put.channel),
+                    put.value_len,
+                    self.settings.value_limit()
+                );
+                status(out, Status::ValueTooBig);
+            }
+        }
+        Handled::Discard {
+            consumed: put.head_len,
+            discard: put.value_len,
+        }
     }
 }
 

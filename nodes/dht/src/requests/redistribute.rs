@@ -3,7 +3,8 @@
 //! a failed request on a connection that stays usable; nothing changes on the node.
 
 use super::status;
-use crate::service::{DhtService, Session};
+use crate::service::DhtService;
+use crate::session::Session;
 use swarm_core::Step;
 use swarm_protocol::Status;
 

@@ -3,7 +3,7 @@
 //! Iterations over the channel end at their next batch. A missing channel is still Ok.
 
 use super::status;
-use crate::service::DhtService;
+use crate::service::{DhtEvent, DhtService};
 use crate::stats::Action;
 use swarm_core::{Context, Step};
 use swarm_protocol::Status;
@@ -11,7 +11,7 @@ use swarm_protocol::Status;
 impl DhtService {
     pub(crate) fn remove_channel(
         &mut self,
-        cx: &mut Context<'_>,
+        cx: &mut Context<'_, DhtEvent>,
         channel: &[u8],
         out: &mut Vec<u8>,
     ) -> Step {

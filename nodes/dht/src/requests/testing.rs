@@ -1,8 +1,9 @@
 //! Drives a [`DhtService`] without sockets, for the request handlers' unit tests.
 
-use crate::service::{DhtService, DhtSettings, Session};
-use std::sync::Arc;
-use swarm_core::{ConnId, Context, Handled, Service, Step};
+use crate::service::{DhtEvent, DhtService, DhtSettings};
+use crate::session::Session;
+use swarm_core::testing::TestLoop;
+use swarm_core::{ConnRef, Handled, Out, Service, Step};
 use swarm_protocol::dht::DhtRequest;
 use swarm_protocol::HashRange;
 
@@ -20,9 +21,7 @@ pub fn arr(bytes: &[u8]) -> Vec<u8> {
 
 pub struct Node {
     pub service: DhtService,
-    woken: Vec<ConnId>,
-    waker: Arc<mio::Waker>,
-    _poll: mio::Poll,
+    lp: TestLoop<DhtEvent>,
     _dir: tempfile::TempDir,
 }
 
@@ -47,28 +46,27 @@ impl Node {
             range,
             batch_size: 65_536,
             data_dir: dir.path().to_path_buf(),
+            dump_period_s: 0,
         };
-        let poll = mio::Poll::new().unwrap();
-        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(usize::MAX)).unwrap());
         Node {
             service: DhtService::new(settings, size_limit),
-            woken: Vec::new(),
-            waker,
-            _poll: poll,
+            lp: TestLoop::new(),
             _dir: dir,
         }
     }
 
-    pub fn session(&mut self, id: ConnId) -> Session {
-        self.service.open(id, "127.0.0.1:1".parse().unwrap())
+    pub fn session(&mut self, slot: usize) -> Session {
+        self.service
+            .open(ConnRef::new(slot, 1), "127.0.0.1:1".parse().unwrap())
     }
 
     fn raw(&mut self, s: &mut Session, req: &DhtRequest<'_>) -> (Handled, Vec<u8>) {
         let mut input = Vec::new();
         req.encode(&mut input);
         let mut out = Vec::new();
-        let mut cx = Context::for_test(&mut self.woken, 1, &self.waker);
-        let h = self.service.handle(&mut cx, s, &input, &mut out);
+        let h = self
+            .service
+            .handle(&mut self.lp.cx(1), s, &input, &mut Out::new(&mut out));
         if let Handled::Request { consumed, .. } = h {
             assert_eq!(consumed, input.len());
         }
@@ -100,18 +98,46 @@ impl Node {
 
     pub fn resume(&mut self, s: &mut Session) -> (Vec<u8>, Step) {
         let mut out = Vec::new();
-        let mut cx = Context::for_test(&mut self.woken, 1, &self.waker);
-        let step = self.service.resume(&mut cx, s, &mut out);
+        let step = self
+            .service
+            .resume(&mut self.lp.cx(1), s, &mut Out::new(&mut out));
         (out, step)
     }
 
     pub fn close(&mut self, s: Session) {
-        let mut cx = Context::for_test(&mut self.woken, 1, &self.waker);
-        self.service.close(&mut cx, s);
+        self.service.close(&mut self.lp.cx(1), s);
     }
 
     /// Connections woken since the last call.
-    pub fn woken(&mut self) -> Vec<ConnId> {
-        std::mem::take(&mut self.woken)
+    pub fn woken(&mut self) -> Vec<ConnRef> {
+        self.lp.woken()
+    }
+
+    /// Events posted since the last call.
+    pub fn posted(&mut self) -> Vec<(ConnRef, DhtEvent)> {
+        self.lp.posted()
+    }
+
+    /// Delivers the events posted to `s` since the last call (others are dropped); returns
+    /// how many. Each delivery must leave the connection's step unchanged.
+    pub fn deliver_posted(&mut self, s: &mut Session) -> usize {
+        let mine: Vec<DhtEvent> = self
+            .lp
+            .posted()
+            .into_iter()
+            .filter(|(c, _)| *c == s.conn)
+            .map(|(_, e)| e)
+            .collect();
+        let n = mine.len();
+        for e in mine {
+            let before = s.ongoing.step();
+            let mut out = Vec::new();
+            let step = self
+                .service
+                .deliver(&mut self.lp.cx(1), s, e, &mut Out::new(&mut out));
+            assert_eq!(step, before);
+            assert!(out.is_empty(), "deliver writes nothing; resume does");
+        }
+        n
     }
 }

@@ -1,12 +1,12 @@
-//! The periodic dump driven by hand: a real writer thread and waker, no sockets.
+//! The periodic dump driven by hand: a real writer thread and mailbox, no sockets.
 
 use super::*;
 use crate::dump::file::dump_all;
 use crate::dump::retire_dump_file;
-use mio::{Events, Poll, Token, Waker};
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
+use swarm_core::testing::TestLoop;
 use swarm_protocol::tcm::{parse_dump_key, TcmReader};
 
 fn read_tcm(path: &Path) -> Vec<(u64, Vec<u8>)> {
@@ -19,23 +19,38 @@ fn read_tcm(path: &Path) -> Vec<(u64, Vec<u8>)> {
 }
 
 struct Loop {
-    poll: Poll,
-    waker: Arc<Waker>,
-    events: Events,
+    t: TestLoop<DhtEvent>,
+    mailbox: Mailbox<DhtEvent>,
 }
 
 impl Loop {
     fn new() -> Loop {
-        let poll = Poll::new().unwrap();
-        let waker = Arc::new(Waker::new(poll.registry(), Token(0)).unwrap());
-        Loop {
-            poll,
-            waker,
-            events: Events::with_capacity(8),
+        let t = TestLoop::new();
+        let mailbox = t.mailbox();
+        Loop { t, mailbox }
+    }
+
+    /// The dump's next events, waiting up to 5 s for at least one.
+    fn events(&mut self) -> Vec<DumpEvent> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let got: Vec<DumpEvent> = self
+                .t
+                .node_events()
+                .into_iter()
+                .map(|e| match e {
+                    DhtEvent::Dump(d) => d,
+                    other => panic!("not a dump event: {other:?}"),
+                })
+                .collect();
+            if !got.is_empty() || Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
-    /// Starts a cycle and drives it to its end, calling `between` after every wake-up.
+    /// Starts a cycle and drives it to its end, calling `between` before every event.
     fn run_cycle(
         &mut self,
         d: &mut Dumper,
@@ -43,18 +58,18 @@ impl Loop {
         mut between: impl FnMut(&mut Storage, u32),
     ) -> u32 {
         let start = Instant::now() + Duration::from_secs(10);
-        d.tick(start, storage, &self.waker);
-        d.tick(start + Duration::from_secs(10), storage, &self.waker);
+        d.tick(start, storage, &self.mailbox);
+        d.tick(start + Duration::from_secs(10), storage, &self.mailbox);
         assert!(d.is_running());
         let mut wakes = 0;
         while d.is_running() {
-            self.poll
-                .poll(&mut self.events, Some(Duration::from_secs(5)))
-                .unwrap();
-            assert!(!self.events.is_empty(), "the writer must wake the loop");
-            wakes += 1;
-            between(storage, wakes);
-            d.on_wake(storage, &self.waker);
+            let events = self.events();
+            assert!(!events.is_empty(), "the writer must report to the loop");
+            for ev in events {
+                wakes += 1;
+                between(storage, wakes);
+                d.on_event(ev, storage);
+            }
         }
         wakes
     }
@@ -155,12 +170,11 @@ fn stop_discards_a_half_written_channel() {
     let mut lp = Loop::new();
     let mut d = Dumper::new(dir.path().to_path_buf(), 1);
     let t = Instant::now();
-    d.tick(t, &storage, &lp.waker);
-    d.tick(t + Duration::from_secs(2), &storage, &lp.waker);
-    lp.poll
-        .poll(&mut lp.events, Some(Duration::from_secs(5)))
-        .unwrap();
-    d.on_wake(&storage, &lp.waker);
+    d.tick(t, &storage, &lp.mailbox);
+    d.tick(t + Duration::from_secs(2), &storage, &lp.mailbox);
+    for ev in lp.events() {
+        d.on_event(ev, &storage);
+    }
     d.stop();
     assert!(!d.is_running());
     let names: Vec<_> = fs::read_dir(dir.path())
