@@ -44,7 +44,7 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null \
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q redis-server redis-tools >>"$LOG" 2>&1
 fi
 say "building release binaries"
-cargo build --release -p swarm-dht -p swarm-client --bin dhtnode --bin swarm-bench --bin swarm-echo >>"$LOG" 2>&1
+cargo build --release -p swarm-dht -p swarm-bench --bin dhtnode --bin swarm-bench --bin swarm-echo >>"$LOG" 2>&1
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 BENCH=$BIN/swarm-bench
 

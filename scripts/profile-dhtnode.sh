@@ -25,7 +25,7 @@ OUT=${OUT:-$(mktemp -d /tmp/profile-dhtnode.XXXXXX)}
 mkdir -p "$OUT"
 echo "profile-dhtnode: files in $OUT" >&2
 
-cargo build --release -p swarm-dht -p swarm-client --bin dhtnode --bin swarm-bench >"$OUT/build.log" 2>&1
+cargo build --release -p swarm-dht -p swarm-bench --bin dhtnode --bin swarm-bench >"$OUT/build.log" 2>&1
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/release
 PIDS=()
 cleanup() {

@@ -12,6 +12,10 @@
 //! | `run` | connect, load, measure over threads, progress |
 //! | `report`, `cpu` | figures, text and JSON; /proc CPU and memory |
 //! | `getall`, `lzo` | GetAll streaming; LZO alone over the same batches |
+//!
+//! Example: `swarm-bench --addr 127.0.0.1:10000 --mix get:put=9:1 --duration 10 --node-pid PID`.
+//! The crate's other binary, `swarm-echo` (`src/bin/swarm-echo.rs`), is the echo server it
+//! measures the floor against.
 
 mod codec;
 mod conn;
@@ -30,7 +34,7 @@ use opts::{Cli, Command, Mix};
 use std::process::ExitCode;
 
 /// Parses the command line and runs the requested mode; errors go to stderr, exit code 1.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Lzo(args)) => lzo::run(args),
