@@ -82,10 +82,7 @@ fn main() -> ExitCode {
 }
 
 fn connect(cli: &Cli) -> Result<DhtClient, Box<dyn std::error::Error>> {
-    let config = ClientConfig {
-        require_full_coverage: !cli.partial,
-        ..ClientConfig::default()
-    };
+    let config = ClientConfig::default().with_require_full_coverage(!cli.partial);
     Ok(match &cli.nodes {
         Some(path) => DhtClient::from_nodes_file(path, config)?,
         None if !cli.addr.is_empty() => DhtClient::connect(&cli.addr, config)?,
@@ -166,6 +163,8 @@ fn listen(client: &DhtClient, channel: &str, out: &mut impl Write) -> Result<(),
                 out.flush().map_err(io)?;
             }
             ListenEvent::Ended { node } => eprintln!("dhtcli: {node} ended the stream"),
+            // Events added to the library later: nothing to print for them here.
+            _ => {}
         }
     }
     Ok(())

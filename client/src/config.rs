@@ -1,5 +1,5 @@
-//! Client settings ([`ClientConfig`]) with their defaults as named consts, and the reconnect
-//! backoff they drive.
+//! Client settings ([`ClientConfig`]) with their defaults as named consts and a `with_*` setter
+//! per field, and the reconnect backoff they drive.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -19,7 +19,31 @@ pub const DEFAULT_RECONNECT_BACKOFF_MAX: Duration = Duration::from_millis(2500);
 pub const DEFAULT_RECONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the client connects, times out and reconnects.
+///
+/// `#[non_exhaustive]`, so that a new setting is not a breaking change: outside this crate start
+/// from [`ClientConfig::default`] and change fields with the `with_*` setters (or assign the
+/// public fields of a value you own).
+///
+/// ```
+/// use std::time::Duration;
+/// use swarm_client::ClientConfig;
+/// let config = ClientConfig::default()
+///     .with_io_timeout(Some(Duration::from_secs(3)))
+///     .with_require_full_coverage(false);
+/// assert_eq!(config.io_timeout, Some(Duration::from_secs(3)));
+/// ```
+///
+/// A struct literal, even with `..Default::default()`, does not compile outside the crate:
+///
+/// ```compile_fail,E0639
+/// use swarm_client::ClientConfig;
+/// let config = ClientConfig {
+///     require_full_coverage: false,
+///     ..ClientConfig::default()
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Time to establish one TCP connection.
     pub connect_timeout: Duration,
@@ -50,6 +74,57 @@ impl Default for ClientConfig {
             reconnect_timeout: DEFAULT_RECONNECT_TIMEOUT,
             require_full_coverage: true,
         }
+    }
+}
+
+impl ClientConfig {
+    /// Sets [`ClientConfig::connect_timeout`].
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ClientConfig::io_timeout`] (`None` blocks forever).
+    #[must_use]
+    pub fn with_io_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.io_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ClientConfig::max_connections_per_node`].
+    #[must_use]
+    pub fn with_max_connections_per_node(mut self, max: usize) -> Self {
+        self.max_connections_per_node = max;
+        self
+    }
+
+    /// Sets [`ClientConfig::reconnect_backoff_start`].
+    #[must_use]
+    pub fn with_reconnect_backoff_start(mut self, delay: Duration) -> Self {
+        self.reconnect_backoff_start = delay;
+        self
+    }
+
+    /// Sets [`ClientConfig::reconnect_backoff_max`].
+    #[must_use]
+    pub fn with_reconnect_backoff_max(mut self, delay: Duration) -> Self {
+        self.reconnect_backoff_max = delay;
+        self
+    }
+
+    /// Sets [`ClientConfig::reconnect_timeout`].
+    #[must_use]
+    pub fn with_reconnect_timeout(mut self, timeout: Duration) -> Self {
+        self.reconnect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ClientConfig::require_full_coverage`].
+    #[must_use]
+    pub fn with_require_full_coverage(mut self, require: bool) -> Self {
+        self.require_full_coverage = require;
+        self
     }
 }
 
@@ -93,6 +168,38 @@ mod tests {
         assert_eq!(c.reconnect_backoff_max, Duration::from_millis(2500));
         assert_eq!(c.reconnect_timeout, Duration::from_secs(10));
         assert!(c.require_full_coverage);
+    }
+
+    #[test]
+    fn every_setter_sets_its_own_field() {
+        let ms = Duration::from_millis;
+        let c = ClientConfig::default()
+            .with_connect_timeout(ms(1))
+            .with_io_timeout(None)
+            .with_max_connections_per_node(7)
+            .with_reconnect_backoff_start(ms(2))
+            .with_reconnect_backoff_max(ms(3))
+            .with_reconnect_timeout(ms(4))
+            .with_require_full_coverage(false);
+        let want = ClientConfig {
+            connect_timeout: ms(1),
+            io_timeout: None,
+            max_connections_per_node: 7,
+            reconnect_backoff_start: ms(2),
+            reconnect_backoff_max: ms(3),
+            reconnect_timeout: ms(4),
+            require_full_coverage: false,
+        };
+        assert_eq!(c, want);
+        let only_io = ClientConfig::default().with_io_timeout(Some(ms(5)));
+        assert_eq!(only_io.io_timeout, Some(ms(5)));
+        assert_eq!(
+            ClientConfig {
+                io_timeout: Some(DEFAULT_IO_TIMEOUT),
+                ..only_io
+            },
+            ClientConfig::default()
+        );
     }
 
     #[test]

@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use swarm_protocol::dht::DhtCommand;
 use swarm_protocol::{ProtocolError, Status};
 
-/// Why a client call failed.
+/// Why a client call failed. `#[non_exhaustive]`: a new kind of failure is not a breaking
+/// change, so a `match` outside this crate needs a `_` arm.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ClientError {
     /// A socket error talking to `node` (connect refused, reset, EOF, timeout). Single-key and
     /// all-node requests only return it once the reconnect timeout is used up.

@@ -187,12 +187,10 @@ fn log_finished(report: &CycleReport, stats: &DumpStats) {
 
 /// The client settings of dhtdump: one node that need not cover the whole key space.
 pub fn client_config() -> ClientConfig {
-    ClientConfig {
-        require_full_coverage: false,
-        reconnect_timeout: RECONNECT_TIMEOUT,
-        max_connections_per_node: 1,
-        ..ClientConfig::default()
-    }
+    ClientConfig::default()
+        .with_require_full_coverage(false)
+        .with_reconnect_timeout(RECONNECT_TIMEOUT)
+        .with_max_connections_per_node(1)
 }
 
 /// Resolves `[Dht] address port` (first address) and runs the handshake.

@@ -3,8 +3,10 @@
 use std::fmt;
 
 /// Why bytes cannot be a valid message. Every variant means the peer violated the protocol; the
-/// node closes the connection (as the original did) and logs the text.
+/// node closes the connection (as the original did) and logs the text. `#[non_exhaustive]`: a new
+/// check is not a breaking change, so a `match` outside this crate needs a `_` arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// A command code this node kind does not know (0 = "None" included).
     UnknownCommand(i32),
@@ -43,6 +45,11 @@ impl fmt::Display for ProtocolError {
 impl std::error::Error for ProtocolError {}
 
 /// Outcome of a decoder that could not produce a message.
+///
+/// Deliberately exhaustive (unlike [`ProtocolError`]): these are the two outcomes of a sans-I/O
+/// decoder, "read more" or "never valid", and every caller must handle exactly both. A third
+/// outcome would change what every caller has to do, so it should break them at compile time
+/// rather than fall into a `_` arm. New kinds of invalid input go into [`ProtocolError`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
     /// The buffer ends before the message does: read more bytes and decode again.

@@ -76,8 +76,10 @@ pub fn parse_dump_key(raw: &[u8]) -> Option<u64> {
     parse_key(raw).ok()
 }
 
-/// Why a `.tcm` file cannot be read (further).
+/// Why a `.tcm` file cannot be read (further). `#[non_exhaustive]`: a new check is not a
+/// breaking change, so a `match` outside this crate needs a `_` arm.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum TcmError {
     /// Reading failed.
     Io(io::Error),

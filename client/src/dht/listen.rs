@@ -18,8 +18,20 @@ use swarm_protocol::parse_key;
 /// Events buffered between the reader threads and the consumer before the threads wait.
 const LISTEN_QUEUE: usize = 4096;
 
-/// What a Listen stream delivers.
+/// What a Listen stream delivers. `#[non_exhaustive]`: callers match on it, and a new event
+/// (a node that reconnected, say) must not break them; a `_` arm ignores events it does not know.
+/// Without it a `match` outside this crate does not compile:
+///
+/// ```compile_fail,E0004
+/// fn show(event: swarm_client::ListenEvent) {
+///     match event {
+///         swarm_client::ListenEvent::Record { key, .. } => println!("{key:016x}"),
+///         swarm_client::ListenEvent::Ended { node } => println!("{node} ended"),
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ListenEvent {
     /// A record was put. The value is the one current when the node sent it: a record removed
     /// in between arrives with an empty value, and a key put twice may arrive twice.

@@ -122,10 +122,7 @@ fn three_nodes_on_split_ranges() {
     // Each node holds exactly the keys of its range.
     let mut seen = 0;
     for (node, (min, max)) in nodes.iter().zip(ranges) {
-        let partial = ClientConfig {
-            require_full_coverage: false,
-            ..ClientConfig::default()
-        };
+        let partial = ClientConfig::default().with_require_full_coverage(false);
         let alone = DhtClient::connect(&[node.addr()], partial).unwrap();
         let mut n = 0;
         for r in alone.get_all("routed").unwrap() {
