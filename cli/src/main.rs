@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use swarm_client::{total_bytes, total_records, ClientConfig, ClientError, DhtClient, ListenEvent};
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Command-line client for dht nodes (legacy protocol)")]
+#[command(
+    name = "dhtcli",
+    version,
+    about = "Command-line client for dht nodes (legacy protocol)"
+)]
 struct Cli {
     /// Nodes file: one ip:port per line.
     #[arg(short = 'n', long = "nodes", conflicts_with = "addr")]
