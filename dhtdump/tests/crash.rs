@@ -2,8 +2,8 @@
 //! it likewise. After every kill the channel's `.tcm` must be complete (readable to its end
 //! marker) and hold either the previous dump or the new one; the backup, if any, is complete
 //! too; only `.dumping` temp files may be left over (never renamed into place), a SIGTERM
-//! leaves none and exits 0, and at the end a node started on the directory ignores the stale
-//! temp files with a warning and serves exactly the last complete dump.
+//! leaves none and exits 0, and at the end a node started on the directory logs and deletes the
+//! stale temp files and serves exactly the last complete dump.
 //!
 //! The node does not change while a dhtdump runs, so "the new dump" is known exactly: before
 //! each round the test changes some records, and the dump of that round must hold them all or
@@ -167,7 +167,7 @@ fn kill_9_or_sigterm_during_a_dump_leaves_the_previous_or_the_new_complete_dump(
         );
     }
 
-    // A node on dhtdump's directory: stale temp files are only warned about.
+    // A node on dhtdump's directory: stale temp files are logged and deleted.
     node.stop();
     let mut copy = node_with_data(&dump.data);
     copy.start();
@@ -175,4 +175,5 @@ fn kill_9_or_sigterm_during_a_dump_leaves_the_previous_or_the_new_complete_dump(
     if !stale.is_empty() {
         assert!(copy.root_log().contains("Unfinished dump file found"));
     }
+    assert_eq!(temp_files(&dump.data), Vec::<String>::new());
 }

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `<ch>.tcm` | the channel's last complete dump (format in `swarm_protocol::tcm`) |
 //! | `<ch>.tcm.backup` | the dump before it (see [`file::DumpFile::commit`] for the rotation) |
-//! | `<ch>.tcm.XXXXXX.dumping` | a dump being written; left over only by a crash, never loaded |
+//! | `<ch>.tcm.XXXXXX.dumping` | a dump being written; left over only by a crash, never loaded, deleted at the next start |
 //! | `<ch>.tcm.torn-<unix time>` | a `.tcm` that could not be loaded, kept for the operator |
 //! | `<ch>.tcm.unsupported-<unix time>` | a `.tcm` of another format version, kept likewise |
 //! | `deleted/` | files of removed channels |

@@ -208,8 +208,8 @@ fn handmade_files_load_by_the_rules() {
         "{files:?}"
     );
     assert!(
-        files.contains(&"lost.tcm.abcdef.dumping".to_string()),
-        "left for the operator"
+        !files.contains(&"lost.tcm.abcdef.dumping".to_string()),
+        "a crashed dump's temp file is deleted at start"
     );
 }
 

@@ -5,7 +5,8 @@
 //! |---|---|
 //! | `deleted/` | nothing (removed channels) |
 //! | another directory | warned, ignored |
-//! | `*.dumping` | warned as an unfinished dump ("restarted uncleanly"), ignored |
+//! | `<ch>.tcm.XXXXXX.dumping` | deleted, its path and size logged: the temp file of a dump a crash or kill interrupted (dump/file.rs), never complete; the lock keeps other nodes out, and a dhtdump writing one loses its connection with the node that died |
+//! | another `*.dumping` | warned as an unfinished dump ("restarted uncleanly"), ignored |
 //! | `<ch>.tcm.backup.<pid>-<n>.new` | removed: the staging link of an interrupted backup rotation, another name of a file still in place |
 //! | `<ch>.tcm` | loaded as channel `<ch>`; if it is empty (0 bytes), torn, corrupt or of another version, `<ch>.tcm.backup` is loaded instead |
 //! | `<ch>.tcm.backup` | warned and ignored when `<ch>.tcm` loads; loaded (error logged) when it does not or is missing |
@@ -91,6 +92,8 @@ fn classify(dir: &Path, path: &Path, channels: &mut BTreeMap<Vec<u8>, Found>) ->
         // (dump/file.rs): it is only another name of a file still in place; drop the name.
         log::info!("{shown}: removing a backup-rotation link left by an interrupted dump");
         fs::remove_file(path)?;
+    } else if is_dump_temp_file(bytes) {
+        remove_dump_temp_file(path, entry.len);
     } else if bytes.ends_with(DUMPING_SUFFIX.as_bytes()) {
         log::warn!(
             "{shown}: Unfinished dump file found while scanning directory '{}', the program \
@@ -123,6 +126,35 @@ fn is_staging_link(name: &[u8], backup_suffix: &str) -> bool {
     let tail = &name[pos + backup_suffix.len() + 1..];
     tail.strip_suffix(b".new")
         .is_some_and(|mid| !mid.is_empty() && mid.iter().all(|c| c.is_ascii_digit() || *c == b'-'))
+}
+
+/// Whether `name` is `<ch>.tcm.XXXXXX.dumping`, as `DumpFile::create` names its temp file
+/// (six random alphanumerics): only those are ours to delete.
+fn is_dump_temp_file(name: &[u8]) -> bool {
+    let Some(rest) = name.strip_suffix(DUMPING_SUFFIX.as_bytes()) else {
+        return false;
+    };
+    let Some((head, random)) = rest.split_last_chunk::<6>() else {
+        return false;
+    };
+    let tcm_dot = format!("{TCM_SUFFIX}.");
+    random.iter().all(u8::is_ascii_alphanumeric)
+        && head
+            .strip_suffix(tcm_dot.as_bytes())
+            .is_some_and(|ch| !ch.is_empty())
+}
+
+/// Deletes a crashed dump's temp file after logging it. A failure is logged, not fatal: the
+/// file is never loaded, it only wastes space.
+fn remove_dump_temp_file(path: &Path, len: u64) {
+    log::warn!(
+        "Unfinished dump file found: {} ({len} bytes), left by a crash or kill during a dump; \
+         deleting it",
+        path.display()
+    );
+    if let Err(e) = fs::remove_file(path) {
+        log::error!("cannot delete {}: {e}", path.display());
+    }
 }
 
 /// The channel name before `suffix`, if the name ends with it and the name is not empty.
@@ -243,8 +275,19 @@ fn set_aside(path: &Path, err: &TcmError) {
 }
 
 #[cfg(test)]
-mod staging_tests {
-    use super::is_staging_link;
+mod name_tests {
+    use super::{is_dump_temp_file, is_staging_link};
+
+    #[test]
+    fn dump_temp_files_are_recognised() {
+        assert!(is_dump_temp_file(b"ch.tcm.aB3dE9.dumping"));
+        assert!(is_dump_temp_file(b"a.b.tcm.000000.dumping"));
+        assert!(!is_dump_temp_file(b".tcm.aB3dE9.dumping"), "no channel");
+        assert!(!is_dump_temp_file(b"ch.tcm.aB3dE.dumping"), "five");
+        assert!(!is_dump_temp_file(b"ch.tcm.aB3-E9.dumping"));
+        assert!(!is_dump_temp_file(b"notes.dumping"));
+        assert!(!is_dump_temp_file(b"ch.tcm.aB3dE9.dumping.x"));
+    }
 
     #[test]
     fn staging_links_are_recognised() {

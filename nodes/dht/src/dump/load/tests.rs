@@ -208,6 +208,10 @@ fn scan_falls_back_to_the_backup_and_keeps_the_torn_file() {
         "a lone empty file stays"
     );
     assert!(!after.contains(&"a.tcm".to_string()));
+    assert!(
+        !after.contains(&"f.tcm.ABCDEF.dumping".to_string()),
+        "a crashed dump's temp file is deleted"
+    );
 }
 
 #[test]

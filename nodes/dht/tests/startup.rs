@@ -1,0 +1,65 @@
+//! Start-up of the real `dhtnode`: what it does with the data directory before it serves
+//! (stale temp files of crashed dumps), where its config warnings go, what its start-up errors
+//! name, the order of binding and loading, and the data-directory lock. Each test is named after
+//! the defect it guards against.
+#![allow(clippy::unwrap_used)]
+
+use std::fs;
+use std::time::Duration;
+use swarm_testkit::*;
+
+fn node() -> Node {
+    Node::new(env!("CARGO_BIN_EXE_dhtnode"), &[]).with_read_timeout(Duration::from_secs(10))
+}
+
+/// A `.tcm` with one record, key 1 -> `value`.
+fn one_record(value: &[u8]) -> Vec<u8> {
+    raw_tcm(&[(b"0000000000000001", value)], false)
+}
+
+#[test]
+fn crashed_dumps_temp_files_are_logged_and_deleted_at_start() {
+    let mut node = node();
+    let d = node.data();
+    fs::write(d.join("ch.tcm"), one_record(b"complete")).unwrap();
+    // What a kill during a dump leaves: DumpFile's `<ch>.tcm.XXXXXX.dumping`, torn.
+    fs::write(
+        d.join("ch.tcm.aB3dE9.dumping"),
+        raw_tcm(&[(b"0000000000000001", b"partial")], true),
+    )
+    .unwrap();
+    fs::write(d.join("gone.tcm.Zz0Yy1.dumping"), vec![7u8; 4096]).unwrap();
+    // Not a name the dump code makes: left alone.
+    fs::write(d.join("notes.dumping"), b"mine").unwrap();
+    let sizes: Vec<(String, u64)> = ["ch.tcm.aB3dE9.dumping", "gone.tcm.Zz0Yy1.dumping"]
+        .iter()
+        .map(|n| {
+            let path = d.join(n);
+            let len = fs::metadata(&path).unwrap().len();
+            (path.display().to_string(), len)
+        })
+        .collect();
+    node.start();
+    let files = node.files();
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.contains(".tcm.") && f.ends_with(".dumping")),
+        "{files:?}"
+    );
+    assert!(files.contains(&"ch.tcm".to_string()), "{files:?}");
+    assert!(files.contains(&"notes.dumping".to_string()), "{files:?}");
+    let log = node.root_log();
+    for (path, len) in &sizes {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(path) && l.contains(&format!("{len} bytes"))),
+            "root.log does not name {path} and its size:\n{log}"
+        );
+    }
+    assert_eq!(
+        node.connect().get_all(b"ch"),
+        Records::from([(1, b"complete".to_vec())])
+    );
+    assert_eq!(node.connect().channels(), [b"ch".to_vec()]);
+}
