@@ -1,11 +1,12 @@
 //! dhtdump's `config.ini`: the original's sections and keys (`[Dht]`, `[Dump]`, `[LOG.Root]`,
 //! `[STATS]`), one typed struct, defaults as named consts, every error naming the file, section
-//! and key. Keys dhtdump does not know are reported by [`unknown_keys`] (warned, not refused).
+//! and key. Keys dhtdump does not know are reported by [`warnings`] (printed and logged, not
+//! refused).
 
 use ini::Ini;
 use std::path::PathBuf;
 use std::time::Duration;
-use swarm_core::config::{self, IniView};
+use swarm_core::config::{self, ConfigWarning, IniView};
 use swarm_core::ConfigError;
 
 /// `[Dump] data_dir` default.
@@ -116,6 +117,12 @@ pub fn unknown_keys(ini: &Ini) -> Vec<(String, String)> {
     config::unknown_keys(ini, KNOWN_KEYS)
 }
 
+/// The keys and sections of `ini` (loaded from `file`) that dhtdump does not use, as warnings
+/// with the likely intended name.
+pub fn warnings(ini: &Ini, file: &str) -> Vec<ConfigWarning> {
+    config::unknown_key_warnings(ini, file, KNOWN_KEYS)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -190,6 +197,14 @@ mod tests {
             [
                 ("Dht".to_owned(), "foo".to_owned()),
                 ("Dump".to_owned(), "period".to_owned())
+            ]
+        );
+        let w: Vec<String> = warnings(&ini, "x").iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            w,
+            [
+                "x: unknown key [Dht] foo ignored",
+                "x: unknown key [Dump] period ignored (did you mean period_s?)"
             ]
         );
     }

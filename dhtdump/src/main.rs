@@ -5,8 +5,9 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use swarm_core::config;
 use swarm_core::stats::StatsLog;
-use swarm_dhtdump::config::{unknown_keys, DumpConfig};
+use swarm_dhtdump::config::DumpConfig;
 use swarm_dhtdump::process::{DumpProcess, Outcome, RunError};
 use swarm_dhtdump::stop::Stop;
 use swarm_dhtdump::{supervise, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE};
@@ -39,21 +40,27 @@ fn run(args: &Args) -> Result<u8, u8> {
     let hup = supervise::install_signals(&stop)
         .map_err(|e| fail(EXIT_FAILED, format!("cannot install signal handlers: {e}")))?;
     let file = args.config.display().to_string();
-    let (config, ini) = DumpConfig::load(&args.config)
-        .and_then(|(config, ini)| config.check_data_dir(&file).map(|()| (config, ini)))
-        .map_err(|e| fail(EXIT_CONFIG, e.to_string()))?;
+    let ini = config::load_ini(&args.config).map_err(|e| fail(EXIT_CONFIG, e.to_string()))?;
+    // Printed on stderr directly only if dhtdump stops before its log is up; otherwise logged
+    // (and mirrored to stderr by the console logger) once it is.
+    let warnings = swarm_dhtdump::config::warnings(&ini, &file);
+    let early_fail = |code: u8, msg: String| {
+        config::print_warnings("dhtdump", &warnings);
+        fail(code, msg)
+    };
+    let config = DumpConfig::from_ini(&ini, &file)
+        .and_then(|config| config.check_data_dir(&file).map(|()| config))
+        .map_err(|e| early_fail(EXIT_CONFIG, e.to_string()))?;
     swarm_core::logging::init(&config.log_dir, args.log_level, true).map_err(|e| {
         let dir = config.log_dir.display();
-        fail(EXIT_FAILED, format!("cannot open the log in {dir}: {e}"))
+        early_fail(EXIT_FAILED, format!("cannot open the log in {dir}: {e}"))
     })?;
+    log::info!("Starting dhtdump ------------------------------");
+    config::log_warnings(&warnings);
     let stats_log = StatsLog::open_file(&config.stats_file).map_err(|e| {
         let path = config.stats_file.display();
         fail(EXIT_FAILED, format!("cannot open {path}: {e}"))
     })?;
-    log::info!("Starting dhtdump ------------------------------");
-    for (section, key) in unknown_keys(&ini) {
-        log::warn!("{file}: unknown key [{section}] {key} ignored");
-    }
     log_settings(&config, args.oneshot);
     let process = DumpProcess {
         config,

@@ -151,12 +151,17 @@ fn config_errors_and_an_unreachable_node_give_clear_messages_and_exit_codes() {
     assert_eq!(out.status.code(), Some(2), "-c is required");
     assert!(stderr_of(&out).contains("--config"), "{}", stderr_of(&out));
 
-    let out = run("[Dht]\nport = 10000\n", &["--oneshot"]);
+    // A refused config still shows its warnings: here the typo behind the missing key.
+    let out = run("[Dht]\nadress = a\nport = 10000\n", &["--oneshot"]);
     assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
     assert!(
-        stderr_of(&out).contains("[Dht] address is required but missing"),
-        "{}",
-        stderr_of(&out)
+        err.contains("[Dht] address is required but missing"),
+        "{err}"
+    );
+    assert!(
+        err.contains("unknown key [Dht] adress ignored (did you mean address?)"),
+        "{err}"
     );
 
     let out = run(
@@ -208,4 +213,6 @@ fn config_errors_and_an_unreachable_node_give_clear_messages_and_exit_codes() {
     assert_eq!(names(&dir.path().join("data")), Vec::<String>::new());
     let log = std::fs::read_to_string(dir.path().join("log/root.log")).unwrap();
     assert!(log.contains("Exiting with return code 3"), "{log}");
+    assert!(log.contains("unknown key [Dht] nodes ignored"), "{log}");
+    assert_eq!(err.matches("[Dht] nodes").count(), 1, "printed once: {err}");
 }

@@ -38,6 +38,8 @@ pub struct NodeProcess {
     bin: PathBuf,
     /// The config as (section, key, value) lines.
     lines: Vec<(String, String, String)>,
+    /// Command-line arguments after `-c config.ini`.
+    args: Vec<String>,
     read_timeout: Duration,
     sticky_port: bool,
     child: Option<Child>,
@@ -59,6 +61,7 @@ impl NodeProcess {
                 .iter()
                 .map(|(s, k, v)| (s.to_string(), k.to_string(), v.to_string()))
                 .collect(),
+            args: Vec::new(),
             read_timeout: Duration::from_secs(30),
             sticky_port: false,
             child: None,
@@ -76,6 +79,11 @@ impl NodeProcess {
         self.lines
             .push((section.to_owned(), key.to_owned(), value.to_owned()));
         self.write_config();
+    }
+
+    /// Sets the command-line arguments given after `-c config.ini` at every later start.
+    pub fn set_args(&mut self, args: &[&str]) {
+        self.args = args.iter().map(|a| a.to_string()).collect();
     }
 
     /// Writes `config.ini`, sections in order of appearance, and creates the data directory.
@@ -146,6 +154,7 @@ impl NodeProcess {
         let mut child = Command::new(&self.bin)
             .arg("-c")
             .arg(self.config_path())
+            .args(&self.args)
             .current_dir(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -1,5 +1,6 @@
 //! `config.ini` basics shared by the nodes: loading, typed getters whose errors name the file,
-//! section and key, the warning about keys a node does not use, and `[Server]`/`[Performance]`.
+//! section and key, and `[Server]`/`[Performance]`. The warnings about keys a node does not use
+//! are in `warnings`, re-exported here.
 //!
 //! The original's section and key names are kept so existing config files keep working. Keys we
 //! do not use are accepted with a warning rather than refused (DECISIONS, "All nodes").
@@ -11,6 +12,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ini::{Ini, ParseOption};
+
+mod warnings;
+pub use warnings::{
+    log_warnings, print_warnings, unknown_key_warnings, unknown_keys, warn_unknown_keys,
+    ConfigWarning,
+};
 
 /// Why a configuration could not be loaded.
 #[derive(Debug)]
@@ -247,54 +254,6 @@ impl<'a> IniView<'a> {
     }
 }
 
-/// Sections the original's config files carry that the loop or logging handle elsewhere (or that
-/// we drop): never warned about.
-fn ignored_section(name: &str) -> bool {
-    name.starts_with("LOG")
-        || name.eq_ignore_ascii_case("stats")
-        || name == "PidLock"
-        || name == "VERSION"
-}
-
-/// `(section, key)` pairs present in `ini` but not in `known` (a key of `"*"` accepts every key of
-/// its section). Ignored sections (`LOG*`, `STATS`, `PidLock`, `VERSION`) are skipped; a section
-/// with no keys and no known key is reported with an empty key.
-pub fn unknown_keys(ini: &Ini, known: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut unknown = Vec::new();
-    for (section, props) in ini.iter() {
-        let name = section.unwrap_or("");
-        if ignored_section(name) {
-            continue;
-        }
-        let section_known = known.iter().any(|(s, _)| *s == name);
-        if props.is_empty() && !section_known && section.is_some() {
-            unknown.push((name.to_owned(), String::new()));
-        }
-        for (key, _) in props.iter() {
-            if !known
-                .iter()
-                .any(|(s, k)| *s == name && (*k == key || *k == "*"))
-            {
-                unknown.push((name.to_owned(), key.to_owned()));
-            }
-        }
-    }
-    unknown
-}
-
-/// Logs a warning for every key (and empty section) of `ini` not in `known`; returns how many.
-pub fn warn_unknown_keys(ini: &Ini, file: &str, known: &[(&str, &str)]) -> usize {
-    let unknown = unknown_keys(ini, known);
-    for (section, key) in &unknown {
-        if key.is_empty() {
-            log::warn!("{file}: unknown section [{section}] ignored");
-        } else {
-            log::warn!("{file}: unknown key [{section}] {key} ignored");
-        }
-    }
-    unknown.len()
-}
-
 /// `[Server] connection_limit` default (the original's).
 pub const DEFAULT_CONNECTION_LIMIT: usize = 5000;
 /// `[Server] backlog` default (the original's).
@@ -349,7 +308,7 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// The keys [`ServerConfig::from_ini`] reads, for [`warn_unknown_keys`].
+    /// The keys [`ServerConfig::from_ini`] reads, for [`unknown_key_warnings`].
     pub const KNOWN_KEYS: &'static [(&'static str, &'static str)] = &[
         ("Server", "address"),
         ("Server", "port"),

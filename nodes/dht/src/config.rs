@@ -1,10 +1,11 @@
 //! The dht node's `config.ini`: the original's sections and keys, one typed struct, defaults as
-//! named consts, validated on load with the file and key in every message. Without `-c`, the
+//! named consts, validated on load with the file and key in every message; keys and sections it
+//! does not use are returned as [`ConfigWarning`]s for `main` to print and log. Without `-c`, the
 //! node runs on [`DEFAULT_CONFIG`] (127.0.0.1:10000, the full hash range, `data/`).
 
 use ini::Ini;
 use std::path::PathBuf;
-use swarm_core::config::{self, IniView};
+use swarm_core::config::{self, ConfigWarning, IniView};
 use swarm_core::{ConfigError, ServerConfig};
 use swarm_protocol::batch::DEFAULT_BATCH_SIZE;
 use swarm_protocol::HashRange;
@@ -92,12 +93,17 @@ fn parse_bound(v: &IniView<'_>, key: &str) -> Result<u64, ConfigError> {
 }
 
 impl DhtConfig {
-    /// Reads a configuration; `file` names it in errors and warnings.
-    pub fn from_ini(ini: &Ini, file: &str) -> Result<DhtConfig, ConfigError> {
-        let v = IniView::new(ini, file);
+    /// The keys and sections of `ini` (loaded from `file`) the node does not use.
+    pub fn warnings(ini: &Ini, file: &str) -> Vec<ConfigWarning> {
         let mut known = ServerConfig::KNOWN_KEYS.to_vec();
         known.extend_from_slice(KNOWN_KEYS);
-        config::warn_unknown_keys(ini, file, &known);
+        config::unknown_key_warnings(ini, file, &known)
+    }
+
+    /// Reads a configuration; `file` names it in errors. Unused keys are not checked here (see
+    /// [`DhtConfig::warnings`]).
+    pub fn from_ini(ini: &Ini, file: &str) -> Result<DhtConfig, ConfigError> {
+        let v = IniView::new(ini, file);
 
         let min = parse_bound(&v, "minval")?;
         let max = parse_bound(&v, "maxval")?;
@@ -159,10 +165,25 @@ impl DhtConfig {
         DhtConfig::from_ini(&ini, "<embedded default config>")
     }
 
-    /// Loads `path`.
-    pub fn load(path: &std::path::Path) -> Result<DhtConfig, ConfigError> {
-        let ini = config::load_ini(path)?;
-        DhtConfig::from_ini(&ini, &path.display().to_string())
+    /// Loads `path` (`None`: the embedded default). The warnings come with the result, also
+    /// when the config is refused: an unknown key is often the typo behind a missing one.
+    pub fn load(
+        path: Option<&std::path::Path>,
+    ) -> (Result<DhtConfig, ConfigError>, Vec<ConfigWarning>) {
+        let (ini, file) = match path {
+            Some(p) => (config::load_ini(p), p.display().to_string()),
+            None => (
+                config::parse_ini(DEFAULT_CONFIG),
+                "<embedded default config>".to_owned(),
+            ),
+        };
+        match ini {
+            Ok(ini) => (
+                DhtConfig::from_ini(&ini, &file),
+                DhtConfig::warnings(&ini, &file),
+            ),
+            Err(e) => (Err(e), Vec::new()),
+        }
     }
 }
 
@@ -187,8 +208,39 @@ mod tests {
 
     #[test]
     fn original_example_config_loads() {
-        let c = parse(include_str!("../../../etc/dht/config.ini")).unwrap();
+        let text = include_str!("../../../etc/dht/config.ini");
+        let c = parse(text).unwrap();
         assert_eq!(c.batch_size, 65_535);
+        let ini = config::parse_ini(text).unwrap();
+        assert_eq!(DhtConfig::warnings(&ini, "x"), []);
+    }
+
+    #[test]
+    fn unused_keys_are_warnings_not_errors() {
+        let text = "[Server]\naddress=a\nport=1\nminval=0000000000000000\n\
+                    maxval=ffffffffffffffff\n[Options_Memory]\nsize_limt=1\n";
+        let ini = config::parse_ini(text).unwrap();
+        assert!(DhtConfig::from_ini(&ini, "t.ini").is_ok());
+        let w: Vec<String> = DhtConfig::warnings(&ini, "t.ini")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            w,
+            ["t.ini: unknown key [Options_Memory] size_limt ignored (did you mean size_limit?)"]
+        );
+    }
+
+    #[test]
+    fn load_keeps_the_warnings_of_a_refused_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.ini");
+        std::fs::write(&path, "[Server]\nadress=a\nport=1\n").unwrap();
+        let (config, warnings) = DhtConfig::load(Some(&path));
+        assert!(config.is_err());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let (config, warnings) = DhtConfig::load(None);
+        assert!(config.is_ok() && warnings.is_empty());
     }
 
     #[test]

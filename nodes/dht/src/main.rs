@@ -1,9 +1,14 @@
 //! `dhtnode`: parses the command line, loads the configuration (or the embedded default),
 //! starts logging and runs the node; errors become exit codes.
+//!
+//! Config warnings are read before the log exists (the config says where it goes), so they are
+//! printed on stderr directly only when the node stops before logging is up; otherwise they are
+//! logged, and the log's console mirror prints them on stderr once.
 
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use swarm_core::config;
 use swarm_dht::config::DhtConfig;
 use swarm_dht::DhtNode;
 
@@ -26,18 +31,18 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let config = match &args.config {
-        Some(path) => DhtConfig::load(path),
-        None => DhtConfig::default_config(),
-    };
+    let (config, warnings) = DhtConfig::load(args.config.as_deref());
     let config = match config {
         Ok(c) => c,
         Err(e) => {
+            config::print_warnings("dhtnode", &warnings);
             eprintln!("dhtnode: {e}");
             return ExitCode::from(2);
         }
     };
+    // console = true: warnings and errors are mirrored to stderr.
     if let Err(e) = swarm_core::logging::init(&config.log_dir, args.log_level, true) {
+        config::print_warnings("dhtnode", &warnings);
         eprintln!(
             "dhtnode: cannot open the log in {}: {e}",
             config.log_dir.display()
@@ -45,6 +50,7 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     log::info!("Starting DHT node ------------------------------");
+    config::log_warnings(&warnings);
     let mut node = match DhtNode::bind(&config) {
         Ok(node) => node,
         Err(e) => {

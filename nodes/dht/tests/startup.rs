@@ -63,3 +63,61 @@ fn crashed_dumps_temp_files_are_logged_and_deleted_at_start() {
     );
     assert_eq!(node.connect().channels(), [b"ch".to_vec()]);
 }
+
+#[test]
+fn config_warnings_reach_stderr_and_root_log() {
+    let mut node = node();
+    node.set("Options_Memory", "size_limt", "1000");
+    node.set("Options_memory", "batch_size", "2048");
+    node.start();
+    let stderr = node.stderr();
+    let log = node.root_log();
+    for needle in [
+        "unknown key [Options_Memory] size_limt ignored",
+        "unknown section [Options_memory] ignored",
+    ] {
+        assert!(
+            stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{stderr}"
+        );
+        assert!(log.contains(needle), "root.log lacks {needle:?}:\n{log}");
+    }
+    assert!(log.contains("did you mean size_limit?"), "{log}");
+    assert!(log.contains("did you mean [Options_Memory]?"), "{log}");
+    assert_eq!(
+        stderr.matches("size_limt").count(),
+        1,
+        "printed once:\n{stderr}"
+    );
+}
+
+#[test]
+fn config_warnings_are_printed_when_the_config_is_refused() {
+    let mut node = node();
+    node.set("Server", "adress", "127.0.0.1");
+    node.set("Server", "port", "not a port");
+    let failed = node.try_start_status().unwrap_err();
+    assert_eq!(failed.status.and_then(|s| s.code()), Some(2), "{failed:?}");
+    assert!(
+        failed
+            .stderr
+            .contains("unknown key [Server] adress ignored"),
+        "{}",
+        failed.stderr
+    );
+    assert!(failed.stderr.contains("[Server] port"), "{}", failed.stderr);
+}
+
+#[test]
+fn config_warnings_are_logged_whatever_the_log_level() {
+    let mut node = node();
+    node.set("Options_Memory", "size_limt", "1000");
+    node.set_args(&["--log-level", "error"]);
+    node.start();
+    let log = node.root_log();
+    assert!(
+        log.contains("unknown key [Options_Memory] size_limt"),
+        "{log}"
+    );
+    assert!(node.stderr().contains("size_limt"), "{}", node.stderr());
+}
