@@ -32,7 +32,7 @@ impl DhtNode {
     /// Creates the data directory, loads the channel dumps in it, and binds the listening
     /// socket. A dump that must stop the node (out-of-range rules) is an error.
     pub fn bind(config: &DhtConfig) -> io::Result<DhtNode> {
-        std::fs::create_dir_all(config.data_dir.join(dump::DELETED_DIR))?;
+        dump::load::scan::prepare_data_dir(&config.data_dir)?;
         let settings = DhtSettings {
             address: config.server.address.clone(),
             port: config.server.port,

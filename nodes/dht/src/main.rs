@@ -54,11 +54,9 @@ fn main() -> ExitCode {
     let mut node = match DhtNode::bind(&config) {
         Ok(node) => node,
         Err(e) => {
+            // The error names the path or address that failed.
             log::error!("cannot start: {e}");
-            eprintln!(
-                "dhtnode: cannot start on {}:{}: {e}",
-                config.server.address, config.server.port
-            );
+            eprintln!("dhtnode: cannot start: {e}");
             return ExitCode::from(1);
         }
     };

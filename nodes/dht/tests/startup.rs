@@ -121,3 +121,18 @@ fn config_warnings_are_logged_whatever_the_log_level() {
     );
     assert!(node.stderr().contains("size_limt"), "{}", node.stderr());
 }
+
+#[test]
+fn an_unusable_data_dir_is_named_in_the_error() {
+    let mut node = node();
+    // Tests run as root, so permissions would not stop it: a path below a regular file does.
+    let file = node.dir.path().join("file");
+    fs::write(&file, b"not a directory").unwrap();
+    let data = file.join("data");
+    node.set("Server", "data_dir", &data.display().to_string());
+    let failed = node.try_start_status().unwrap_err();
+    assert_eq!(failed.status.and_then(|s| s.code()), Some(1), "{failed:?}");
+    let expect = format!("cannot create data directory {}: ", data.display());
+    assert!(failed.stderr.contains(&expect), "{}", failed.stderr);
+    assert!(node.root_log().contains(&expect), "{}", node.root_log());
+}

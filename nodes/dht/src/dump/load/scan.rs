@@ -44,12 +44,34 @@ struct Found {
     backup: Option<Entry>,
 }
 
+/// Creates the data directory and its `deleted/` if missing; the error names the path that
+/// could not be created.
+pub fn prepare_data_dir(dir: &Path) -> io::Result<()> {
+    let create = |path: &Path, what: &str| {
+        fs::create_dir_all(path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create {what} {}: {e}", path.display()),
+            )
+        })
+    };
+    create(dir, "data directory")?;
+    create(&dir.join(DELETED_DIR), "directory")
+}
+
+/// `e` with `what` and `path` in front, keeping its kind.
+fn naming<'a>(path: &'a Path, what: &'a str) -> impl FnOnce(io::Error) -> io::Error + 'a {
+    move |e| io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
+
 /// Loads every channel dump in `dir` into `storage`. An error means the node must not start:
 /// the directory cannot be read, or a record broke `allow_out_of_range = fatal` or the
 /// all-out-of-range guard.
 pub fn load_data_dir(dir: &Path, rules: &LoadRules, storage: &mut Storage) -> io::Result<()> {
     log::info!("Scanning {} for memory files", dir.display());
-    let mut entries = fs::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
+    let mut entries = fs::read_dir(dir)
+        .and_then(|d| d.collect::<Result<Vec<_>, _>>())
+        .map_err(naming(dir, "cannot read data directory"))?;
     entries.sort_by_key(|e| e.file_name());
     let mut channels: BTreeMap<Vec<u8>, Found> = BTreeMap::new();
     for e in entries {
@@ -71,7 +93,7 @@ pub fn load_data_dir(dir: &Path, rules: &LoadRules, storage: &mut Storage) -> io
 fn classify(dir: &Path, path: &Path, channels: &mut BTreeMap<Vec<u8>, Found>) -> io::Result<()> {
     let name = path.file_name().unwrap_or_default();
     let shown = name.to_string_lossy();
-    let meta = fs::metadata(path)?;
+    let meta = fs::metadata(path).map_err(naming(path, "cannot stat"))?;
     if meta.is_dir() {
         if name != DELETED_DIR {
             log::warn!(
@@ -91,7 +113,7 @@ fn classify(dir: &Path, path: &Path, channels: &mut BTreeMap<Vec<u8>, Found>) ->
         // A crash fell between linking the old dump as the next backup and renaming the link
         // (dump/file.rs): it is only another name of a file still in place; drop the name.
         log::info!("{shown}: removing a backup-rotation link left by an interrupted dump");
-        fs::remove_file(path)?;
+        fs::remove_file(path).map_err(naming(path, "cannot remove"))?;
     } else if is_dump_temp_file(bytes) {
         remove_dump_temp_file(path, entry.len);
     } else if bytes.ends_with(DUMPING_SUFFIX.as_bytes()) {
