@@ -29,10 +29,9 @@ pub struct DhtNode {
 }
 
 impl DhtNode {
-    /// Creates the data directory, loads the channel dumps in it, and binds the listening
-    /// socket. A dump that must stop the node (out-of-range rules) is an error.
+    /// Binds the listening socket, then creates the data directory and loads the channel dumps
+    /// in it. A dump that must stop the node (out-of-range rules) is an error.
     pub fn bind(config: &DhtConfig) -> io::Result<DhtNode> {
-        dump::load::scan::prepare_data_dir(&config.data_dir)?;
         let settings = DhtSettings {
             address: config.server.address.clone(),
             port: config.server.port,
@@ -41,17 +40,21 @@ impl DhtNode {
             data_dir: config.data_dir.clone(),
             dump_period_s: config.dump_period_s,
         };
-        let mut service = DhtService::new(settings, config.size_limit);
+        let service = DhtService::new(settings, config.size_limit);
         let rules = LoadRules {
             range: config.range,
             batch_size: config.batch_size,
             out_of_range: config.allow_out_of_range,
             abort_after_all_out_of_range: config.abort_after_all_out_of_range,
         };
-        load_data_dir(&config.data_dir, &rules, service.storage_mut())?;
+        // Bind first: a taken port fails at once, before the data directory is touched or
+        // minutes go into loading it. Clients wait in the listen backlog meanwhile.
         let mut server = Server::bind(&config.server, service)?;
         let port = server.local_addr().port();
-        server.service_mut().set_port(port);
+        let dht = server.service_mut();
+        dht.set_port(port);
+        dump::load::scan::prepare_data_dir(&config.data_dir)?;
+        load_data_dir(&config.data_dir, &rules, dht.storage_mut())?;
         Ok(DhtNode { server })
     }
 

@@ -136,3 +136,29 @@ fn an_unusable_data_dir_is_named_in_the_error() {
     assert!(failed.stderr.contains(&expect), "{}", failed.stderr);
     assert!(node.root_log().contains(&expect), "{}", node.root_log());
 }
+
+#[test]
+fn a_taken_port_fails_at_once_before_the_data_dir_is_touched() {
+    let mut first = node();
+    first.start();
+    let mut second = node();
+    let port = first.port().to_string();
+    second.set("Server", "port", &port);
+    let d = second.data();
+    fs::write(d.join("ch.tcm"), one_record(b"v")).unwrap();
+    fs::write(d.join("ch.tcm.aB3dE9.dumping"), b"partial").unwrap();
+    let before = second.files();
+    let failed = second.try_start_status().unwrap_err();
+    assert_eq!(failed.status.and_then(|s| s.code()), Some(1), "{failed:?}");
+    assert!(failed.elapsed < Duration::from_secs(5), "{failed:?}");
+    let addr = format!("cannot listen on 127.0.0.1:{port}");
+    assert!(failed.stderr.contains(&addr), "{}", failed.stderr);
+    assert_eq!(second.files(), before, "the data directory was touched");
+    assert!(
+        !second.root_log().contains("Scanning"),
+        "{}",
+        second.root_log()
+    );
+    // The first node is unaffected.
+    assert_eq!(first.connect().channels(), Vec::<Vec<u8>>::new());
+}
