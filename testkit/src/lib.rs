@@ -22,5 +22,7 @@ pub mod wire;
 pub use dht::{records, DhtConn, Node, Records};
 pub use files::{names, raw_tcm, read_tcm};
 pub use mem::rss_bytes;
-pub use process::{read_log, signal, wait_exit, wait_log, NodeProcess, StartFailure};
+pub use process::{
+    read_log, signal, wait_exit, wait_log, NodeProcess, StartFailure, DATA_DIR_LOCK,
+};
 pub use wire::{arr, status, Conn, OK};

@@ -16,6 +16,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The lock file every node holds in its data directory (`swarm_core::lock::DATA_DIR_LOCK`).
+pub const DATA_DIR_LOCK: &str = "node.lock";
+
 /// How long [`NodeProcess::try_start`] waits for the `listening on` line (loading large dumps
 /// in a debug build takes a while).
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -289,9 +292,12 @@ impl NodeProcess {
         self.root_log()
     }
 
-    /// Names of the files in the data directory, sorted.
+    /// Names of the files in the data directory, sorted, but the lock a running node holds
+    /// there ([`DATA_DIR_LOCK`]): what tests compare is the node's data. [`names`] lists all.
     pub fn files(&self) -> Vec<String> {
-        names(&self.data())
+        let mut v = names(&self.data());
+        v.retain(|n| n != DATA_DIR_LOCK);
+        v
     }
 }
 

@@ -55,6 +55,9 @@ pub struct DhtConfig {
     /// The directory of `[LOG.Root] file`: root.log, and stats.log unless `[STATS] file_name`
     /// says otherwise.
     pub log_dir: PathBuf,
+    /// `[PidLock] path`: a lock file taken besides `<data_dir>/node.lock` (see
+    /// `swarm_core::lock`).
+    pub pid_lock: Option<PathBuf>,
 }
 
 /// Keys the node reads, and keys of the original it accepts without using them.
@@ -72,6 +75,7 @@ const KNOWN_KEYS: &[(&str, &str)] = &[
     ("Options_Memory", "lock_memory"),
     ("Options_Memory", "disable_direct_io"),
     ("Options_Memory", "bnum"),
+    ("PidLock", "path"),
 ];
 
 /// Parses a range bound: exactly 16 hex digits, optionally after `0x`.
@@ -156,6 +160,10 @@ impl DhtConfig {
             )?,
             dump_period_s: v.parse_or("Options_Memory", "dump_period_s", 0)?,
             log_dir,
+            pid_lock: v
+                .get("PidLock", "path")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
         })
     }
 
@@ -204,6 +212,7 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("data"));
         assert_eq!(c.batch_size, 65_536);
         assert_eq!(c.allow_out_of_range, OutOfRange::Load);
+        assert_eq!(c.pid_lock, None);
     }
 
     #[test]

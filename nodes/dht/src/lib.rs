@@ -29,8 +29,9 @@ pub struct DhtNode {
 }
 
 impl DhtNode {
-    /// Binds the listening socket, then creates the data directory and loads the channel dumps
-    /// in it. A dump that must stop the node (out-of-range rules) is an error.
+    /// Binds the listening socket, then creates and locks the data directory (one node per
+    /// directory) and loads the channel dumps in it. A dump that must stop the node
+    /// (out-of-range rules) is an error.
     pub fn bind(config: &DhtConfig) -> io::Result<DhtNode> {
         let settings = DhtSettings {
             address: config.server.address.clone(),
@@ -54,6 +55,7 @@ impl DhtNode {
         let dht = server.service_mut();
         dht.set_port(port);
         dump::load::scan::prepare_data_dir(&config.data_dir)?;
+        dump::load::scan::lock_data_dir(&config.data_dir, config.pid_lock.as_deref())?;
         load_data_dir(&config.data_dir, &rules, dht.storage_mut())?;
         Ok(DhtNode { server })
     }

@@ -147,13 +147,17 @@ fn a_taken_port_fails_at_once_before_the_data_dir_is_touched() {
     let d = second.data();
     fs::write(d.join("ch.tcm"), one_record(b"v")).unwrap();
     fs::write(d.join("ch.tcm.aB3dE9.dumping"), b"partial").unwrap();
-    let before = second.files();
+    let before = names(&second.data());
     let failed = second.try_start_status().unwrap_err();
     assert_eq!(failed.status.and_then(|s| s.code()), Some(1), "{failed:?}");
     assert!(failed.elapsed < Duration::from_secs(5), "{failed:?}");
     let addr = format!("cannot listen on 127.0.0.1:{port}");
     assert!(failed.stderr.contains(&addr), "{}", failed.stderr);
-    assert_eq!(second.files(), before, "the data directory was touched");
+    assert_eq!(
+        names(&second.data()),
+        before,
+        "the data directory was touched"
+    );
     assert!(
         !second.root_log().contains("Scanning"),
         "{}",
@@ -161,4 +165,67 @@ fn a_taken_port_fails_at_once_before_the_data_dir_is_touched() {
     );
     // The first node is unaffected.
     assert_eq!(first.connect().channels(), Vec::<Vec<u8>>::new());
+}
+
+#[test]
+fn a_second_node_on_a_locked_data_dir_refuses_to_start() {
+    let mut first = node();
+    fs::write(first.data().join("ch.tcm"), one_record(b"first")).unwrap();
+    first.start();
+    let data = first.data().display().to_string();
+    let mut second = node();
+    second.set("Server", "data_dir", &data);
+    let failed = second.try_start_status().unwrap_err();
+    assert_eq!(failed.status.and_then(|s| s.code()), Some(1), "{failed:?}");
+    let stderr = &failed.stderr;
+    assert!(
+        stderr.contains(&format!("data directory {data} is in use")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("(pid {})", first.pid())),
+        "{stderr}"
+    );
+    assert!(
+        !second.root_log().contains("Scanning"),
+        "{}",
+        second.root_log()
+    );
+    assert_eq!(
+        first.connect().get_all(b"ch"),
+        Records::from([(1, b"first".to_vec())])
+    );
+    // The lock dies with its process: no stale lock after kill -9.
+    first.kill9();
+    second.start();
+    assert_eq!(
+        second.connect().get_all(b"ch"),
+        Records::from([(1, b"first".to_vec())])
+    );
+    let lock = fs::read_to_string(first.data().join(DATA_DIR_LOCK)).unwrap();
+    assert_eq!(lock.trim(), second.pid().to_string());
+}
+
+#[test]
+fn the_pid_lock_of_the_config_is_taken_too() {
+    let shared = tempfile::tempdir().unwrap();
+    let pid_file = shared.path().join("dhtnode.pid").display().to_string();
+    let mut first = node();
+    first.set("PidLock", "path", &pid_file);
+    first.start();
+    assert_eq!(
+        fs::read_to_string(&pid_file).unwrap().trim(),
+        first.pid().to_string()
+    );
+    let mut second = node();
+    second.set("PidLock", "path", &pid_file);
+    let failed = second.try_start_status().unwrap_err();
+    assert_eq!(failed.status.and_then(|s| s.code()), Some(1), "{failed:?}");
+    let expect = format!(
+        "{pid_file} is locked by another running process (pid {})",
+        first.pid()
+    );
+    assert!(failed.stderr.contains(&expect), "{}", failed.stderr);
+    first.stop();
+    second.start();
 }

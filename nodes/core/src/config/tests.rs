@@ -168,6 +168,7 @@ fn unknown_keys_are_listed_not_refused() {
         ("Server", "minval"),
         ("Server", "maxval"),
         ("Options_Memory", "*"),
+        ("PidLock", "path"),
     ]);
     let unknown = unknown_keys(&example(), &known);
     assert_eq!(

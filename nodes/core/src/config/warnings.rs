@@ -68,17 +68,15 @@ impl fmt::Display for ConfigWarning {
     }
 }
 
-/// Sections the original's config files carry that the loop or logging handle elsewhere (or that
-/// we drop): never warned about.
+/// Sections the original's config files carry that logging and stats handle elsewhere (or that
+/// we drop): never warned about. `[PidLock]` is not one: a node that takes it lists
+/// `("PidLock", "path")` among its keys, and for one that does not, the warning is true.
 fn ignored_section(name: &str) -> bool {
-    name.starts_with("LOG")
-        || name.eq_ignore_ascii_case("stats")
-        || name == "PidLock"
-        || name == "VERSION"
+    name.starts_with("LOG") || name.eq_ignore_ascii_case("stats") || name == "VERSION"
 }
 
 /// `(section, key)` pairs present in `ini` but not in `known` (a key of `"*"` accepts every key of
-/// its section). Ignored sections (`LOG*`, `STATS`, `PidLock`, `VERSION`) are skipped; a section
+/// its section). Ignored sections (`LOG*`, `STATS`, `VERSION`) are skipped; a section
 /// with no keys and no known key is reported with an empty key.
 pub fn unknown_keys(ini: &Ini, known: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut unknown = Vec::new();

@@ -4,6 +4,7 @@
 //! | entry | what happens |
 //! |---|---|
 //! | `deleted/` | nothing (removed channels) |
+//! | `node.lock` | nothing: the lock that keeps a second node out ([`lock_data_dir`]) |
 //! | another directory | warned, ignored |
 //! | `<ch>.tcm.XXXXXX.dumping` | deleted, its path and size logged: the temp file of a dump a crash or kill interrupted (dump/file.rs), never complete; the lock keeps other nodes out, and a dhtdump writing one loses its connection with the node that died |
 //! | another `*.dumping` | warned as an unfinished dump ("restarted uncleanly"), ignored |
@@ -28,6 +29,7 @@ use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use swarm_core::lock::{DirLock, LockError, DATA_DIR_LOCK};
 use swarm_protocol::tcm::TcmError;
 
 /// A dump file found in the directory.
@@ -57,6 +59,30 @@ pub fn prepare_data_dir(dir: &Path) -> io::Result<()> {
     };
     create(dir, "data directory")?;
     create(&dir.join(DELETED_DIR), "directory")
+}
+
+/// Takes `[PidLock] path` (if configured) and `<dir>/node.lock` for the rest of the process's
+/// life (see `swarm_core::lock`), so no second node reads or changes the directory. Call it
+/// after [`prepare_data_dir`] and before [`load_data_dir`].
+pub fn lock_data_dir(dir: &Path, pid_lock: Option<&Path>) -> io::Result<()> {
+    // The lock error names the lock file and the holder's pid; say what it guards.
+    let context = |e: LockError, what: String| {
+        let msg = format!("{what}{e}");
+        io::Error::new(io::Error::from(e).kind(), msg)
+    };
+    if let Some(path) = pid_lock {
+        let lock = DirLock::file(path).map_err(|e| context(e, "[PidLock] path: ".into()))?;
+        lock.keep_until_exit();
+    }
+    let lock = DirLock::data_dir(dir).map_err(|e| match e {
+        LockError::Held { .. } => {
+            context(e, format!("data directory {} is in use: ", dir.display()))
+        }
+        other => other.into(),
+    })?;
+    log::info!("Locked {}", lock.path().display());
+    lock.keep_until_exit();
+    Ok(())
 }
 
 /// `e` with `what` and `path` in front, keeping its kind.
@@ -104,6 +130,9 @@ fn classify(dir: &Path, path: &Path, channels: &mut BTreeMap<Vec<u8>, Found>) ->
         return Ok(());
     }
     let bytes = name.as_bytes();
+    if name == DATA_DIR_LOCK {
+        return Ok(()); // this node's lock (lock_data_dir)
+    }
     let entry = Entry {
         path: path.to_path_buf(),
         len: meta.len(),
