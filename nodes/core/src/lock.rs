@@ -23,7 +23,6 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
 
 /// Name of the lock file in a node's data directory.
 pub const DATA_DIR_LOCK: &str = "node.lock";
@@ -95,12 +94,7 @@ pub struct DirLock {
     /// Keeps the lock: closing the fd releases it. Never read.
     _file: File,
     path: PathBuf,
-    /// `path` made absolute, to recognise the same file under another name.
-    canonical: PathBuf,
 }
-
-/// Locks parked by [`DirLock::keep_until_exit`].
-static KEPT: Mutex<Vec<DirLock>> = Mutex::new(Vec::new());
 
 impl DirLock {
     /// Locks `<dir>/node.lock` ([`DATA_DIR_LOCK`]); `dir` must exist.
@@ -108,9 +102,9 @@ impl DirLock {
         DirLock::file(&dir.join(DATA_DIR_LOCK))
     }
 
-    /// Locks `path`, creating it if missing, and writes this process's pid into it. A lock
-    /// this process parked with [`DirLock::keep_until_exit`] is handed back instead (a library
-    /// user that drops a node and binds a new one on the same directory).
+    /// Locks `path`, creating it if missing, and writes this process's pid into it. A second
+    /// lock on the same file fails even within one process (`flock` locks belong to the open
+    /// file): a node that is dropped releases its lock for the next.
     pub fn file(path: &Path) -> Result<DirLock, LockError> {
         let io_err = |source| LockError::Io {
             path: path.to_path_buf(),
@@ -123,10 +117,6 @@ impl DirLock {
             .truncate(false) // the holder's pid stays readable until we hold the lock
             .open(path)
             .map_err(io_err)?;
-        let canonical = fs::canonicalize(path).map_err(io_err)?;
-        if let Some(kept) = take_kept(&canonical) {
-            return Ok(kept);
-        }
         if let Err(e) = try_flock(&file) {
             if e.kind() == io::ErrorKind::WouldBlock {
                 return Err(LockError::Held {
@@ -140,7 +130,6 @@ impl DirLock {
         Ok(DirLock {
             _file: file,
             path: path.to_path_buf(),
-            canonical,
         })
     }
 
@@ -148,20 +137,6 @@ impl DirLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
-
-    /// Holds the lock until the process exits, for a caller with nowhere to keep it.
-    pub fn keep_until_exit(self) {
-        KEPT.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(self);
-    }
-}
-
-/// The parked lock on `canonical`, if any.
-fn take_kept(canonical: &Path) -> Option<DirLock> {
-    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
-    let i = kept.iter().position(|l| l.canonical == canonical)?;
-    Some(kept.swap_remove(i))
 }
 
 /// `flock(LOCK_EX | LOCK_NB)`; `WouldBlock` when another open file holds it.
@@ -230,16 +205,19 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_lock_is_handed_back_in_this_process() {
+    fn a_second_lock_in_the_same_process_fails_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        DirLock::data_dir(dir.path()).unwrap().keep_until_exit();
-        let path = dir.path().join(DATA_DIR_LOCK);
-        assert!(flock_from_elsewhere(&path).is_err(), "still held");
-        // The same file under another name.
-        let again = DirLock::file(&dir.path().join(".").join(DATA_DIR_LOCK)).unwrap();
-        assert_eq!(again.path(), path);
+        let first = DirLock::data_dir(dir.path()).unwrap();
+        // The same file under another name, from this process: still held.
+        let other_name = dir.path().join(".").join(DATA_DIR_LOCK);
+        assert!(matches!(
+            DirLock::file(&other_name),
+            Err(LockError::Held { .. })
+        ));
+        drop(first);
+        let again = DirLock::file(&other_name).unwrap();
         drop(again);
-        assert!(flock_from_elsewhere(&path).is_ok(), "released");
+        assert!(flock_from_elsewhere(&dir.path().join(DATA_DIR_LOCK)).is_ok());
     }
 
     #[test]

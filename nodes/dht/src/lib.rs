@@ -26,6 +26,8 @@ use swarm_core::{Server, ShutdownHandle};
 #[derive(Debug)]
 pub struct DhtNode {
     server: Server<DhtService>,
+    /// The data directory's lock (and `[PidLock] path`'s), held as long as the node exists.
+    _locks: Vec<swarm_core::lock::DirLock>,
 }
 
 impl DhtNode {
@@ -55,9 +57,12 @@ impl DhtNode {
         let dht = server.service_mut();
         dht.set_port(port);
         dump::load::scan::prepare_data_dir(&config.data_dir)?;
-        dump::load::scan::lock_data_dir(&config.data_dir, config.pid_lock.as_deref())?;
+        let locks = dump::load::scan::lock_data_dir(&config.data_dir, config.pid_lock.as_deref())?;
         load_data_dir(&config.data_dir, &rules, dht.storage_mut())?;
-        Ok(DhtNode { server })
+        Ok(DhtNode {
+            server,
+            _locks: locks,
+        })
     }
 
     /// The address the node listens on.

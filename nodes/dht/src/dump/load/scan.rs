@@ -61,18 +61,18 @@ pub fn prepare_data_dir(dir: &Path) -> io::Result<()> {
     create(&dir.join(DELETED_DIR), "directory")
 }
 
-/// Takes `[PidLock] path` (if configured) and `<dir>/node.lock` for the rest of the process's
-/// life (see `swarm_core::lock`), so no second node reads or changes the directory. Call it
-/// after [`prepare_data_dir`] and before [`load_data_dir`].
-pub fn lock_data_dir(dir: &Path, pid_lock: Option<&Path>) -> io::Result<()> {
+/// Takes `[PidLock] path` (if configured) and `<dir>/node.lock` (see `swarm_core::lock`), so
+/// no second node reads or changes the directory while the returned locks are kept (the node
+/// keeps them for its life). Call it after [`prepare_data_dir`] and before [`load_data_dir`].
+pub fn lock_data_dir(dir: &Path, pid_lock: Option<&Path>) -> io::Result<Vec<DirLock>> {
+    let mut locks = Vec::new();
     // The lock error names the lock file and the holder's pid; say what it guards.
     let context = |e: LockError, what: String| {
         let msg = format!("{what}{e}");
         io::Error::new(io::Error::from(e).kind(), msg)
     };
     if let Some(path) = pid_lock {
-        let lock = DirLock::file(path).map_err(|e| context(e, "[PidLock] path: ".into()))?;
-        lock.keep_until_exit();
+        locks.push(DirLock::file(path).map_err(|e| context(e, "[PidLock] path: ".into()))?);
     }
     let lock = DirLock::data_dir(dir).map_err(|e| match e {
         LockError::Held { .. } => {
@@ -81,8 +81,8 @@ pub fn lock_data_dir(dir: &Path, pid_lock: Option<&Path>) -> io::Result<()> {
         other => other.into(),
     })?;
     log::info!("Locked {}", lock.path().display());
-    lock.keep_until_exit();
-    Ok(())
+    locks.push(lock);
+    Ok(locks)
 }
 
 /// `e` with `what` and `path` in front, keeping its kind.
