@@ -157,7 +157,14 @@ impl<S: Service> Server<S> {
         let stats_log = cfg
             .stats_file
             .as_deref()
-            .map(StatsLog::open_file)
+            .map(|path| {
+                StatsLog::open_file(path).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("cannot open the stats log {}: {e}", path.display()),
+                    )
+                })
+            })
             .transpose()?;
         Ok(Server {
             poll,
@@ -251,7 +258,10 @@ impl<S: Service> Server<S> {
 
     fn serve(&mut self, events: &mut Events) -> io::Result<()> {
         while !self.stop.load(Ordering::SeqCst) {
-            let timeout = if self.ready.is_empty() {
+            // Work left from the last turn (revisits, events and wakes past the per-turn rounds)
+            // must not wait for a timer.
+            let idle = self.ready.is_empty() && self.woken.is_empty() && self.posted.is_empty();
+            let timeout = if idle {
                 self.hk
                     .next_deadline()
                     .saturating_duration_since(Instant::now())
@@ -359,6 +369,7 @@ impl<S: Service> Server<S> {
 
     /// Runs `f` (a part of a turn) on the connection in `slot` and carries out its verdict:
     /// update the poll registration, queue a revisit, or close.
+    #[inline]
     fn turn<F>(&mut self, slot: usize, f: F)
     where
         F: FnOnce(&mut S, &mut Connection<S::Session>, &mut Turn<'_, S::Event>) -> Verdict,
@@ -455,16 +466,21 @@ impl<S: Service> Server<S> {
         // Still more: next turn, through the ready queue (posted events stay queued).
         let woken = mem::take(&mut self.woken);
         for &r in &woken {
-            if let Some(conn) = self.conn(r) {
-                conn.woken = true;
-                if !conn.queued {
-                    conn.queued = true;
-                    self.ready.push(r);
-                }
-            }
+            self.requeue(r, |conn| conn.woken = true);
         }
         self.woken = woken;
         self.woken.clear();
+    }
+
+    /// Queues `r` (if still open) for a turn without an event, after `mark` recorded why.
+    fn requeue(&mut self, r: ConnRef, mark: impl FnOnce(&mut Connection<S::Session>)) {
+        if let Some(conn) = self.conn(r) {
+            mark(conn);
+            if !conn.queued {
+                conn.queued = true;
+                self.ready.push(r);
+            }
+        }
     }
 
     /// Takes the mailbox's letters: node events go to the service at once, connection events
@@ -489,13 +505,7 @@ impl<S: Service> Server<S> {
         }
         let starved = mem::take(&mut self.starved);
         for &r in &starved {
-            if let Some(conn) = self.conn(r) {
-                conn.starved = false;
-                if !conn.queued {
-                    conn.queued = true;
-                    self.ready.push(r);
-                }
-            }
+            self.requeue(r, |conn| conn.starved = false);
         }
         self.starved = starved;
         self.starved.clear();

@@ -25,7 +25,13 @@ const KEEPALIVE_RETRIES: u32 = 3;
 /// Binds a non-blocking listening socket on `cfg.address:cfg.port`.
 pub(super) fn bind_listener(cfg: &ServerConfig) -> io::Result<TcpListener> {
     let addr = (cfg.address.as_str(), cfg.port)
-        .to_socket_addrs()?
+        .to_socket_addrs()
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot resolve [Server] address {}: {e}", cfg.address),
+            )
+        })?
         .next()
         .ok_or_else(|| {
             io::Error::new(
