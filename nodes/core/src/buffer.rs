@@ -204,6 +204,7 @@ impl OutputBuffer {
     }
 
     /// The output as a service writes it: appended to, with its room.
+    #[inline]
     pub(crate) fn out(&mut self) -> crate::service::Out<'_> {
         self.vec();
         let written = self.start;

@@ -210,6 +210,7 @@ fn needs_revisit<T>(conn: &Connection<T>, stop: Stop) -> bool {
 
 /// Handles buffered requests (and resumes the one in progress) until the input runs out, a
 /// request goes on waiting, or a budget is spent. Also says whether any request was taken.
+#[inline]
 fn process<S: Service>(
     service: &mut S,
     conn: &mut Connection<S::Session>,
@@ -229,7 +230,9 @@ fn process<S: Service>(
                 if conn.out.len() >= HIGH_WATER {
                     return (Stop::Backlog, requests > 0);
                 }
-                conn.drop_discarded();
+                if conn.discard > 0 {
+                    conn.drop_discarded();
+                }
                 if conn.input.is_empty() || conn.discard > 0 {
                     return (Stop::Incomplete, requests > 0);
                 }
@@ -271,6 +274,7 @@ fn process<S: Service>(
 }
 
 /// Takes one request from the input. `None`: no complete request, or the connection must close.
+#[inline(always)]
 fn handle_one<S: Service>(
     service: &mut S,
     conn: &mut Connection<S::Session>,
@@ -308,6 +312,7 @@ fn handle_one<S: Service>(
     Some(step)
 }
 
+#[inline(always)]
 fn apply<T>(conn: &mut Connection<T>, step: Step) {
     conn.state = match step {
         Step::Done => State::Idle,

@@ -23,24 +23,28 @@ const MIN_INPUT: usize = 256;
 /// Rounds: index line, slot, value.
 const ROUNDS: u32 = 3;
 
-/// Runs the prefetch rounds over the batch.
-pub(crate) fn prefetch(storage: &Storage, batch: &mut Prepare<'_, Session>) {
+/// Runs the prefetch rounds over the batch; `active` is scratch space (kept by the caller so
+/// no turn allocates).
+pub(crate) fn prefetch(
+    storage: &Storage,
+    batch: &mut Prepare<'_, Session>,
+    active: &mut Vec<usize>,
+) {
     let many = batch.len() >= MIN_CONNS;
-    let mut active = 0;
+    active.clear();
     for i in 0..batch.len() {
         if let Some((s, input)) = batch.get(i) {
             s.hints.len = 0;
             if many || input.len() >= MIN_INPUT {
                 first_round(storage, s, input);
-                active += usize::from(s.hints.len > 0);
+                if s.hints.len > 0 {
+                    active.push(i);
+                }
             }
         }
     }
-    if active == 0 {
-        return;
-    }
     for round in 1..ROUNDS {
-        for i in 0..batch.len() {
+        for &i in active.iter() {
             if let Some((s, _)) = batch.get(i) {
                 later_round(storage, s, round);
             }

@@ -65,6 +65,8 @@ pub struct DhtService {
     /// The last channel name found valid (see `requests::channel_ok`); empty at first.
     pub(crate) valid_channel: Vec<u8>,
     dumper: Dumper,
+    /// Scratch list of the connections `prepare` prefetches for.
+    prefetching: Vec<usize>,
     /// Channels the shutdown dump could not write (`None` before shutdown).
     shutdown_failures: Option<usize>,
 }
@@ -80,6 +82,7 @@ impl DhtService {
             listens: Listens::default(),
             stats: Stats::default(),
             valid_channel: Vec::new(),
+            prefetching: Vec::new(),
             shutdown_failures: None,
         }
     }
@@ -184,7 +187,7 @@ impl Service for DhtService {
     }
 
     fn prepare(&mut self, batch: &mut Prepare<'_, Session>) {
-        crate::prefetch::prefetch(&self.storage, batch);
+        crate::prefetch::prefetch(&self.storage, batch, &mut self.prefetching);
     }
 
     fn handle(

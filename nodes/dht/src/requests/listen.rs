@@ -55,6 +55,9 @@ pub struct Listens {
 impl Listens {
     /// A record of channel `channel_id` was Put: tell its listeners.
     pub fn notify(&mut self, cx: &mut Context<'_, DhtEvent>, channel_id: u64, key: u64) {
+        if self.waiters.is_empty() {
+            return; // the common case, without hashing on every Put
+        }
         for conn in self.waiters.of(&channel_id) {
             cx.post(conn, DhtEvent::Listen(ListenEvent::Put(key)));
         }
