@@ -30,22 +30,10 @@ cargo build --release -q -p swarm-bench --bin swarm-bench
 BENCH=${CARGO_TARGET_DIR:-$PWD/target}/release/swarm-bench
 
 TMP=$(mktemp -d /tmp/ab-dhtnode.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 trap cleanup EXIT
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-  local p
-  while :; do
-    p=$((10000 + RANDOM % 50000))
-    port_in_use "$p" || { echo "$p"; return; }
-  done
-}
 start() { # start NAME BINARY: prints "PID PORT"
   local port
   port=$(free_port)
@@ -65,15 +53,6 @@ PIDS+=("$OPID")
 read -r NPID NPORT < <(start new "$NEW")
 PIDS+=("$NPID")
 
-busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-wait_quiet() {
-  local waited=0 a b
-  while ((waited < QUIET_MAX)); do
-    a=$(busy_ticks); sleep 1; b=$(busy_ticks); waited=$((waited + 1))
-    (((b - a) * 100 < 20 * $(getconf CLK_TCK))) && return 0
-  done
-}
-jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
 COMMON=(--connections "$CONNECTIONS" --value-size "$VALUE_SIZE" --keys "$KEYS" --channel bench)
 "$BENCH" --target dht --addr "127.0.0.1:$OPORT" "${COMMON[@]}" --load --requests 0 >/dev/null 2>&1
 "$BENCH" --target dht --addr "127.0.0.1:$NPORT" "${COMMON[@]}" --load --requests 0 >/dev/null 2>&1
@@ -87,9 +66,9 @@ for mix in $MIXES; do
     n=$REQUESTS; ((pipe > 1)) && n=$REQUESTS_P16
     ops_ratios=(); cpu_ratios=()
     for r in $(seq "$ROUNDS"); do
-      wait_quiet
+      wait_quiet || true
       o=$("$BENCH" --target dht --addr "127.0.0.1:$OPORT" "${COMMON[@]}" --mix "$mix" --pipeline "$pipe" --requests "$n" --node-pid "$OPID" --json 2>/dev/null)
-      wait_quiet
+      wait_quiet || true
       w=$("$BENCH" --target dht --addr "127.0.0.1:$NPORT" "${COMMON[@]}" --mix "$mix" --pipeline "$pipe" --requests "$n" --node-pid "$NPID" --json 2>/dev/null)
       oo=$(jget ops_per_s "$o"); no=$(jget ops_per_s "$w")
       oc=$(jget node_cpu_us_per_req "$o"); nc=$(jget node_cpu_us_per_req "$w")

@@ -50,22 +50,9 @@ BENCH=$BIN/swarm-bench
 
 # --- servers -------------------------------------------------------------------------------
 TMP=$(mktemp -d /tmp/bench-vs-redis.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 trap cleanup EXIT
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-  local p
-  while :; do
-    p=$((10000 + RANDOM % 50000))
-    port_in_use "$p" || port_in_use $((p + 100)) || { echo "$p"; return; }
-  done
-}
 wait_port() { # wait_port PORT PID NAME [LOGFILE]
   for _ in $(seq 300); do
     port_in_use "$1" && return 0
@@ -107,21 +94,12 @@ say "dhtnode pid $DPID port $DPORT; redis-server pid $RPID port $RPORT; swarm-ec
 say "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, kernel $(uname -r); load at start: $(uptime | sed 's/.*load average: //')"
 
 COMMON=(--connections "$CONNECTIONS" --value-size "$VALUE_SIZE" --keys "$KEYS" --channel "$CHANNEL")
-jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
 rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
 used_memory() { redis-cli -p "$RPORT" info memory | tr -d '\r' | sed -n 's/^used_memory://p'; }
-busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-wait_quiet() { # waits (up to QUIET_MAX s) until the machine was idle for one second
-  local waited=0 a b
-  while ((waited < QUIET_MAX)); do
-    a=$(busy_ticks); sleep 1; b=$(busy_ticks); waited=$((waited + 1))
-    (((b - a) * 100 < 20 * $(getconf CLK_TCK))) && return 0
-  done
-  say "the machine stayed busy for $QUIET_MAX s; running anyway"
-}
+quiet() { wait_quiet || say "the machine stayed busy for $QUIET_MAX s; running anyway"; }
 bench() { # bench ARGS... : runs swarm-bench --json, logs everything, prints the JSON
   local out
-  wait_quiet
+  quiet
   say "\$ swarm-bench $*"
   out=$("$BENCH" "$@" --json 2>>"$LOG") || { say "swarm-bench failed: $*"; echo 1 >>"$TMP/failed"; }
   echo "$out" >>"$LOG"
@@ -147,7 +125,7 @@ for round in $(seq "$ROUNDS"); do
   # scheduling hiccup to move the figure by a third.
   j=$(bench --target dht --addr "127.0.0.1:$DPORT" --mix getall --requests 3 --channel "$CHANNEL" --node-pid "$DPID")
   add getall_mb "$(jget batch_mb_per_s "$j")"; add getall_rec "$(jget records_per_s "$j")"
-  wait_quiet
+  quiet
   j=$("$BENCH" lzo --keys "$KEYS" --value-size "$VALUE_SIZE" --passes 3 --json 2>>"$LOG"); echo "$j" >>"$LOG"
   add lzo_mb "$(jget batch_mb_per_s "$j")"; add lzo_rec "$(jget records_per_s "$j")"
   for op in get put; do
@@ -172,7 +150,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # redis-benchmark's own figures, for reference (its keys are "key:NNN", so this comes last).
-rb() { wait_quiet; redis-benchmark -h 127.0.0.1 -p "$RPORT" -t get,set -c "$CONNECTIONS" -d "$VALUE_SIZE" \
+rb() { quiet; redis-benchmark -h 127.0.0.1 -p "$RPORT" -t get,set -c "$CONNECTIONS" -d "$VALUE_SIZE" \
   -r "$KEYS" -q "$@" 2>>"$LOG" | tr '\r' '\n' | grep 'requests per second' | tee -a "$LOG"; }
 say "\$ redis-benchmark -t get,set -n $REQUESTS -c $CONNECTIONS -d $VALUE_SIZE -r $KEYS -q"
 RB1=$(rb -n "$REQUESTS")
