@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's one check: formatting, lints and every test of the workspace. The README's test
+# The project's one check: formatting, lints, docs and every test of the workspace. The README's test
 # command and CI (.ci/run) run exactly this. Prints cargo test's summary lines at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -129,7 +129,7 @@ pub enum Op {
 }
 
 impl Op {
-    /// Every operation, in the order of [`Mix::weights`].
+    /// Every operation, in the order of the weights of a [`Mix::Weighted`].
     pub const ALL: [Op; 4] = [Op::Get, Op::Put, Op::Exists, Op::Remove];
 
     /// Lowercase name as written in `--mix`.

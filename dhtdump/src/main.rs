@@ -16,7 +16,7 @@ use swarm_dhtdump::{supervise, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_UNREACHAB
 #[derive(Debug, Parser)]
 #[command(name = "dhtdump", version, about)]
 struct Args {
-    /// config.ini to use ([Dht] address port, [Dump] data_dir period_s ...).
+    /// config.ini to use (sections Dht: address, port; Dump: data_dir, period_s, ...).
     #[arg(short, long, value_name = "FILE")]
     config: PathBuf,
     /// Dump once, immediately, then exit (0 when every channel was dumped).

@@ -490,8 +490,18 @@ mod tests {
             let mut out = Vec::new();
             req.encode(&mut out);
             let len = out.len();
+            let arrays_only = req.command() != DhtCommand::Redistribute;
             for cut in 0..len {
                 prop_assert_eq!(DhtRequest::decode(&out[..cut]), Err(DecodeError::Incomplete));
+                // The length hint is a lower bound past what has arrived, never past the end.
+                if let Some(n) = DhtRequest::needed_len(&out[..cut]) {
+                    prop_assert!(n > cut && n <= len, "hint {} at cut {} of {}", n, cut, len);
+                } else {
+                    prop_assert!(cut < 4 || !arrays_only);
+                }
+            }
+            if arrays_only {
+                prop_assert_eq!(DhtRequest::needed_len(&out), Some(len));
             }
             out.extend_from_slice(&tail);
             let (got, used) = DhtRequest::decode(&out).unwrap();
