@@ -55,6 +55,16 @@ impl InputBudget {
     fn used(&self) -> usize {
         self.used
     }
+
+    /// Whether a buffer of `capacity` bytes could ever be charged (when nothing else is).
+    pub(crate) fn could_hold(&self, capacity: usize) -> bool {
+        capacity.saturating_sub(FREE_INPUT) <= self.limit
+    }
+
+    /// The limit, for messages.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
 }
 
 /// Received bytes not yet decoded: `buf[start..end]`.
@@ -67,6 +77,8 @@ pub(crate) struct InputBuffer {
     charged: usize,
     /// Total size of the partial request at the front, when the service could tell.
     need: usize,
+    /// The capacity the last refused growth asked for.
+    refused: usize,
 }
 
 impl InputBuffer {
@@ -126,6 +138,7 @@ impl InputBuffer {
                 let charge = grown.saturating_sub(FREE_INPUT);
                 if charge > self.charged {
                     if !budget.charge(charge - self.charged) {
+                        self.refused = grown;
                         return None;
                     }
                     self.charged = charge;
@@ -135,6 +148,11 @@ impl InputBuffer {
         }
         let stop = self.buf.len().min(self.end + READ_CHUNK);
         Some(&mut self.buf[self.end..stop])
+    }
+
+    /// The capacity the last growth refused by the budget asked for.
+    pub(crate) fn refused(&self) -> usize {
+        self.refused
     }
 
     /// The service said the partial request at the front is `n` bytes in all.
@@ -355,6 +373,9 @@ mod tests {
         assert!(c.spare(&mut none).is_some(), "32 -> 64 KiB is free");
         receive(&mut c, &vec![4; 2 * INITIAL_INPUT]);
         assert!(c.spare(&mut none).is_none(), "64 -> 128 KiB is charged");
+        assert_eq!(c.refused(), 2 * FREE_INPUT);
+        assert!(!none.could_hold(c.refused()));
+        assert!(budget.could_hold(c.refused()));
     }
 
     #[test]

@@ -165,6 +165,16 @@ impl<T> Connection<T> {
                 return Ok(ReadEnd::Budget);
             }
             let Some(spare) = self.input.spare(budget) else {
+                let wanted = self.input.refused();
+                if !budget.could_hold(wanted) {
+                    // It would wait for ever: no amount of freed budget is enough.
+                    return Err(io::Error::other(format!(
+                        "a request of {} bytes does not fit [Server] input_buffer_limit \
+                         ({} bytes)",
+                        wanted.max(self.input.len()),
+                        budget.limit()
+                    )));
+                }
                 self.starved = true;
                 return Ok(ReadEnd::Starved);
             };

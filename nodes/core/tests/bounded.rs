@@ -102,6 +102,27 @@ fn partial_requests_are_held_under_the_input_budget_and_all_complete() {
 }
 
 #[test]
+fn a_request_larger_than_the_whole_input_budget_closes_its_connection() {
+    let _g = serial();
+    let mut cfg = local();
+    cfg.input_buffer_limit = MIB as usize;
+    let server = start(cfg);
+    let mut big = server.connect();
+    big.send("big 3000000\n");
+    // It could never be buffered whole: waiting for budget would hang it for ever.
+    let _ = big.stream.write_all(&vec![b'p'; 3_000_000]);
+    assert!(big.read_to_close().is_empty());
+    let mut fits = server.connect();
+    fits.send("big 500000\n");
+    fits.stream
+        .write_all(&vec![b'p'; 500_000])
+        .expect("payload");
+    fits.send("\n");
+    assert_eq!(fits.line(), "big 500000 ok");
+    server.stop();
+}
+
+#[test]
 fn discarded_input_is_dropped_as_it_arrives() {
     let _g = serial();
     let server = start(local());
