@@ -2,22 +2,26 @@
 //!
 //! Concept-to-module map, as in the original's `src/dhtnode`: `config` (config.ini), `service`
 //! (the node's state and request dispatch on the shared event loop), `requests` (one file per
-//! request), `storage` (channels of records), `dump` (files in the data directory), `stats`.
+//! request), `storage` (channels of records), `dump` (files in the data directory), `stats`;
+//! `settings` and `event` hold what the service and the request files share.
 
 pub mod config;
 pub mod dump;
+pub mod event;
 pub mod hugepages;
 mod prefetch;
 pub mod requests;
 pub mod service;
 pub mod session;
+pub mod settings;
 pub mod stats;
 pub mod storage;
 
 use config::DhtConfig;
 use dump::load::scan::load_data_dir;
 use dump::load::LoadRules;
-use service::{DhtService, DhtSettings};
+use service::DhtService;
+use settings::DhtSettings;
 use std::io;
 use std::net::SocketAddr;
 use swarm_core::{Server, ShutdownHandle};

@@ -1,53 +1,26 @@
 //! The dht node's [`Service`]: decodes each request, dispatches it to its handler in
-//! `requests/`, and owns what outlives a request: the channels, the Listen registry
+//! `requests/` (handing each only the fields it uses), and owns what outlives a request: the channels, the Listen registry
 //! ([`Listens`]), the periodic dump ([`Dumper`]). A connection's own state is its
 //! [`Session`] (`session`).
 
 use crate::dump::file::dump_all;
-use crate::dump::periodic::{DumpEvent, Dumper};
-use crate::requests::listen::{ListenEvent, Listens};
+use crate::dump::periodic::Dumper;
+use crate::requests::listen::Listens;
+use crate::requests::{get, get_all, info, listen, put, put_batch, redistribute, remove};
+use crate::requests::{remove_channel, ChannelCheck};
 use crate::session::{Ongoing, Session};
 use crate::stats::Stats;
 use crate::storage::Storage;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use swarm_core::{ConnRef, Context, Handled, Out, Prepare, Service, Step};
 use swarm_protocol::batch::BatchBuilder;
 use swarm_protocol::dht::DhtRequest;
-use swarm_protocol::{DecodeError, HashRange};
+use swarm_protocol::DecodeError;
 
-/// Settings the request handlers need.
-#[derive(Debug, Clone)]
-pub struct DhtSettings {
-    /// `[Server] address`, echoed in size replies.
-    pub address: String,
-    /// The port echoed in size replies.
-    pub port: u16,
-    /// The node's hash range.
-    pub range: HashRange,
-    /// Batch capacity for GetAll-style replies; the record size limit is 32 bytes less.
-    pub batch_size: usize,
-    /// Where dump files live (RemoveChannel moves a channel's file to `deleted/`).
-    pub data_dir: PathBuf,
-    /// `[Options_Memory] dump_period_s`: 0 dumps only at shutdown.
-    pub dump_period_s: u64,
-}
-
-impl DhtSettings {
-    /// Largest value Put accepts: `batch_size - 32`, so every stored record fits one batch.
-    pub fn value_limit(&self) -> usize {
-        self.batch_size.saturating_sub(32)
-    }
-}
-
-/// What reaches the dht service or one of its connections from elsewhere.
-#[derive(Debug)]
-pub enum DhtEvent {
-    /// For a Listen connection: a key was Put, or its channel was removed.
-    Listen(ListenEvent),
-    /// For the service: the periodic dump's writer reported, or its next step is due.
-    Dump(DumpEvent),
-}
+// Defined in modules of their own so the request files need nothing from this one; also
+// named here, where the periodic dump and the library's users look for them.
+pub use crate::event::DhtEvent;
+pub use crate::settings::DhtSettings;
 
 /// Input bytes from which an incomplete request's announced length is passed to the loop
 /// ([`Handled::NeedMore`]), so its buffer is reserved at once under the input budget; shorter
@@ -57,13 +30,13 @@ const NEED_HINT_FROM: usize = 4096;
 /// The dht node's storage and request handling.
 #[derive(Debug)]
 pub struct DhtService {
-    pub(crate) storage: Storage,
-    pub(crate) settings: DhtSettings,
+    storage: Storage,
+    settings: DhtSettings,
+    /// `pub(crate)` only for the Listen tests, which check that no Listen is left.
     pub(crate) listens: Listens,
-    pub(crate) batch: BatchBuilder,
-    pub(crate) stats: Stats,
-    /// The last channel name found valid (see `requests::channel_ok`); empty at first.
-    pub(crate) valid_channel: Vec<u8>,
+    batch: BatchBuilder,
+    stats: Stats,
+    names: ChannelCheck,
     dumper: Dumper,
     /// Scratch list of the connections `prepare` prefetches for.
     prefetching: Vec<usize>,
@@ -81,7 +54,7 @@ impl DhtService {
             settings,
             listens: Listens::default(),
             stats: Stats::default(),
-            valid_channel: Vec::new(),
+            names: ChannelCheck::default(),
             prefetching: Vec::new(),
             shutdown_failures: None,
         }
@@ -134,31 +107,85 @@ impl DhtService {
         req: DhtRequest<'_>,
         out: &mut Out<'_>,
     ) -> Result<Step, String> {
+        // Each handler borrows only the fields it touches.
+        let DhtService {
+            storage,
+            settings,
+            listens,
+            stats,
+            names,
+            ..
+        } = self;
         match req {
             DhtRequest::Put {
                 channel,
                 key,
                 value,
-            } => self.put(cx, channel, key, value, out),
-            DhtRequest::Get { channel, key } => self.get(channel, key, out),
-            DhtRequest::Exists { channel, key } => self.exists(channel, key, out),
-            DhtRequest::Remove { channel, key } => self.remove(channel, key, out),
-            DhtRequest::GetChannels => Ok(self.get_channels(out)),
-            DhtRequest::GetChannelSize { channel } => Ok(self.get_channel_size(channel, out)),
-            DhtRequest::GetSize => Ok(self.get_size(out)),
-            DhtRequest::GetResponsibleRange => Ok(self.get_responsible_range(out)),
-            DhtRequest::GetNumConnections => Ok(self.get_num_connections(cx, out)),
-            DhtRequest::GetVersion => Ok(self.get_version(out)),
-            DhtRequest::RemoveChannel { channel } => Ok(self.remove_channel(cx, channel, out)),
-            DhtRequest::Listen { channel } => Ok(self.listen(s, channel, out)),
+            } => put::put(
+                storage, stats, names, listens, cx, settings, channel, key, value, out,
+            ),
+            DhtRequest::Get { channel, key } => get::get(storage, stats, names, channel, key, out),
+            DhtRequest::Exists { channel, key } => get::exists(storage, names, channel, key, out),
+            DhtRequest::Remove { channel, key } => {
+                remove::remove(storage, stats, names, settings.range, channel, key, out)
+            }
+            DhtRequest::GetChannels => Ok(info::get_channels(storage, out)),
+            DhtRequest::GetChannelSize { channel } => Ok(info::get_channel_size(
+                storage, settings, names, channel, out,
+            )),
+            DhtRequest::GetSize => Ok(info::get_size(storage, settings, out)),
+            DhtRequest::GetResponsibleRange => Ok(info::get_responsible_range(settings.range, out)),
+            DhtRequest::GetNumConnections => Ok(info::get_num_connections(
+                settings,
+                cx.num_connections(),
+                out,
+            )),
+            DhtRequest::GetVersion => Ok(info::get_version(out)),
+            DhtRequest::RemoveChannel { channel } => Ok(remove_channel::remove_channel(
+                storage,
+                stats,
+                names,
+                listens,
+                cx,
+                &settings.data_dir,
+                channel,
+                out,
+            )),
+            DhtRequest::Listen { channel } => {
+                Ok(listen::listen(storage, names, listens, s, channel, out))
+            }
             DhtRequest::GetAll { channel } => Ok(self.get_all(s, channel, None, false, out)),
             DhtRequest::GetAllKeys { channel } => Ok(self.get_all(s, channel, None, true, out)),
             DhtRequest::GetAllFilter { channel, filter } => {
                 Ok(self.get_all(s, channel, Some(filter), false, out))
             }
-            DhtRequest::PutBatch { channel, batch } => self.put_batch(channel, batch, out),
-            DhtRequest::Redistribute { .. } => Ok(self.redistribute(s, out)),
+            DhtRequest::PutBatch { channel, batch } => {
+                put_batch::put_batch(storage, stats, names, settings, channel, batch, out)
+            }
+            DhtRequest::Redistribute { .. } => Ok(redistribute::redistribute(s.peer, out)),
         }
+    }
+
+    /// GetAll, GetAllKeys or GetAllFilter: one call for the three.
+    fn get_all(
+        &mut self,
+        s: &mut Session,
+        channel: &[u8],
+        filter: Option<&[u8]>,
+        keys_only: bool,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        get_all::get_all(
+            &self.storage,
+            &mut self.stats,
+            &mut self.names,
+            &mut self.batch,
+            &mut s.ongoing,
+            channel,
+            filter,
+            keys_only,
+            out,
+        )
     }
 
     /// A request that did not decode as a whole: too long a Put value is answered and
@@ -169,7 +196,7 @@ impl DhtService {
         }
         let limit = self.settings.value_limit() as u64;
         if let Some(put) = DhtRequest::oversized_put(input, limit) {
-            return self.put_too_big(&put, out);
+            return put::put_too_big(&mut self.stats, &mut self.names, &self.settings, &put, out);
         }
         match DhtRequest::needed_len(input) {
             Some(n) if n > input.len() => Handled::NeedMore(n),
@@ -223,8 +250,21 @@ impl Service for DhtService {
         let cmd = s.ongoing.command();
         let step = match s.ongoing {
             Ongoing::Idle => Step::Done,
-            Ongoing::Iteration(_) => self.resume_iteration(s, out),
-            Ongoing::Listen(_) => self.resume_listen(cx, s, out),
+            Ongoing::Iteration(_) => get_all::resume_iteration(
+                &self.storage,
+                &mut self.stats,
+                &mut self.batch,
+                &mut s.ongoing,
+                out,
+            ),
+            Ongoing::Listen(_) => listen::resume_listen(
+                &self.storage,
+                &mut self.stats,
+                &mut self.listens,
+                cx,
+                s,
+                out,
+            ),
         };
         if step == Step::Done {
             s.ongoing = Ongoing::Idle;

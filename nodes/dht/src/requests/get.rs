@@ -2,51 +2,49 @@
 //! node during a redistribution); a missing channel or record is an empty value / false. Neither
 //! creates the channel.
 
-use super::status;
-use crate::service::DhtService;
-use crate::stats::Action;
-use crate::storage::record_bytes;
+use super::{status, ChannelCheck};
+use crate::stats::{Action, Stats};
+use crate::storage::{record_bytes, Storage};
 use swarm_core::Step;
 use swarm_protocol::wire::{put_array, put_u8};
 use swarm_protocol::Status;
 
-impl DhtService {
-    pub(crate) fn get(
-        &mut self,
-        channel: &[u8],
-        hex: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<Step, String> {
-        let Some(k) = self.channel_and_key(channel, hex, out)? else {
-            return Ok(Step::Done);
-        };
-        status(out, Status::Ok);
-        let value = self.storage.get(channel, k).unwrap_or_default();
-        put_array(out, value);
-        if !value.is_empty() {
-            self.stats
-                .action(Action::Read, 1, record_bytes(value.len()));
-        }
-        Ok(Step::Done)
+/// Get: Ok and the value (empty when missing).
+pub(crate) fn get(
+    storage: &Storage,
+    stats: &mut Stats,
+    names: &mut ChannelCheck,
+    channel: &[u8],
+    hex: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Step, String> {
+    let Some(k) = names.and_key(channel, hex, out)? else {
+        return Ok(Step::Done);
+    };
+    status(out, Status::Ok);
+    let value = storage.get(channel, k).unwrap_or_default();
+    put_array(out, value);
+    if !value.is_empty() {
+        stats.action(Action::Read, 1, record_bytes(value.len()));
     }
+    Ok(Step::Done)
+}
 
-    pub(crate) fn exists(
-        &mut self,
-        channel: &[u8],
-        hex: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<Step, String> {
-        let Some(k) = self.channel_and_key(channel, hex, out)? else {
-            return Ok(Step::Done);
-        };
-        status(out, Status::Ok);
-        let found = self
-            .storage
-            .channel(channel)
-            .is_some_and(|c| c.data.contains(k));
-        put_u8(out, u8::from(found));
-        Ok(Step::Done)
-    }
+/// Exists: Ok and 1 or 0.
+pub(crate) fn exists(
+    storage: &Storage,
+    names: &mut ChannelCheck,
+    channel: &[u8],
+    hex: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Step, String> {
+    let Some(k) = names.and_key(channel, hex, out)? else {
+        return Ok(Step::Done);
+    };
+    status(out, Status::Ok);
+    let found = storage.channel(channel).is_some_and(|c| c.data.contains(k));
+    put_u8(out, u8::from(found));
+    Ok(Step::Done)
 }
 
 #[cfg(test)]

@@ -6,14 +6,13 @@
 //! substring; the key is not searched; an empty filter matches nothing). A record too large for
 //! a batch is skipped with a warning, as in the original.
 
-use super::status;
-use crate::service::DhtService;
-use crate::session::{Ongoing, Session};
-use crate::stats::Action;
-use crate::storage::record_bytes;
+use super::{status, ChannelCheck};
+use crate::session::Ongoing;
+use crate::stats::{Action, Stats};
+use crate::storage::{record_bytes, Storage};
 use memchr::memmem::Finder;
 use swarm_core::Step;
-use swarm_protocol::batch::pair_size;
+use swarm_protocol::batch::{pair_size, BatchBuilder};
 use swarm_protocol::dht::DhtCommand;
 use swarm_protocol::wire::put_array;
 use swarm_protocol::{format_key, Status};
@@ -46,90 +45,103 @@ impl Iteration {
     }
 }
 
-impl DhtService {
-    pub(crate) fn get_all(
-        &mut self,
-        s: &mut Session,
-        channel: &[u8],
-        filter: Option<&[u8]>,
-        keys_only: bool,
-        out: &mut Vec<u8>,
-    ) -> Step {
-        if !self.channel_ok(channel, out) {
+/// GetAll, GetAllKeys (`keys_only`) or GetAllFilter (`filter`): Ok, then the first batch;
+/// the iteration goes on in `ongoing`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the three GetAll requests share this; bundling it again would rebuild the service"
+)]
+pub(crate) fn get_all(
+    storage: &Storage,
+    stats: &mut Stats,
+    names: &mut ChannelCheck,
+    batch: &mut BatchBuilder,
+    ongoing: &mut Ongoing,
+    channel: &[u8],
+    filter: Option<&[u8]>,
+    keys_only: bool,
+    out: &mut Vec<u8>,
+) -> Step {
+    if !names.ok(channel, out) {
+        return Step::Done;
+    }
+    status(out, Status::Ok);
+    let entry = match storage.channel(channel) {
+        Some(entry) if filter != Some(b"") => entry,
+        _ => {
+            put_array(out, b"");
             return Step::Done;
         }
-        status(out, Status::Ok);
-        let entry = match self.storage.channel(channel) {
-            Some(entry) if filter != Some(b"") => entry,
-            _ => {
-                put_array(out, b"");
-                return Step::Done;
-            }
-        };
-        let kind = match (filter, keys_only) {
-            (Some(f), _) => Kind::Filter(Box::new(Finder::new(f).into_owned())),
-            (None, true) => Kind::Keys,
-            (None, false) => Kind::All,
-        };
-        s.ongoing = Ongoing::Iteration(Iteration {
-            channel: channel.into(),
-            channel_id: entry.id,
-            cursor: 0,
-            kind,
-        });
-        self.resume_iteration(s, out)
-    }
+    };
+    let kind = match (filter, keys_only) {
+        (Some(f), _) => Kind::Filter(Box::new(Finder::new(f).into_owned())),
+        (None, true) => Kind::Keys,
+        (None, false) => Kind::All,
+    };
+    *ongoing = Ongoing::Iteration(Iteration {
+        channel: channel.into(),
+        channel_id: entry.id,
+        cursor: 0,
+        kind,
+    });
+    resume_iteration(storage, stats, batch, ongoing, out)
+}
 
-    /// Appends the next batch (or the end marker).
-    pub(crate) fn resume_iteration(&mut self, s: &mut Session, out: &mut Vec<u8>) -> Step {
-        let Ongoing::Iteration(it) = &mut s.ongoing else {
+/// Appends the next batch (or the end marker).
+pub(crate) fn resume_iteration(
+    storage: &Storage,
+    stats: &mut Stats,
+    batch: &mut BatchBuilder,
+    ongoing: &mut Ongoing,
+    out: &mut Vec<u8>,
+) -> Step {
+    let Ongoing::Iteration(it) = ongoing else {
+        return Step::Done;
+    };
+    let channel = match storage.channel(&it.channel) {
+        Some(entry) if entry.id == it.channel_id => &entry.data,
+        _ => {
+            // The channel was removed meanwhile: end the stream.
+            put_array(out, b"");
             return Step::Done;
-        };
-        let channel = match self.storage.channel(&it.channel) {
-            Some(entry) if entry.id == it.channel_id => &entry.data,
-            _ => {
-                // The channel was removed meanwhile: end the stream.
-                put_array(out, b"");
-                return Step::Done;
-            }
-        };
-        let (mut records, mut bytes) = (0u64, 0u64);
-        while let Some((pos, key, value)) = channel.next_from(it.cursor) {
-            let hex = format_key(key);
-            let fits = match &it.kind {
-                Kind::Keys => self.batch.try_push_single(&hex),
-                Kind::Filter(f) if f.find(value).is_none() => true,
-                Kind::All | Kind::Filter(_) => {
-                    let size = pair_size(hex.len(), value.len());
-                    if self.batch.too_large(size) {
-                        log::warn!(
-                            "Large record ({size} bytes) being skipped for compressed batch request on {}",
-                            String::from_utf8_lossy(&it.channel)
-                        );
-                        true
-                    } else {
-                        let pushed = self.batch.try_push_pair(&hex, value);
-                        if pushed {
-                            records += 1;
-                            bytes += record_bytes(value.len());
-                        }
-                        pushed
+        }
+    };
+    let (mut records, mut bytes) = (0u64, 0u64);
+    while let Some((pos, key, value)) = channel.next_from(it.cursor) {
+        let hex = format_key(key);
+        let fits = match &it.kind {
+            Kind::Keys => batch.try_push_single(&hex),
+            Kind::Filter(f) if f.find(value).is_none() => true,
+            Kind::All | Kind::Filter(_) => {
+                let size = pair_size(hex.len(), value.len());
+                if batch.too_large(size) {
+                    log::warn!(
+                        "Large record ({size} bytes) being skipped for compressed batch request on {}",
+                        String::from_utf8_lossy(&it.channel)
+                    );
+                    true
+                } else {
+                    let pushed = batch.try_push_pair(&hex, value);
+                    if pushed {
+                        records += 1;
+                        bytes += record_bytes(value.len());
                     }
+                    pushed
                 }
-            };
-            if !fits {
-                break; // the batch is full; this record starts the next one
             }
-            it.cursor = pos + 1;
+        };
+        if !fits {
+            break; // the batch is full; this record starts the next one
         }
-        self.stats.action(Action::Iterated, records, bytes);
-        if !self.batch.is_empty() {
-            self.batch.finish_into(out);
-            return Step::More;
-        }
-        put_array(out, b"");
-        Step::Done
+        it.cursor = pos + 1;
     }
+    stats.action(Action::Iterated, records, bytes);
+    if !batch.is_empty() {
+        batch.finish_into(out);
+        return Step::More;
+    }
+    put_array(out, b"");
+    Step::Done
 }
 
 #[cfg(test)]

@@ -1,92 +1,90 @@
 //! The node-information requests: GetChannels (17), GetChannelSize (18), GetSize (19),
 //! GetResponsibleRange (20), GetNumConnections (23) and GetVersion (24).
 
-use super::status;
-use crate::service::{DhtEvent, DhtService};
-use swarm_core::{Context, Step};
+use super::{status, ChannelCheck};
+use crate::settings::DhtSettings;
+use crate::storage::Storage;
+use swarm_core::Step;
 use swarm_protocol::dht::{DhtReply, NodeInfo, API_VERSION};
 use swarm_protocol::wire::put_array;
-use swarm_protocol::Status;
+use swarm_protocol::{HashRange, Status};
 
-impl DhtService {
-    fn node_info(&self) -> NodeInfo<'_> {
-        NodeInfo {
-            address: self.settings.address.as_bytes(),
-            port: self.settings.port,
-        }
+fn node_info(settings: &DhtSettings) -> NodeInfo<'_> {
+    NodeInfo {
+        address: settings.address.as_bytes(),
+        port: settings.port,
     }
+}
 
-    /// Ok, one array per channel (empty channels too), then an empty array.
-    pub(crate) fn get_channels(&mut self, out: &mut Vec<u8>) -> Step {
-        status(out, Status::Ok);
-        for name in self.storage.channel_names() {
-            put_array(out, name);
-        }
-        put_array(out, b"");
-        Step::Done
+/// Ok, one array per channel (empty channels too), then an empty array.
+pub(crate) fn get_channels(storage: &Storage, out: &mut Vec<u8>) -> Step {
+    status(out, Status::Ok);
+    for name in storage.channel_names() {
+        put_array(out, name);
     }
+    put_array(out, b"");
+    Step::Done
+}
 
-    /// Ok, address, port, records, bytes of one channel (zeros when it does not exist).
-    pub(crate) fn get_channel_size(&mut self, channel: &[u8], out: &mut Vec<u8>) -> Step {
-        if !self.channel_ok(channel, out) {
-            return Step::Done;
-        }
-        let (records, bytes) = self
-            .storage
-            .channel(channel)
-            .map_or((0, 0), |c| (c.data.records(), c.data.bytes()));
-        DhtReply::Size {
-            node: self.node_info(),
-            records,
-            bytes,
-        }
-        .encode(out);
-        Step::Done
+/// Ok, address, port, records, bytes of one channel (zeros when it does not exist).
+pub(crate) fn get_channel_size(
+    storage: &Storage,
+    settings: &DhtSettings,
+    names: &mut ChannelCheck,
+    channel: &[u8],
+    out: &mut Vec<u8>,
+) -> Step {
+    if !names.ok(channel, out) {
+        return Step::Done;
     }
+    let (records, bytes) = storage
+        .channel(channel)
+        .map_or((0, 0), |c| (c.data.records(), c.data.bytes()));
+    DhtReply::Size {
+        node: node_info(settings),
+        records,
+        bytes,
+    }
+    .encode(out);
+    Step::Done
+}
 
-    /// Ok, address, port, records, bytes of all channels.
-    pub(crate) fn get_size(&mut self, out: &mut Vec<u8>) -> Step {
-        let (records, bytes) = (self.storage.records(), self.storage.bytes());
-        DhtReply::Size {
-            node: self.node_info(),
-            records,
-            bytes,
-        }
-        .encode(out);
-        Step::Done
+/// Ok, address, port, records, bytes of all channels.
+pub(crate) fn get_size(storage: &Storage, settings: &DhtSettings, out: &mut Vec<u8>) -> Step {
+    let (records, bytes) = (storage.records(), storage.bytes());
+    DhtReply::Size {
+        node: node_info(settings),
+        records,
+        bytes,
     }
+    .encode(out);
+    Step::Done
+}
 
-    /// Ok, min, max.
-    pub(crate) fn get_responsible_range(&mut self, out: &mut Vec<u8>) -> Step {
-        let r = self.settings.range;
-        DhtReply::Range {
-            min: r.min,
-            max: r.max,
-        }
-        .encode(out);
-        Step::Done
+/// Ok, min, max.
+pub(crate) fn get_responsible_range(range: HashRange, out: &mut Vec<u8>) -> Step {
+    DhtReply::Range {
+        min: range.min,
+        max: range.max,
     }
+    .encode(out);
+    Step::Done
+}
 
-    /// Ok, address, port, open connections.
-    pub(crate) fn get_num_connections(
-        &mut self,
-        cx: &Context<'_, DhtEvent>,
-        out: &mut Vec<u8>,
-    ) -> Step {
-        let count = cx.num_connections() as u64;
-        DhtReply::NumConnections {
-            node: self.node_info(),
-            count,
-        }
-        .encode(out);
-        Step::Done
+/// Ok, address, port, `count` open connections.
+pub(crate) fn get_num_connections(settings: &DhtSettings, count: usize, out: &mut Vec<u8>) -> Step {
+    DhtReply::NumConnections {
+        node: node_info(settings),
+        count: count as u64,
     }
+    .encode(out);
+    Step::Done
+}
 
-    /// Ok, "20110401".
-    pub(crate) fn get_version(&mut self, out: &mut Vec<u8>) -> Step {
-        DhtReply::Version(API_VERSION).encode(out);
-        Step::Done
-    }
+/// Ok, "20110401".
+pub(crate) fn get_version(out: &mut Vec<u8>) -> Step {
+    DhtReply::Version(API_VERSION).encode(out);
+    Step::Done
 }
 
 #[cfg(test)]

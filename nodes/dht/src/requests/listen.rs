@@ -13,11 +13,11 @@
 //! while their output has room, so a listener that does not read holds at most its queue of
 //! keys and one output buffer, however much is written.
 
-use super::status;
-use crate::service::{DhtEvent, DhtService};
+use super::{status, ChannelCheck};
+use crate::event::DhtEvent;
 use crate::session::{Ongoing, Session};
-use crate::stats::Action;
-use crate::storage::record_bytes;
+use crate::stats::{Action, Stats};
+use crate::storage::{record_bytes, Storage};
 use std::collections::VecDeque;
 use swarm_core::{ConnRef, Context, Out, Step, Waiters};
 use swarm_protocol::wire::put_array;
@@ -114,57 +114,64 @@ impl Listens {
     }
 }
 
-impl DhtService {
-    pub(crate) fn listen(&mut self, s: &mut Session, channel: &[u8], out: &mut Vec<u8>) -> Step {
-        if !self.channel_ok(channel, out) {
-            return Step::Done;
-        }
-        let channel_id = self.storage.channel_or_create(channel).id;
-        status(out, Status::Ok);
-        self.listens.waiters.add(channel_id, s.conn);
-        s.ongoing = Ongoing::Listen(Box::new(ListenState {
-            channel: channel.into(),
-            keys: VecDeque::new(),
-            ended: false,
-            woken: false,
-            dropped: 0,
-        }));
-        Step::Wait
+/// Listen: the channel is created if missing; the session waits for Puts.
+pub(crate) fn listen(
+    storage: &mut Storage,
+    names: &mut ChannelCheck,
+    listens: &mut Listens,
+    s: &mut Session,
+    channel: &[u8],
+    out: &mut Vec<u8>,
+) -> Step {
+    if !names.ok(channel, out) {
+        return Step::Done;
     }
+    let channel_id = storage.channel_or_create(channel).id;
+    status(out, Status::Ok);
+    listens.waiters.add(channel_id, s.conn);
+    s.ongoing = Ongoing::Listen(Box::new(ListenState {
+        channel: channel.into(),
+        keys: VecDeque::new(),
+        ended: false,
+        woken: false,
+        dropped: 0,
+    }));
+    Step::Wait
+}
 
-    /// Sends queued keys while the output has room; ends the stream after a removal.
-    pub(crate) fn resume_listen(
-        &mut self,
-        cx: &mut Context<'_, DhtEvent>,
-        s: &mut Session,
-        out: &mut Out<'_>,
-    ) -> Step {
-        let Ongoing::Listen(l) = &mut s.ongoing else {
-            return Step::Done;
-        };
-        l.woken = false;
-        while out.room() > 0 {
-            let Some(k) = l.keys.pop_front() else { break };
-            let value = self.storage.get(&l.channel, k).unwrap_or_default();
-            put_array(out, &format_key(k));
-            put_array(out, value);
-            self.stats
-                .action(Action::Read, 1, record_bytes(value.len()));
-        }
-        if !l.keys.is_empty() {
-            // The loop resumes it once the client has taken what is buffered.
-            l.woken = true;
-            cx.wake(s.conn);
-            return Step::Wait;
-        }
-        if l.ended {
-            put_array(out, b"");
-            put_array(out, b"");
-            self.listens.forget(s.conn);
-            return Step::Done;
-        }
-        Step::Wait
+/// Sends queued keys while the output has room; ends the stream after a removal.
+pub(crate) fn resume_listen(
+    storage: &Storage,
+    stats: &mut Stats,
+    listens: &mut Listens,
+    cx: &mut Context<'_, DhtEvent>,
+    s: &mut Session,
+    out: &mut Out<'_>,
+) -> Step {
+    let Ongoing::Listen(l) = &mut s.ongoing else {
+        return Step::Done;
+    };
+    l.woken = false;
+    while out.room() > 0 {
+        let Some(k) = l.keys.pop_front() else { break };
+        let value = storage.get(&l.channel, k).unwrap_or_default();
+        put_array(out, &format_key(k));
+        put_array(out, value);
+        stats.action(Action::Read, 1, record_bytes(value.len()));
     }
+    if !l.keys.is_empty() {
+        // The loop resumes it once the client has taken what is buffered.
+        l.woken = true;
+        cx.wake(s.conn);
+        return Step::Wait;
+    }
+    if l.ended {
+        put_array(out, b"");
+        put_array(out, b"");
+        listens.forget(s.conn);
+        return Step::Done;
+    }
+    Step::Wait
 }
 
 #[cfg(test)]

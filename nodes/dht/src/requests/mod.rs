@@ -1,6 +1,10 @@
 //! One file per legacy dht request: how it is validated, handled and answered. Every handler
 //! follows the original's order: all fields were read (decoding), then the channel name is
 //! checked, then the key's range, then the request-specific checks, then it executes.
+//!
+//! Handlers are free functions that take exactly what they touch (the storage, the stats, the
+//! [`ChannelCheck`], the output, and for some the Listen registry, the loop's context or the
+//! session), so `service` calls into this module and nothing here reaches back into it.
 
 pub mod get;
 pub mod get_all;
@@ -15,7 +19,6 @@ pub mod remove_channel;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use crate::service::DhtService;
 use swarm_protocol::channel::is_valid_channel_name;
 use swarm_protocol::wire::put_i32;
 use swarm_protocol::{parse_key, Status};
@@ -25,18 +28,25 @@ pub(crate) fn status(out: &mut Vec<u8>, s: Status) {
     put_i32(out, s.code());
 }
 
-impl DhtService {
-    /// The channel check of every channel request: `false` (and BadChannelName written) if
-    /// invalid. The last valid name is remembered, as requests come in runs on one channel.
-    pub(crate) fn channel_ok(&mut self, channel: &[u8], out: &mut Vec<u8>) -> bool {
+/// The channel check of every channel request, remembering the last name found valid, as
+/// requests come in runs on one channel (then the check is one comparison).
+#[derive(Debug, Default)]
+pub(crate) struct ChannelCheck {
+    /// The last channel name found valid; empty at first.
+    valid: Vec<u8>,
+}
+
+impl ChannelCheck {
+    /// `false` (and BadChannelName written) if `channel` is invalid.
+    pub(crate) fn ok(&mut self, channel: &[u8], out: &mut Vec<u8>) -> bool {
         // The cache starts empty and the empty name is invalid: never let them match.
-        if !channel.is_empty() && *self.valid_channel == *channel {
+        if !channel.is_empty() && *self.valid == *channel {
             return true;
         }
         let ok = is_valid_channel_name(channel);
         if ok {
-            self.valid_channel.clear();
-            self.valid_channel.extend_from_slice(channel);
+            self.valid.clear();
+            self.valid.extend_from_slice(channel);
         } else {
             status(out, Status::BadChannelName);
         }
@@ -45,13 +55,13 @@ impl DhtService {
 
     /// The common start of the single-record requests: the channel check (`Ok(None)`, with
     /// BadChannelName written), then the key (malformed: `Err`, the connection closes).
-    pub(crate) fn channel_and_key(
+    pub(crate) fn and_key(
         &mut self,
         channel: &[u8],
         hex: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<Option<u64>, String> {
-        if !self.channel_ok(channel, out) {
+        if !self.ok(channel, out) {
             return Ok(None);
         }
         key(hex).map(Some)

@@ -2,72 +2,86 @@
 //! (malformed key closes the connection), ValueTooBig, EmptyValue, OutOfMemory, then Ok. Put
 //! notifies the channel's Listen requests.
 
-use super::status;
-use crate::service::{DhtEvent, DhtService};
-use crate::stats::Action;
-use crate::storage::record_bytes;
+use super::listen::Listens;
+use super::{status, ChannelCheck};
+use crate::event::DhtEvent;
+use crate::settings::DhtSettings;
+use crate::stats::{Action, Stats};
+use crate::storage::{record_bytes, Storage};
 use swarm_core::{Context, Handled, Step};
 use swarm_protocol::dht::{DhtCommand, OversizedPut};
 use swarm_protocol::Status;
 
-impl DhtService {
-    pub(crate) fn put(
-        &mut self,
-        cx: &mut Context<'_, DhtEvent>,
-        channel: &[u8],
-        hex: &[u8],
-        value: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<Step, String> {
-        let Some(k) = self.channel_and_key(channel, hex, out)? else {
-            return Ok(Step::Done);
-        };
-        let s = if !self.settings.range.contains(k) {
-            Status::WrongNode
-        } else if value.len() > self.settings.value_limit() {
-            Status::ValueTooBig
-        } else if value.is_empty() {
-            Status::EmptyValue
-        } else if self.storage.put(channel, k, value).is_err() {
-            Status::OutOfMemory
-        } else {
-            self.stats
-                .action(Action::Written, 1, record_bytes(value.len()));
-            Status::Ok
-        };
-        status(out, s);
-        if s == Status::Ok {
-            if let Some(entry) = self.storage.channel(channel) {
-                self.listens.notify(cx, entry.id, k);
-            }
+/// Put: the checks in order, the write, then the channel's Listens are told.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "Put touches this much; bundling it again would rebuild the service"
+)]
+pub(crate) fn put(
+    storage: &mut Storage,
+    stats: &mut Stats,
+    names: &mut ChannelCheck,
+    listens: &mut Listens,
+    cx: &mut Context<'_, DhtEvent>,
+    settings: &DhtSettings,
+    channel: &[u8],
+    hex: &[u8],
+    value: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Step, String> {
+    let Some(k) = names.and_key(channel, hex, out)? else {
+        return Ok(Step::Done);
+    };
+    let s = if !settings.range.contains(k) {
+        Status::WrongNode
+    } else if value.len() > settings.value_limit() {
+        Status::ValueTooBig
+    } else if value.is_empty() {
+        Status::EmptyValue
+    } else if storage.put(channel, k, value).is_err() {
+        Status::OutOfMemory
+    } else {
+        stats.action(Action::Written, 1, record_bytes(value.len()));
+        Status::Ok
+    };
+    status(out, s);
+    if s == Status::Ok {
+        if let Some(entry) = storage.channel(channel) {
+            listens.notify(cx, entry.id, k);
         }
-        Ok(Step::Done)
     }
+    Ok(Step::Done)
+}
 
-    /// A Put whose value is announced over the record limit, answered from its head alone (the
-    /// same checks in the same order as [`DhtService::put`]; the value is over the limit, so
-    /// the answer is never Ok) while the loop drops the value's bytes as they arrive.
-    pub(crate) fn put_too_big(&mut self, put: &OversizedPut<'_>, out: &mut Vec<u8>) -> Handled {
-        self.stats.started(DhtCommand::Put);
-        self.stats.finished(DhtCommand::Put);
-        match self.channel_and_key(put.channel, put.key, out) {
-            Err(why) => return Handled::Close(format!("Put request: {why}")),
-            Ok(None) => {} // BadChannelName written
-            Ok(Some(k)) if !self.settings.range.contains(k) => status(out, Status::WrongNode),
-            Ok(Some(_)) => {
-                log::warn!(
-                    "Put to '{}': value of {} bytes is over the limit of {}, discarded",
-                    String::from_utf8_lossy(put.channel),
-                    put.value_len,
-                    self.settings.value_limit()
-                );
-                status(out, Status::ValueTooBig);
-            }
+/// A Put whose value is announced over the record limit, answered from its head alone (the
+/// same checks in the same order as [`put`]; the value is over the limit, so the answer is
+/// never Ok) while the loop drops the value's bytes as they arrive.
+pub(crate) fn put_too_big(
+    stats: &mut Stats,
+    names: &mut ChannelCheck,
+    settings: &DhtSettings,
+    put: &OversizedPut<'_>,
+    out: &mut Vec<u8>,
+) -> Handled {
+    stats.started(DhtCommand::Put);
+    stats.finished(DhtCommand::Put);
+    match names.and_key(put.channel, put.key, out) {
+        Err(why) => return Handled::Close(format!("Put request: {why}")),
+        Ok(None) => {} // BadChannelName written
+        Ok(Some(k)) if !settings.range.contains(k) => status(out, Status::WrongNode),
+        Ok(Some(_)) => {
+            log::warn!(
+                "Put to '{}': value of {} bytes is over the limit of {}, discarded",
+                String::from_utf8_lossy(put.channel),
+                put.value_len,
+                settings.value_limit()
+            );
+            status(out, Status::ValueTooBig);
         }
-        Handled::Discard {
-            consumed: put.head_len,
-            discard: put.value_len,
-        }
+    }
+    Handled::Discard {
+        consumed: put.head_len,
+        discard: put.value_len,
     }
 }
 

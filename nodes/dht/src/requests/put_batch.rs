@@ -8,51 +8,52 @@
 //! EmptyValue, WrongNode, ValueTooBig (ours: a value Put would refuse, so everything stored can be
 //! read back by GetAll), OutOfMemory. PutBatch does not notify Listen requests.
 
-use super::{key, status};
-use crate::service::DhtService;
-use crate::stats::Action;
-use crate::storage::record_bytes;
+use super::{key, status, ChannelCheck};
+use crate::settings::DhtSettings;
+use crate::stats::{Action, Stats};
+use crate::storage::{record_bytes, Storage};
 use swarm_core::Step;
 use swarm_protocol::batch::{decompress, Pairs};
 use swarm_protocol::Status;
 
-impl DhtService {
-    pub(crate) fn put_batch(
-        &mut self,
-        channel: &[u8],
-        batch: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<Step, String> {
-        if !self.channel_ok(channel, out) {
-            return Ok(Step::Done);
-        }
-        let raw = decompress(batch).map_err(|e| e.to_string())?;
-        let mut records = Vec::new();
-        for pair in Pairs::new(&raw) {
-            let (hex, value) = pair.map_err(|e| e.to_string())?;
-            records.push((key(hex)?, value));
-        }
-        self.storage.channel_or_create(channel);
-        let mut result = Status::Ok;
-        for (k, value) in records {
-            result = if value.is_empty() {
-                Status::EmptyValue
-            } else if !self.settings.range.contains(k) {
-                Status::WrongNode
-            } else if value.len() > self.settings.value_limit() {
-                Status::ValueTooBig
-            } else if self.storage.put(channel, k, value).is_err() {
-                Status::OutOfMemory
-            } else {
-                self.stats
-                    .action(Action::Written, 1, record_bytes(value.len()));
-                continue;
-            };
-            break;
-        }
-        status(out, result);
-        Ok(Step::Done)
+/// PutBatch: everything decoded first, then the records written until the first refusal.
+pub(crate) fn put_batch(
+    storage: &mut Storage,
+    stats: &mut Stats,
+    names: &mut ChannelCheck,
+    settings: &DhtSettings,
+    channel: &[u8],
+    batch: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Step, String> {
+    if !names.ok(channel, out) {
+        return Ok(Step::Done);
     }
+    let raw = decompress(batch).map_err(|e| e.to_string())?;
+    let mut records = Vec::new();
+    for pair in Pairs::new(&raw) {
+        let (hex, value) = pair.map_err(|e| e.to_string())?;
+        records.push((key(hex)?, value));
+    }
+    storage.channel_or_create(channel);
+    let mut result = Status::Ok;
+    for (k, value) in records {
+        result = if value.is_empty() {
+            Status::EmptyValue
+        } else if !settings.range.contains(k) {
+            Status::WrongNode
+        } else if value.len() > settings.value_limit() {
+            Status::ValueTooBig
+        } else if storage.put(channel, k, value).is_err() {
+            Status::OutOfMemory
+        } else {
+            stats.action(Action::Written, 1, record_bytes(value.len()));
+            continue;
+        };
+        break;
+    }
+    status(out, result);
+    Ok(Step::Done)
 }
 
 #[cfg(test)]

@@ -3,17 +3,15 @@
 //! a failed request on a connection that stays usable; nothing changes on the node.
 
 use super::status;
-use crate::service::DhtService;
-use crate::session::Session;
+use std::net::SocketAddr;
 use swarm_core::Step;
 use swarm_protocol::Status;
 
-impl DhtService {
-    pub(crate) fn redistribute(&mut self, s: &Session, out: &mut Vec<u8>) -> Step {
-        log::warn!("{}: Redistribute is not supported by this node yet", s.peer);
-        status(out, Status::NotSupported);
-        Step::Done
-    }
+/// Redistribute: NotSupported, with a warning naming the peer.
+pub(crate) fn redistribute(peer: SocketAddr, out: &mut Vec<u8>) -> Step {
+    log::warn!("{peer}: Redistribute is not supported by this node yet");
+    status(out, Status::NotSupported);
+    Step::Done
 }
 
 #[cfg(test)]

@@ -1,32 +1,34 @@
 //! Remove (12): delete one record. Hash-range checked (WrongNode); a missing channel or record
 //! is still Ok. Listen requests ignore removals.
 
-use super::status;
-use crate::service::DhtService;
-use crate::stats::Action;
+use super::{status, ChannelCheck};
+use crate::stats::{Action, Stats};
+use crate::storage::Storage;
 use swarm_core::Step;
-use swarm_protocol::Status;
+use swarm_protocol::{HashRange, Status};
 
-impl DhtService {
-    pub(crate) fn remove(
-        &mut self,
-        channel: &[u8],
-        hex: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<Step, String> {
-        let Some(k) = self.channel_and_key(channel, hex, out)? else {
-            return Ok(Step::Done);
-        };
-        if !self.settings.range.contains(k) {
-            status(out, Status::WrongNode);
-            return Ok(Step::Done);
-        }
-        status(out, Status::Ok);
-        if self.storage.remove(channel, k) {
-            self.stats.action(Action::Deleted, 1, 0);
-        }
-        Ok(Step::Done)
+/// Remove: WrongNode outside `range`, else Ok whether or not the record existed.
+pub(crate) fn remove(
+    storage: &mut Storage,
+    stats: &mut Stats,
+    names: &mut ChannelCheck,
+    range: HashRange,
+    channel: &[u8],
+    hex: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Step, String> {
+    let Some(k) = names.and_key(channel, hex, out)? else {
+        return Ok(Step::Done);
+    };
+    if !range.contains(k) {
+        status(out, Status::WrongNode);
+        return Ok(Step::Done);
     }
+    status(out, Status::Ok);
+    if storage.remove(channel, k) {
+        stats.action(Action::Deleted, 1, 0);
+    }
+    Ok(Step::Done)
 }
 
 #[cfg(test)]

@@ -2,43 +2,50 @@
 //! end marker) and move its dump file to `<data_dir>/deleted/` so a restart does not reload it.
 //! Iterations over the channel end at their next batch. A missing channel is still Ok.
 
-use super::status;
-use crate::service::{DhtEvent, DhtService};
-use crate::stats::Action;
+use super::listen::Listens;
+use super::{status, ChannelCheck};
+use crate::event::DhtEvent;
+use crate::stats::{Action, Stats};
+use crate::storage::Storage;
+use std::path::Path;
 use swarm_core::{Context, Step};
 use swarm_protocol::Status;
 
-impl DhtService {
-    pub(crate) fn remove_channel(
-        &mut self,
-        cx: &mut Context<'_, DhtEvent>,
-        channel: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Step {
-        if !self.channel_ok(channel, out) {
-            return Step::Done;
-        }
-        let records = self
-            .storage
-            .channel(channel)
-            .map_or(0, |c| c.data.records());
-        if let Some(id) = self.storage.remove_channel(channel) {
-            self.stats.action(Action::Deleted, records, 0);
-            self.listens.end_channel(cx, id);
-            log::info!(
-                "Removed channel '{}' ({records} records)",
-                String::from_utf8_lossy(channel)
-            );
-        }
-        if let Err(e) = crate::dump::retire_dump_file(&self.settings.data_dir, channel) {
-            log::error!(
-                "RemoveChannel '{}': could not move its dump file to deleted/: {e}",
-                String::from_utf8_lossy(channel)
-            );
-        }
-        status(out, Status::Ok);
-        Step::Done
+/// RemoveChannel: always Ok after a valid name; `data_dir` holds the dump file to retire.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "RemoveChannel touches this much; bundling it again would rebuild the service"
+)]
+pub(crate) fn remove_channel(
+    storage: &mut Storage,
+    stats: &mut Stats,
+    names: &mut ChannelCheck,
+    listens: &mut Listens,
+    cx: &mut Context<'_, DhtEvent>,
+    data_dir: &Path,
+    channel: &[u8],
+    out: &mut Vec<u8>,
+) -> Step {
+    if !names.ok(channel, out) {
+        return Step::Done;
     }
+    let records = storage.channel(channel).map_or(0, |c| c.data.records());
+    if let Some(id) = storage.remove_channel(channel) {
+        stats.action(Action::Deleted, records, 0);
+        listens.end_channel(cx, id);
+        log::info!(
+            "Removed channel '{}' ({records} records)",
+            String::from_utf8_lossy(channel)
+        );
+    }
+    if let Err(e) = crate::dump::retire_dump_file(data_dir, channel) {
+        log::error!(
+            "RemoveChannel '{}': could not move its dump file to deleted/: {e}",
+            String::from_utf8_lossy(channel)
+        );
+    }
+    status(out, Status::Ok);
+    Step::Done
 }
 
 #[cfg(test)]

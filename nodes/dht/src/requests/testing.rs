@@ -1,7 +1,9 @@
 //! Drives a [`DhtService`] without sockets, for the request handlers' unit tests.
 
-use crate::service::{DhtEvent, DhtService, DhtSettings};
+use crate::event::DhtEvent;
+use crate::service::DhtService;
 use crate::session::Session;
+use crate::settings::DhtSettings;
 use swarm_core::testing::TestLoop;
 use swarm_core::{ConnRef, Handled, Out, Service, Step};
 use swarm_protocol::dht::DhtRequest;
