@@ -10,6 +10,7 @@ use swarm_protocol::wire::{put_array, put_u8};
 use swarm_protocol::Status;
 
 /// Get: Ok and the value (empty when missing).
+#[inline]
 pub(crate) fn get(
     storage: &Storage,
     stats: &mut Stats,
@@ -31,6 +32,7 @@ pub(crate) fn get(
 }
 
 /// Exists: Ok and 1 or 0.
+#[inline]
 pub(crate) fn exists(
     storage: &Storage,
     names: &mut ChannelCheck,

@@ -17,6 +17,7 @@ use swarm_protocol::Status;
     clippy::too_many_arguments,
     reason = "Put touches this much; bundling it again would rebuild the service"
 )]
+#[inline]
 pub(crate) fn put(
     storage: &mut Storage,
     stats: &mut Stats,

@@ -8,6 +8,7 @@ use swarm_core::Step;
 use swarm_protocol::{HashRange, Status};
 
 /// Remove: WrongNode outside `range`, else Ok whether or not the record existed.
+#[inline]
 pub(crate) fn remove(
     storage: &mut Storage,
     stats: &mut Stats,
