@@ -15,7 +15,7 @@
 use super::file::{DumpError, Written};
 use super::retire_generation;
 use super::writer::{Job, Outcome, Writer};
-use crate::service::DhtEvent;
+use crate::event::DhtEvent;
 use crate::storage::Storage;
 use std::collections::VecDeque;
 use std::path::PathBuf;
