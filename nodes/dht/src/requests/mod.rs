@@ -3,7 +3,7 @@
 //! checked, then the key's range, then the request-specific checks, then it executes.
 //!
 //! Handlers are free functions that take exactly what they touch (the storage, the stats, the
-//! [`ChannelCheck`], the output, and for some the Listen registry, the loop's context or the
+//! `ChannelCheck`, the output, and for some the Listen registry, the loop's context or the
 //! session), so `service` calls into this module and nothing here reaches back into it. The
 //! hot ones (Get, Exists, Put, Remove) are `#[inline]`, so they are inlined into
 //! `DhtService::handle` whichever of the release build's 4 codegen units they land in.
