@@ -2,6 +2,7 @@
 //! The request handling and the service on the shared event loop come later (issue 9).
 //!
 //! Concept-to-module map, as in the original's `src/dmqnode`: `storage` (the rings and the
-//! channels holding them); `config` (config.ini) follows.
+//! channels holding them); `config` (config.ini).
 
+pub mod config;
 pub mod storage;
