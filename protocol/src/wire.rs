@@ -88,6 +88,17 @@ impl<'a> Reader<'a> {
     pub fn read_array(&mut self) -> Result<&'a [u8], DecodeError> {
         self.read_array_max(MAX_ARRAY_LEN)
     }
+
+    /// Reads a list of arrays ended by an empty one (a channel list), without the end.
+    pub fn read_list(&mut self) -> Result<Vec<&'a [u8]>, DecodeError> {
+        let mut items = Vec::new();
+        loop {
+            match self.read_array()? {
+                [] => return Ok(items),
+                item => items.push(item),
+            }
+        }
+    }
 }
 
 /// Appends one byte.
@@ -113,6 +124,14 @@ pub fn put_u64(out: &mut Vec<u8>, v: u64) {
 /// Appends a little-endian f32.
 pub fn put_f32(out: &mut Vec<u8>, v: f32) {
     out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Appends a list of arrays and the empty array that ends it (see [`Reader::read_list`]).
+pub fn put_list(out: &mut Vec<u8>, items: &[&[u8]]) {
+    for item in items {
+        put_array(out, item);
+    }
+    put_array(out, b"");
 }
 
 /// Appends a u64-length-prefixed array.

@@ -17,6 +17,22 @@ pub struct NodeInfo<'a> {
     pub port: u16,
 }
 
+impl<'a> NodeInfo<'a> {
+    /// Reads the address array and the u16 port.
+    pub fn decode(r: &mut Reader<'a>) -> Result<NodeInfo<'a>, DecodeError> {
+        Ok(NodeInfo {
+            address: r.read_array()?,
+            port: r.read_u16()?,
+        })
+    }
+
+    /// Appends the address array and the u16 port.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_array(out, self.address);
+        put_u16(out, self.port);
+    }
+}
+
 /// The head of a dht reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DhtReply<'a> {
@@ -71,7 +87,7 @@ impl<'a> DhtReply<'a> {
                 _ => return Err(ProtocolError::Malformed("Exists flag not 0 or 1").into()),
             },
             DhtCommand::GetChannelSize | DhtCommand::GetSize => {
-                let node = read_node(&mut r)?;
+                let node = NodeInfo::decode(&mut r)?;
                 DhtReply::Size {
                     node,
                     records: r.read_u64()?,
@@ -83,7 +99,7 @@ impl<'a> DhtReply<'a> {
                 max: r.read_u64()?,
             },
             DhtCommand::GetNumConnections => {
-                let node = read_node(&mut r)?;
+                let node = NodeInfo::decode(&mut r)?;
                 DhtReply::NumConnections {
                     node,
                     count: r.read_u64()?,
@@ -114,7 +130,7 @@ impl<'a> DhtReply<'a> {
                 bytes,
             } => {
                 put_i32(out, ok);
-                write_node(out, node);
+                node.encode(out);
                 put_u64(out, *records);
                 put_u64(out, *bytes);
             }
@@ -125,7 +141,7 @@ impl<'a> DhtReply<'a> {
             }
             DhtReply::NumConnections { node, count } => {
                 put_i32(out, ok);
-                write_node(out, node);
+                node.encode(out);
                 put_u64(out, *count);
             }
             DhtReply::Version(v) => {
@@ -134,18 +150,6 @@ impl<'a> DhtReply<'a> {
             }
         }
     }
-}
-
-fn read_node<'a>(r: &mut Reader<'a>) -> Result<NodeInfo<'a>, DecodeError> {
-    Ok(NodeInfo {
-        address: r.read_array()?,
-        port: r.read_u16()?,
-    })
-}
-
-fn write_node(out: &mut Vec<u8>, node: &NodeInfo<'_>) {
-    put_array(out, node.address);
-    put_u16(out, node.port);
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 use super::{decode_stream_record, NodeInfo, QueueCommand, StreamRecord};
 use crate::error::{DecodeError, ProtocolError};
 use crate::status::Status;
-use crate::wire::{put_array, put_i32, put_u16, put_u64, Reader};
+use crate::wire::{put_array, put_i32, put_list, put_u64, Reader};
 
 /// A queue reply (the head of it, for the streaming Consume).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,35 +57,6 @@ pub enum QueueReply<'a> {
     Failed(Vec<&'a [u8]>),
 }
 
-fn read_node<'a>(r: &mut Reader<'a>) -> Result<NodeInfo<'a>, DecodeError> {
-    Ok(NodeInfo {
-        address: r.read_array()?,
-        port: r.read_u16()?,
-    })
-}
-
-fn write_node(out: &mut Vec<u8>, node: &NodeInfo<'_>) {
-    put_array(out, node.address);
-    put_u16(out, node.port);
-}
-
-fn read_list<'a>(r: &mut Reader<'a>) -> Result<Vec<&'a [u8]>, DecodeError> {
-    let mut items = Vec::new();
-    loop {
-        match r.read_array()? {
-            [] => return Ok(items),
-            item => items.push(item),
-        }
-    }
-}
-
-fn put_list(out: &mut Vec<u8>, items: &[&[u8]]) {
-    for item in items {
-        put_array(out, item);
-    }
-    put_array(out, b"");
-}
-
 impl<'a> QueueReply<'a> {
     /// Decodes the reply to `cmd` from the front of `buf`, with the bytes it used.
     pub fn decode(
@@ -100,9 +71,9 @@ impl<'a> QueueReply<'a> {
         }
         let reply = match cmd {
             QueueCommand::Pop => QueueReply::Value(r.read_array()?),
-            QueueCommand::GetChannels => QueueReply::Channels(read_list(&mut r)?),
+            QueueCommand::GetChannels => QueueReply::Channels(r.read_list()?),
             QueueCommand::GetChannelSize | QueueCommand::GetSize => {
-                let node = read_node(&mut r)?;
+                let node = NodeInfo::decode(&mut r)?;
                 QueueReply::Size {
                     node,
                     records: r.read_u64()?,
@@ -110,20 +81,20 @@ impl<'a> QueueReply<'a> {
                 }
             }
             QueueCommand::GetSizeLimit => {
-                let node = read_node(&mut r)?;
+                let node = NodeInfo::decode(&mut r)?;
                 QueueReply::SizeLimit {
                     node,
                     limit: r.read_u64()?,
                 }
             }
             QueueCommand::GetNumConnections => {
-                let node = read_node(&mut r)?;
+                let node = NodeInfo::decode(&mut r)?;
                 QueueReply::NumConnections {
                     node,
                     count: r.read_u64()?,
                 }
             }
-            QueueCommand::PushMulti2 => QueueReply::Failed(read_list(&mut r)?),
+            QueueCommand::PushMulti2 => QueueReply::Failed(r.read_list()?),
             QueueCommand::Push
             | QueueCommand::Consume
             | QueueCommand::PushMulti
@@ -153,14 +124,14 @@ impl<'a> QueueReply<'a> {
                 bytes,
             } => {
                 put_i32(out, ok);
-                write_node(out, node);
+                node.encode(out);
                 put_u64(out, *records);
                 put_u64(out, *bytes);
             }
             QueueReply::SizeLimit { node, limit: n }
             | QueueReply::NumConnections { node, count: n } => {
                 put_i32(out, ok);
-                write_node(out, node);
+                node.encode(out);
                 put_u64(out, *n);
             }
         }

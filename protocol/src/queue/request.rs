@@ -15,7 +15,7 @@
 
 use super::QueueCommand;
 use crate::error::{DecodeError, ProtocolError};
-use crate::wire::{put_array, put_i32, Reader};
+use crate::wire::{put_array, put_i32, put_list, Reader};
 
 /// A decoded queue request, borrowing its arrays from the input buffer. Exhaustive: the node
 /// handles every request.
@@ -90,25 +90,6 @@ fn prefix_at(buf: &[u8], at: u64) -> Option<u64> {
     Reader::new(bytes).read_u64().ok()
 }
 
-/// Reads a channel list: arrays up to and including the empty one that ends it.
-fn read_list<'a>(r: &mut Reader<'a>) -> Result<Vec<&'a [u8]>, DecodeError> {
-    let mut items = Vec::new();
-    loop {
-        let item = r.read_array()?;
-        if item.is_empty() {
-            return Ok(items);
-        }
-        items.push(item);
-    }
-}
-
-fn put_list(out: &mut Vec<u8>, items: &[&[u8]]) {
-    for item in items {
-        put_array(out, item);
-    }
-    put_array(out, b"");
-}
-
 impl<'a> QueueRequest<'a> {
     /// For a request at the front of `buf` that is not complete: a lower bound on its total
     /// length, from the length prefixes that have arrived (each field still to come counts its
@@ -167,20 +148,20 @@ impl<'a> QueueRequest<'a> {
             QueueCommand::GetSizeLimit => QueueRequest::GetSizeLimit,
             QueueCommand::GetNumConnections => QueueRequest::GetNumConnections,
             QueueCommand::PushMulti => QueueRequest::PushMulti {
-                channels: read_list(&mut r)?,
+                channels: r.read_list()?,
                 value: r.read_array()?,
             },
             QueueCommand::Produce => QueueRequest::Produce {
                 channel: r.read_array()?,
             },
             QueueCommand::ProduceMulti => QueueRequest::ProduceMulti {
-                channels: read_list(&mut r)?,
+                channels: r.read_list()?,
             },
             QueueCommand::RemoveChannel => QueueRequest::RemoveChannel {
                 channel: r.read_array()?,
             },
             QueueCommand::PushMulti2 => QueueRequest::PushMulti2 {
-                channels: read_list(&mut r)?,
+                channels: r.read_list()?,
                 value: r.read_array()?,
             },
         };
