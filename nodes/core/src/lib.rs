@@ -28,5 +28,5 @@ mod mailbox;
 pub use config::{ConfigError, ServerConfig};
 pub use mailbox::Mailbox;
 pub use server::{Server, ShutdownHandle};
-pub use service::{ConnId, ConnRef, Context, Handled, Out, Prepare, Service, Step};
+pub use service::{ConnRef, Context, Handled, Out, Prepare, Service, Step};
 pub use waiters::Waiters;

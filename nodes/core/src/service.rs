@@ -28,9 +28,6 @@ use slab::Slab;
 use crate::connection::{Connection, HIGH_WATER};
 use crate::mailbox::Mailbox;
 
-/// A connection's slab slot, kept for the connection's log lines and tests; prefer [`ConnRef`].
-pub type ConnId = usize;
-
 /// Names one connection for as long as it is open: its slot in the pool and the generation the
 /// slot had when the connection was accepted. Slots are reused, generations are not, so
 /// anything addressed to a closed connection is recognised as stale and dropped.

@@ -152,7 +152,9 @@ impl<J: Send + 'static, E: Send + 'static> Pool<J, E> {
     pub fn queued(&self) -> usize {
         self.shared.lock().jobs.len()
     }
+}
 
+impl<J, E> Pool<J, E> {
     /// Lets the workers finish the queued jobs, then joins them. Also done on drop.
     pub fn shutdown(&mut self) {
         self.shared.lock().closed = true;
@@ -167,13 +169,7 @@ impl<J: Send + 'static, E: Send + 'static> Pool<J, E> {
 
 impl<J, E> Drop for Pool<J, E> {
     fn drop(&mut self) {
-        self.shared.lock().closed = true;
-        self.shared.ready.notify_all();
-        for t in self.threads.drain(..) {
-            if t.join().is_err() {
-                log::error!("a worker thread panicked");
-            }
-        }
+        self.shutdown();
     }
 }
 

@@ -21,13 +21,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 /// This process's resident memory, in bytes.
 fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS");
-    kb * 1024
+    swarm_testkit::rss_bytes(std::process::id()).expect("VmRSS of this process")
 }
 
 const MIB: u64 = 1024 * 1024;
