@@ -1,18 +1,24 @@
-//! One request and its reply for each target: the dht legacy protocol through `swarm_protocol`,
-//! RESP for Redis, and swarm-echo's fixed sizes (a dht request's request and reply sizes, so
-//! the echo server moves the same bytes per round trip as the dht node).
+//! One request and its reply for each target: the dht and queue legacy protocols through
+//! `swarm_protocol`, RESP for Redis, and swarm-echo's fixed sizes (a dht or queue request's
+//! request and reply sizes, so the echo server moves the same bytes per round trip as the node).
 
-use super::opts::{Op, RunArgs, Target};
+use super::mix::Op;
+use super::opts::{RunArgs, Target};
 use super::resp::{self, Reply};
 use swarm_protocol::dht::{DhtCommand, DhtReply, DhtRequest};
+use swarm_protocol::queue::{QueueCommand, QueueReply, QueueRequest};
 use swarm_protocol::{DecodeError, Status};
+
+/// Why a dht codec never sees a queue operation and the reverse.
+const WRONG_FAMILY: &str = "RunArgs::validate keeps each operation family to its targets";
 
 /// How a reply ended the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Done, record present (or stored / removed).
+    /// Done, record present (or stored / removed / popped).
     Hit,
-    /// Done, record absent: empty dht value, Redis nil, Exists false, DEL of nothing.
+    /// Done, record absent: empty dht value, Redis nil, Exists false, DEL of nothing, and a
+    /// Pop of an empty queue (not a real pop: runs must count these).
     Miss,
     /// A non-Ok status or a Redis error; the connection stays usable.
     Error,
@@ -30,8 +36,16 @@ pub enum Codec {
         /// Channel name.
         channel: Vec<u8>,
     },
-    /// RESP commands.
-    Redis,
+    /// RESP commands; queue operations on this list.
+    Redis {
+        /// List key of LPUSH and RPOP.
+        list: Vec<u8>,
+    },
+    /// Legacy queue requests on this channel.
+    Queue {
+        /// Channel name.
+        channel: Vec<u8>,
+    },
     /// Fixed-size messages.
     Echo {
         /// Bytes per request.
@@ -48,7 +62,12 @@ impl Codec {
             Target::Dht => Codec::Dht {
                 channel: args.channel.as_bytes().to_vec(),
             },
-            Target::Redis => Codec::Redis,
+            Target::Redis => Codec::Redis {
+                list: args.channel.as_bytes().to_vec(),
+            },
+            Target::Queue => Codec::Queue {
+                channel: args.channel.as_bytes().to_vec(),
+            },
             Target::Echo => {
                 let (request, reply) = echo_sizes(
                     args.mix.single().unwrap_or(Op::Get),
@@ -60,7 +79,9 @@ impl Codec {
         }
     }
 
-    /// Appends the request for `op` on `key` (16 hex digits); `value` is used by Put.
+    /// Appends the request for `op` on `key` (16 hex digits; queue operations have none);
+    /// `value` is used by Put and Push. Panics for a queue operation on a dht codec or the
+    /// reverse, which `RunArgs::validate` refuses before any socket opens.
     pub fn encode(&self, op: Op, key: &[u8; 16], value: &[u8], out: &mut Vec<u8>) {
         match self {
             Codec::Dht { channel } => {
@@ -74,14 +95,26 @@ impl Codec {
                     },
                     Op::Exists => DhtRequest::Exists { channel, key },
                     Op::Remove => DhtRequest::Remove { channel, key },
+                    Op::Push | Op::Pop => unreachable!("{}: {WRONG_FAMILY}", op.name()),
                 };
                 req.encode(out);
             }
-            Codec::Redis => match op {
+            Codec::Queue { channel } => {
+                let channel = channel.as_slice();
+                let req = match op {
+                    Op::Push => QueueRequest::Push { channel, value },
+                    Op::Pop => QueueRequest::Pop { channel },
+                    _ => unreachable!("{}: {WRONG_FAMILY}", op.name()),
+                };
+                req.encode(out);
+            }
+            Codec::Redis { list } => match op {
                 Op::Get => resp::encode_command(out, &[b"GET", key]),
                 Op::Put => resp::encode_command(out, &[b"SET", key, value]),
                 Op::Exists => resp::encode_command(out, &[b"EXISTS", key]),
                 Op::Remove => resp::encode_command(out, &[b"DEL", key]),
+                Op::Push => resp::encode_command(out, &[b"LPUSH", list, value]),
+                Op::Pop => resp::encode_command(out, &[b"RPOP", list]),
             },
             Codec::Echo { request, .. } => out.resize(out.len() + request, b'e'),
         }
@@ -91,7 +124,8 @@ impl Codec {
     pub fn parse(&self, op: Op, buf: &[u8]) -> Result<Option<(Outcome, usize)>, Fatal> {
         match self {
             Codec::Dht { .. } => parse_dht(op, buf),
-            Codec::Redis => parse_redis(op, buf),
+            Codec::Queue { .. } => parse_queue(op, buf),
+            Codec::Redis { .. } => parse_redis(op, buf),
             Codec::Echo { reply, .. } => {
                 Ok((buf.len() >= *reply).then_some((Outcome::Hit, *reply)))
             }
@@ -99,15 +133,18 @@ impl Codec {
     }
 }
 
-/// Request and reply sizes of the dht request `op` with this channel length and value size
-/// (a Get reply carries the value; a Put request does).
+/// Request and reply sizes of the dht or queue request `op` with this channel length and
+/// value size (a Get or Pop reply carries the value; a Put or Push request does).
 pub fn echo_sizes(op: Op, channel_len: usize, value_size: usize) -> (usize, usize) {
-    let head = 4 + 8 + channel_len + 8 + 16;
+    let head = 4 + 8 + channel_len;
+    let keyed = head + 8 + 16;
     match op {
-        Op::Get => (head, 4 + 8 + value_size),
-        Op::Put => (head + 8 + value_size, 4),
-        Op::Exists => (head, 4 + 1),
-        Op::Remove => (head, 4),
+        Op::Get => (keyed, 4 + 8 + value_size),
+        Op::Put => (keyed + 8 + value_size, 4),
+        Op::Exists => (keyed, 4 + 1),
+        Op::Remove => (keyed, 4),
+        Op::Push => (head + 8 + value_size, 4),
+        Op::Pop => (head, 4 + 8 + value_size),
     }
 }
 
@@ -117,6 +154,7 @@ fn command(op: Op) -> DhtCommand {
         Op::Put => DhtCommand::Put,
         Op::Exists => DhtCommand::Exists,
         Op::Remove => DhtCommand::Remove,
+        Op::Push | Op::Pop => unreachable!("{}: {WRONG_FAMILY}", op.name()),
     }
 }
 
@@ -144,14 +182,43 @@ fn parse_dht(op: Op, buf: &[u8]) -> Result<Option<(Outcome, usize)>, Fatal> {
     Ok(Some((outcome, used)))
 }
 
+fn parse_queue(op: Op, buf: &[u8]) -> Result<Option<(Outcome, usize)>, Fatal> {
+    let cmd = if op == Op::Pop {
+        QueueCommand::Pop
+    } else {
+        QueueCommand::Push
+    };
+    let (reply, used) = match QueueReply::decode(cmd, buf) {
+        Ok(r) => r,
+        Err(DecodeError::Incomplete) => return Ok(None),
+        Err(DecodeError::Invalid(e)) => {
+            return Err(Fatal(format!("queue reply to {}: {e}", op.name())))
+        }
+    };
+    let outcome = match reply {
+        QueueReply::Value([]) => Outcome::Miss,
+        QueueReply::Status(s) if s.is_fatal() => {
+            return Err(Fatal(format!(
+                "queue status {} to {}: the connection is closed",
+                s.code(),
+                op.name()
+            )))
+        }
+        QueueReply::Status(s) if s != Status::Ok => Outcome::Error,
+        _ => Outcome::Hit,
+    };
+    Ok(Some((outcome, used)))
+}
+
 fn parse_redis(op: Op, buf: &[u8]) -> Result<Option<(Outcome, usize)>, Fatal> {
     let Some((reply, used)) = resp::parse_reply(buf).map_err(|e| Fatal(e.to_string()))? else {
         return Ok(None);
     };
     let outcome = match (op, reply) {
         (_, Reply::Error) => Outcome::Error,
-        (Op::Get, Reply::Bulk(_)) | (Op::Put, Reply::Simple) => Outcome::Hit,
-        (Op::Get, Reply::Nil) => Outcome::Miss,
+        (Op::Get | Op::Pop, Reply::Bulk(_)) | (Op::Put, Reply::Simple) => Outcome::Hit,
+        (Op::Push, Reply::Int(_)) => Outcome::Hit,
+        (Op::Get | Op::Pop, Reply::Nil) => Outcome::Miss,
         (Op::Exists | Op::Remove, Reply::Int(0)) => Outcome::Miss,
         (Op::Exists | Op::Remove, Reply::Int(_)) => Outcome::Hit,
         (op, other) => {
@@ -174,7 +241,7 @@ mod tests {
             channel: b"bench".to_vec(),
         };
         let value = [b'v'; 100];
-        for op in Op::ALL {
+        for op in [Op::Get, Op::Put, Op::Exists, Op::Remove] {
             let mut out = Vec::new();
             dht.encode(op, b"00000000000000ab", &value, &mut out);
             assert_eq!(echo_sizes(op, 5, 100).0, out.len(), "{}", op.name());
@@ -182,6 +249,97 @@ mod tests {
         let mut reply = Vec::new();
         DhtReply::Value(&value).encode(&mut reply);
         assert_eq!(echo_sizes(Op::Get, 5, 100).1, reply.len());
+    }
+
+    #[test]
+    fn echo_sizes_match_the_queue_encoding() {
+        let queue = Codec::Queue {
+            channel: b"bench".to_vec(),
+        };
+        let value = [b'v'; 100];
+        for op in [Op::Push, Op::Pop] {
+            let mut out = Vec::new();
+            queue.encode(op, b"00000000000000ab", &value, &mut out);
+            assert_eq!(echo_sizes(op, 5, 100).0, out.len(), "{}", op.name());
+        }
+        let (mut push, mut pop) = (Vec::new(), Vec::new());
+        QueueReply::Status(Status::Ok).encode(&mut push);
+        QueueReply::Value(&value).encode(&mut pop);
+        assert_eq!(echo_sizes(Op::Push, 5, 100).1, push.len());
+        assert_eq!(echo_sizes(Op::Pop, 5, 100).1, pop.len());
+    }
+
+    #[test]
+    fn queue_requests_are_the_protocol_bytes() {
+        let queue = Codec::Queue {
+            channel: b"test".to_vec(),
+        };
+        let mut out = Vec::new();
+        queue.encode(Op::Push, b"00000000000000ab", b"foo", &mut out);
+        // spec/queue.md section 2, Push example.
+        let mut want = vec![1, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0];
+        want.extend_from_slice(b"test");
+        want.extend_from_slice(&[3, 0, 0, 0, 0, 0, 0, 0]);
+        want.extend_from_slice(b"foo");
+        assert_eq!(out, want);
+        out.clear();
+        queue.encode(Op::Pop, b"00000000000000ab", b"foo", &mut out);
+        let mut want = vec![2, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0];
+        want.extend_from_slice(b"test");
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn queue_outcomes() {
+        let ok = 200i32.to_le_bytes();
+        assert_eq!(parse_queue(Op::Push, &ok), Ok(Some((Outcome::Hit, 4))));
+        // Pop of an empty or missing channel: Ok and an empty array, counted as a miss.
+        let mut empty = ok.to_vec();
+        empty.extend_from_slice(&[0; 8]);
+        assert_eq!(parse_queue(Op::Pop, &empty), Ok(Some((Outcome::Miss, 12))));
+        let mut rec = Vec::new();
+        QueueReply::Value(b"abc").encode(&mut rec);
+        assert_eq!(parse_queue(Op::Pop, &rec), Ok(Some((Outcome::Hit, 15))));
+        for cut in 0..rec.len() {
+            assert_eq!(parse_queue(Op::Pop, &rec[..cut]), Ok(None), "cut at {cut}");
+        }
+        assert_eq!(
+            parse_queue(Op::Push, &407i32.to_le_bytes()),
+            Ok(Some((Outcome::Error, 4)))
+        );
+        assert_eq!(
+            parse_queue(Op::Pop, &409i32.to_le_bytes()),
+            Ok(Some((Outcome::Error, 4)))
+        );
+        assert!(parse_queue(Op::Push, &500i32.to_le_bytes()).is_err());
+        assert!(parse_queue(Op::Push, &12345i32.to_le_bytes()).is_err());
+    }
+
+    #[test]
+    fn redis_list_commands() {
+        let redis = Codec::Redis {
+            list: b"bench".to_vec(),
+        };
+        let mut out = Vec::new();
+        redis.encode(Op::Push, b"00000000000000ab", b"xy", &mut out);
+        redis.encode(Op::Pop, b"00000000000000ab", b"xy", &mut out);
+        assert_eq!(
+            out,
+            b"*3\r\n$5\r\nLPUSH\r\n$5\r\nbench\r\n$2\r\nxy\r\n*2\r\n$4\r\nRPOP\r\n$5\r\nbench\r\n"
+        );
+        assert_eq!(
+            parse_redis(Op::Push, b":7\r\n"),
+            Ok(Some((Outcome::Hit, 4)))
+        );
+        assert_eq!(
+            parse_redis(Op::Pop, b"$2\r\nxy\r\n"),
+            Ok(Some((Outcome::Hit, 8)))
+        );
+        assert_eq!(
+            parse_redis(Op::Pop, b"$-1\r\n"),
+            Ok(Some((Outcome::Miss, 5)))
+        );
+        assert!(parse_redis(Op::Push, b"+OK\r\n").is_err());
     }
 
     #[test]

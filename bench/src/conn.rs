@@ -3,7 +3,7 @@
 //! the operations in flight in send order.
 
 use super::codec::{Codec, Fatal, Outcome};
-use super::opts::Op;
+use super::mix::Op;
 use mio::net::TcpStream;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};

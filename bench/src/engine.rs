@@ -5,7 +5,7 @@
 
 use super::codec::Codec;
 use super::conn::Conn;
-use super::opts::Op;
+use super::mix::Op;
 use super::records::{hex_key_of, key_of, Rng, Values};
 use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token};
@@ -25,14 +25,16 @@ pub enum Source {
         /// Key space.
         keys: u64,
         /// Weights.
-        weights: [u32; 4],
+        weights: [u32; 6],
     },
-    /// Put of key-space indexes `next..end`, each once.
+    /// `op` (Put, or Push for a queue) of key-space indexes `next..end`, each once.
     Load {
         /// Next index.
         next: u64,
         /// End of the range.
         end: u64,
+        /// The operation.
+        op: Op,
     },
 }
 
@@ -274,7 +276,7 @@ impl Driver<'_> {
 fn take(plan: &mut Plan<'_>, now: Instant) -> usize {
     let k = plan.pipeline as u64;
     let k = match (&mut plan.budget, &plan.source) {
-        (_, Source::Load { next, end }) => k.min(end - next),
+        (_, Source::Load { next, end, .. }) => k.min(end - next),
         (Budget::Requests(left), _) => {
             let k = k.min(*left);
             *left -= k;
@@ -299,9 +301,9 @@ fn give_back(plan: &mut Plan<'_>, k: usize) {
 
 fn next_request(source: &mut Source, rng: &mut Rng) -> (Op, u64) {
     match source {
-        Source::Load { next, .. } => {
+        Source::Load { next, op, .. } => {
             *next += 1;
-            (Op::Put, *next - 1)
+            (*op, *next - 1)
         }
         Source::Random { keys, weights } => {
             let total: u32 = weights.iter().sum();

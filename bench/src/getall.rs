@@ -89,8 +89,8 @@ pub fn print_figures(mode: &str, figures: &[(&str, Option<f64>)], json: bool) {
         println!("swarm-bench {mode}:");
         for (name, v) in figures {
             match v {
-                Some(v) => println!("  {name:<16} {v:.3}"),
-                None => println!("  {name:<16} -"),
+                Some(v) => println!("  {name:<24} {v:.3}"),
+                None => println!("  {name:<24} -"),
             }
         }
     }

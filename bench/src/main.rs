@@ -1,17 +1,19 @@
-//! `swarm-bench`, the load generator of issue 4 (the original's dhtperformance): drives a dht
-//! node, Redis or swarm-echo with the same connections, key space, values and request counts,
-//! and reports throughput, latency, errors and the server's CPU per request. It speaks the
-//! protocols itself (`swarm_protocol` for the dht) to control exactly what is in flight.
+//! `swarm-bench`, the load generator of issues 4 and 9 (the original's dhtperformance): drives a
+//! dht node, a queue node, Redis or swarm-echo with the same connections, key space, values and
+//! request counts, and reports throughput, latency, errors and the server's CPU per request. It
+//! speaks the protocols itself (`swarm_protocol` for the dht and the queue) to control exactly
+//! what is in flight.
 //!
 //! | module | owns |
 //! |---|---|
-//! | `opts` | the command line, `--mix` parsing |
+//! | `opts`, `mix` | the command line; the operations and `--mix` parsing |
 //! | `records` | keys, values and the RNG shared by load, runs, GetAll and `lzo` |
 //! | `codec`, `resp` | requests and replies per target |
 //! | `conn`, `engine` | one connection's buffers; the mio loop of one client thread |
 //! | `run` | connect, load, measure over threads, progress |
 //! | `report`, `cpu` | figures, text and JSON; /proc CPU and memory |
 //! | `getall`, `lzo` | GetAll streaming; LZO alone over the same batches |
+//! | `stream`, `stream_io` | `stream`: one producer to one consumer, queue or Redis |
 //!
 //! Example: `swarm-bench --addr 127.0.0.1:10000 --mix get:put=9:1 --duration 10 --node-pid PID`.
 //! The crate's other binary, `swarm-echo` (`src/bin/swarm-echo.rs`), is the echo server it
@@ -23,14 +25,18 @@ mod cpu;
 mod engine;
 mod getall;
 mod lzo;
+mod mix;
 mod opts;
 mod records;
 mod report;
 mod resp;
 mod run;
+mod stream;
+mod stream_io;
 
 use clap::Parser;
-use opts::{Cli, Command, Mix};
+use mix::Mix;
+use opts::{Cli, Command};
 use std::process::ExitCode;
 
 /// Parses the command line and runs the requested mode; errors go to stderr, exit code 1.
@@ -38,6 +44,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Lzo(args)) => lzo::run(args),
+        Some(Command::Stream(args)) => stream::run(args),
         None => run_load(&cli.run),
     };
     match result {

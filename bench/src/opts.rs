@@ -1,12 +1,11 @@
-//! Command line of `swarm-bench`: the load options, the target kind and the operation mix
-//! (`get`, `put`, `get:put=9:1`, `getall`), parsed and validated before any socket opens.
+//! Command line of `swarm-bench`: the load options, the target kind, the operation mix (parsed
+//! in `mix`) and the `lzo` and `stream` modes, validated before any socket opens.
 
+use super::mix::Mix;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 
-/// Load generator for the legacy dht protocol, Redis (RESP) and the swarm-echo server.
+/// Load generator for the legacy dht and queue protocols, Redis (RESP) and the swarm-echo server.
 #[derive(Debug, Parser)]
 #[command(
     name = "swarm-bench",
@@ -28,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Time LZO1X-1 alone over the batches a GetAll of the loaded key space would carry.
     Lzo(LzoArgs),
+    /// One producer and one consumer connection: records/s from the producer's first write to
+    /// the consumer's last record (queue Produce to Consume; Redis LPUSH to `RPOP key count`).
+    Stream(StreamArgs),
 }
 
 /// What the server speaks.
@@ -35,10 +37,13 @@ pub enum Command {
 pub enum Target {
     /// A dht node, legacy binary protocol.
     Dht,
-    /// A Redis server, RESP.
+    /// A Redis server, RESP: dht operations as strings (SET, GET, ...), queue operations on
+    /// the list named by --channel (LPUSH, RPOP).
     Redis,
-    /// `swarm-echo`: fixed-size requests and replies of a dht request's sizes.
+    /// `swarm-echo`: fixed-size requests and replies of a dht or queue request's sizes.
     Echo,
+    /// A queue node, legacy binary protocol: Push and Pop on the channel --channel.
+    Queue,
 }
 
 /// Options of a load run.
@@ -56,10 +61,12 @@ pub struct RunArgs {
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     pub value_size: usize,
-    /// Key space: keys are drawn uniformly from this many keys.
+    /// Key space: keys are drawn uniformly from this many keys. For queue operations: the
+    /// records --load pushes before measuring (the prefill that keeps Pop off an empty queue).
     #[arg(long, default_value_t = 1_000_000)]
     pub keys: u64,
-    /// Operation mix: get, put, exists, remove, a ratio like get:put=9:1, or getall.
+    /// Operation mix: get, put, exists, remove, push, pop, a ratio like get:put=9:1 or
+    /// push:pop=1:1 (one family: dht or queue), or getall.
     #[arg(long, default_value = "get")]
     pub mix: Mix,
     /// Requests to measure in total (0 with --load: load only). Default: --duration 10.
@@ -75,13 +82,15 @@ pub struct RunArgs {
     /// order, then the next K. 1 is the legacy protocol's one request at a time.
     #[arg(long, default_value_t = 1)]
     pub pipeline: usize,
-    /// Put every key of the key space once (pipelined, as fast as possible) before measuring.
+    /// Put every key of the key space once (pipelined, as fast as possible) before measuring;
+    /// with queue operations, push --keys records.
     #[arg(long)]
     pub load: bool,
     /// The server's pid: its CPU time (/proc/PID/stat) is read before and after the run.
     #[arg(long)]
     pub node_pid: Option<u32>,
-    /// Channel name (dht).
+    /// Channel name (dht, queue), and Redis's list key for queue operations. Every connection
+    /// uses this one channel (the job-queue case: many clients, one queue).
     #[arg(long, default_value = "bench")]
     pub channel: String,
     /// Client threads, each with its own event loop and a share of the connections.
@@ -93,6 +102,64 @@ pub struct RunArgs {
     /// Seed of the key and operation choice.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+/// What `swarm-bench stream` streams through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StreamTarget {
+    /// A queue node: Produce on one connection, Consume on the other.
+    Queue,
+    /// Redis: LPUSH pipelined --redis-pipeline deep, a consumer looping `RPOP key --redis-count`.
+    Redis,
+}
+
+/// Options of `swarm-bench stream`.
+#[derive(Debug, Clone, Args)]
+pub struct StreamArgs {
+    /// Server kind.
+    #[arg(long, value_enum, default_value = "queue")]
+    pub target: StreamTarget,
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:10000")]
+    pub addr: SocketAddr,
+    /// Channel (queue) or list key (Redis); removed before the run, so it starts empty.
+    #[arg(long, default_value = "bench_stream")]
+    pub channel: String,
+    /// Record size in bytes, at least 16 (each record starts with its sequence number and the
+    /// producer's clock, so the consumer checks the order and the end-to-end latency).
+    #[arg(long, default_value_t = 100)]
+    pub value_size: usize,
+    /// Records the producer sends and the consumer must receive.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub records: u64,
+    /// Redis producer: LPUSH commands per write, their replies read before the next write.
+    #[arg(long, default_value_t = 16)]
+    pub redis_pipeline: usize,
+    /// Redis consumer: records asked for per `RPOP key count` (Redis 6.2 or later).
+    #[arg(long, default_value_t = 100)]
+    pub redis_count: usize,
+    /// The server's pid: its CPU time (/proc/PID/stat) is read before and after the run.
+    #[arg(long)]
+    pub node_pid: Option<u32>,
+    /// Print one JSON object with every figure on stdout instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl StreamArgs {
+    /// Checks what clap cannot express.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.value_size < 16 {
+            return Err("--value-size must be at least 16 (sequence number and clock)".into());
+        }
+        if self.records == 0 || self.redis_pipeline == 0 || self.redis_count == 0 {
+            return Err("--records, --redis-pipeline and --redis-count must be at least 1".into());
+        }
+        if self.channel.is_empty() {
+            return Err("--channel must not be empty".into());
+        }
+        Ok(())
+    }
 }
 
 /// Options of `swarm-bench lzo`.
@@ -113,130 +180,6 @@ pub struct LzoArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-}
-
-/// One benchmarked operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// dht Get / Redis GET.
-    Get,
-    /// dht Put / Redis SET.
-    Put,
-    /// dht Exists / Redis EXISTS.
-    Exists,
-    /// dht Remove / Redis DEL.
-    Remove,
-}
-
-impl Op {
-    /// Every operation, in the order of the weights of a [`Mix::Weighted`].
-    pub const ALL: [Op; 4] = [Op::Get, Op::Put, Op::Exists, Op::Remove];
-
-    /// Lowercase name as written in `--mix`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Op::Get => "get",
-            Op::Put => "put",
-            Op::Exists => "exists",
-            Op::Remove => "remove",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Op> {
-        Op::ALL.into_iter().find(|op| op.name() == name)
-    }
-}
-
-/// The operation mix: a weight per operation, or a GetAll run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mix {
-    /// Single-record operations drawn at random with these weights (indexed like [`Op::ALL`]).
-    Weighted([u32; 4]),
-    /// Full-channel GetAll, one connection, `--requests` times (default once).
-    GetAll,
-}
-
-impl Mix {
-    /// The only operation of the mix, if it has exactly one.
-    pub fn single(&self) -> Option<Op> {
-        match self {
-            Mix::Weighted(w) => {
-                let mut used = Op::ALL.into_iter().zip(w).filter(|(_, &w)| w > 0);
-                match (used.next(), used.next()) {
-                    (Some((op, _)), None) => Some(op),
-                    _ => None,
-                }
-            }
-            Mix::GetAll => None,
-        }
-    }
-}
-
-/// Why a `--mix` value was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MixError(String);
-
-impl fmt::Display for MixError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for MixError {}
-
-impl FromStr for Mix {
-    type Err = MixError;
-
-    fn from_str(s: &str) -> Result<Mix, MixError> {
-        let s = s.trim().to_ascii_lowercase();
-        if s == "getall" {
-            return Ok(Mix::GetAll);
-        }
-        let (names, ratios) = match s.split_once('=') {
-            Some((n, r)) => (n, Some(r)),
-            None => (s.as_str(), None),
-        };
-        let names: Vec<&str> = names.split(':').collect();
-        let ratios: Vec<u32> = match ratios {
-            None if names.len() == 1 => vec![1],
-            None => {
-                return Err(MixError(format!(
-                    "{s}: a mix of several operations needs ratios, as in get:put=9:1"
-                )))
-            }
-            Some(r) => r
-                .split(':')
-                .map(|x| {
-                    x.parse::<u32>()
-                        .map_err(|_| MixError(format!("{s}: ratio {x:?} is not a whole number")))
-                })
-                .collect::<Result<_, _>>()?,
-        };
-        if names.len() != ratios.len() {
-            return Err(MixError(format!(
-                "{s}: {} operations but {} ratios",
-                names.len(),
-                ratios.len()
-            )));
-        }
-        let mut weights = [0u32; 4];
-        for (name, ratio) in names.iter().zip(ratios) {
-            let op = Op::from_name(name).ok_or_else(|| {
-                MixError(format!(
-                    "{s}: unknown operation {name:?} (get, put, exists, remove, getall)"
-                ))
-            })?;
-            let slot = &mut weights[op as usize];
-            if *slot > 0 {
-                return Err(MixError(format!("{s}: {name} given twice")));
-            }
-            *slot = ratio;
-        }
-        if weights.iter().all(|&w| w == 0) {
-            return Err(MixError(format!("{s}: every ratio is zero")));
-        }
-        Ok(Mix::Weighted(weights))
-    }
 }
 
 impl RunArgs {
@@ -260,6 +203,19 @@ impl RunArgs {
         if self.mix == Mix::GetAll && self.target != Target::Dht {
             return Err("--mix getall is a dht request".into());
         }
+        match (self.target, self.mix.is_queue()) {
+            (Target::Queue, false) => {
+                return Err(
+                    "--target queue takes queue operations: --mix push, pop, push:pop=..".into(),
+                )
+            }
+            (Target::Dht, true) => {
+                return Err(
+                    "--target dht takes dht operations: push and pop are --target queue".into(),
+                )
+            }
+            _ => {}
+        }
         if let Some(r) = self.rate {
             if r.is_nan() || r <= 0.0 {
                 return Err("--rate must be positive".into());
@@ -274,41 +230,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn single_operations() {
-        assert_eq!("get".parse(), Ok(Mix::Weighted([1, 0, 0, 0])));
-        assert_eq!("Remove".parse(), Ok(Mix::Weighted([0, 0, 0, 1])));
-        assert_eq!("getall".parse(), Ok(Mix::GetAll));
-        assert_eq!("put".parse::<Mix>().map(|m| m.single()), Ok(Some(Op::Put)));
-    }
-
-    #[test]
-    fn ratios() {
-        let mix: Mix = "get:put=9:1".parse().expect("valid mix");
-        assert_eq!(mix, Mix::Weighted([9, 1, 0, 0]));
-        assert_eq!(mix.single(), None);
-        assert_eq!(
-            "exists:get=0:3".parse::<Mix>().map(|m| m.single()),
-            Ok(Some(Op::Get))
-        );
-    }
-
-    #[test]
-    fn refused_mixes() {
-        for bad in [
-            "",
-            "fetch",
-            "get:put",
-            "get:put=1",
-            "get:put=1:x",
-            "get:get=1:1",
-            "get:put=0:0",
-            "get=-1",
-        ] {
-            assert!(bad.parse::<Mix>().is_err(), "{bad:?} was accepted");
-        }
-    }
-
-    #[test]
     fn echo_needs_one_operation() {
         let cli = Cli::try_parse_from(["swarm-bench", "--target", "echo", "--mix", "get:put=1:1"])
             .expect("parses");
@@ -316,6 +237,54 @@ mod tests {
         let cli = Cli::try_parse_from(["swarm-bench", "--target", "echo", "--mix", "put"])
             .expect("parses");
         assert_eq!(cli.run.validate(), Ok(()));
+    }
+
+    #[test]
+    fn targets_take_their_family_of_operations() {
+        let check = |target: &str, mix: &str| {
+            Cli::try_parse_from(["swarm-bench", "--target", target, "--mix", mix])
+                .expect("parses")
+                .run
+                .validate()
+        };
+        for (target, mix) in [
+            ("queue", "push"),
+            ("queue", "push:pop=1:1"),
+            ("redis", "pop"),
+            ("redis", "get"),
+            ("echo", "pop"),
+            ("dht", "get:put=9:1"),
+        ] {
+            assert_eq!(check(target, mix), Ok(()), "{target} {mix}");
+        }
+        for (target, mix) in [
+            ("queue", "get"),
+            ("queue", "getall"),
+            ("dht", "push"),
+            ("redis", "getall"),
+            ("echo", "push:pop=1:1"),
+        ] {
+            assert!(check(target, mix).is_err(), "{target} {mix} was accepted");
+        }
+    }
+
+    #[test]
+    fn stream_subcommand() {
+        let cli =
+            Cli::try_parse_from(["swarm-bench", "stream", "--target", "redis"]).expect("parses");
+        let Some(Command::Stream(args)) = cli.command else {
+            panic!("not the stream mode: {:?}", cli.command);
+        };
+        assert_eq!(args.target, StreamTarget::Redis);
+        assert_eq!((args.redis_pipeline, args.redis_count), (16, 100));
+        assert_eq!(args.validate(), Ok(()));
+        let cli =
+            Cli::try_parse_from(["swarm-bench", "stream", "--value-size", "15"]).expect("parses");
+        let Some(Command::Stream(args)) = cli.command else {
+            panic!("not the stream mode");
+        };
+        assert!(args.validate().is_err());
+        assert!(Cli::try_parse_from(["swarm-bench", "stream", "--target", "dht"]).is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::codec::Codec;
 use super::engine::Tally;
-use super::opts::{Mix, Op, RunArgs};
+use super::opts::RunArgs;
 use std::fmt::Write as _;
 
 /// A measured phase and the CPU time read around it.
@@ -81,26 +81,6 @@ impl Json {
     }
 }
 
-/// `--mix` as the user would write it.
-pub fn describe_mix(mix: &Mix) -> String {
-    match mix {
-        Mix::GetAll => "getall".into(),
-        Mix::Weighted(w) => {
-            let used: Vec<(Op, u32)> = Op::ALL
-                .into_iter()
-                .zip(*w)
-                .filter(|(_, w)| *w > 0)
-                .collect();
-            if let [(op, _)] = used.as_slice() {
-                return op.name().into();
-            }
-            let names: Vec<&str> = used.iter().map(|(op, _)| op.name()).collect();
-            let ratios: Vec<String> = used.iter().map(|(_, w)| w.to_string()).collect();
-            format!("{}={}", names.join(":"), ratios.join(":"))
-        }
-    }
-}
-
 /// Every figure of a run, as `(name, value)`; the text and JSON reports both print these.
 fn figures(args: &RunArgs, m: &Measured) -> Vec<(&'static str, Option<f64>)> {
     let t = &m.tally;
@@ -171,7 +151,7 @@ pub fn json(args: &RunArgs, m: &Measured) -> String {
     let mut j = Json::default();
     j.text("target", Some(&format!("{:?}", args.target).to_lowercase()))
         .text("addr", Some(&args.addr.to_string()))
-        .text("mix", Some(&describe_mix(&args.mix)));
+        .text("mix", Some(&args.mix.describe()));
     for (name, v) in figures(args, m) {
         j.num(name, v);
     }
@@ -185,7 +165,7 @@ pub fn text(args: &RunArgs, m: &Measured) -> String {
         "swarm-bench: {:?} at {}, mix {}\n",
         args.target,
         args.addr,
-        describe_mix(&args.mix)
+        args.mix.describe()
     );
     for (name, v) in figures(args, m) {
         let v = match v {

@@ -1,6 +1,7 @@
-//! The RESP subset the benchmark speaks to Redis: SET/GET/EXISTS/DEL written as arrays of bulk
-//! strings, and a reply parser for every RESP2 type (`+`, `-`, `:`, `$` incl. nil, `*`) that
-//! returns "incomplete" (`Ok(None)`) until a whole reply is buffered.
+//! The RESP subset the benchmark speaks to Redis: commands (SET/GET/EXISTS/DEL, LPUSH/RPOP)
+//! written as arrays of bulk strings, a reply parser for every RESP2 type (`+`, `-`, `:`, `$`
+//! incl. nil, `*`) that returns "incomplete" (`Ok(None)`) until a whole reply is buffered, and
+//! a walk over the records of an array of bulk strings (the reply to `RPOP key count`).
 
 use std::fmt;
 
@@ -110,6 +111,36 @@ pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, RespError> {
     Ok(Some((reply, used)))
 }
 
+/// Parses one reply to `RPOP key count` at the front of `buf`: `Ok(Some((Some(n), used)))`
+/// for an array of n bulk strings, each handed to `record` in order; `Ok(Some((None, used)))`
+/// for the nil array of an empty list; `Ok(None)` (and no `record` call) while incomplete.
+pub fn for_each_bulk(
+    buf: &[u8],
+    mut record: impl FnMut(&[u8]),
+) -> Result<Option<(Option<usize>, usize)>, RespError> {
+    let (n, used) = match parse_reply(buf)? {
+        None => return Ok(None),
+        Some((Reply::Nil, used)) => return Ok(Some((None, used))),
+        Some((Reply::Array(n), used)) => (n, used),
+        Some(_) => return Err(RespError("not an array of bulk strings")),
+    };
+    // The whole reply is buffered and well formed: walk it again for the payloads.
+    let Some((_, mut at)) = line(buf)? else {
+        return Err(RespError("array header vanished"));
+    };
+    for _ in 0..n {
+        match parse_reply(&buf[at..])? {
+            Some((Reply::Bulk(len), item)) => {
+                let payload_end = at + item - 2;
+                record(&buf[payload_end - len..payload_end]);
+                at += item;
+            }
+            _ => return Err(RespError("array element is not a bulk string")),
+        }
+    }
+    Ok(Some((Some(n), used)))
+}
+
 /// The first CRLF-terminated line (without CRLF) and the bytes it takes with its CRLF.
 fn line(buf: &[u8]) -> Result<Option<(&[u8], usize)>, RespError> {
     match buf.iter().position(|&b| b == b'\n') {
@@ -184,6 +215,26 @@ mod tests {
             got,
             [Reply::Simple, Reply::Bulk(3), Reply::Nil, Reply::Int(0)]
         );
+    }
+
+    #[test]
+    fn walks_the_records_of_a_bulk_array() {
+        let buf = b"*3\r\n$2\r\nab\r\n$0\r\n\r\n$4\r\nc\r\nd\r\n:1\r\n";
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        let r = for_each_bulk(buf, |rec| got.push(rec.to_vec()));
+        assert_eq!(r, Ok(Some((Some(3), buf.len() - 4))));
+        assert_eq!(got, [&b"ab"[..], b"", b"c\r\nd"]);
+        for cut in 0..buf.len() - 4 {
+            let r = for_each_bulk(&buf[..cut], |_| panic!("a record of an incomplete reply"));
+            assert_eq!(r, Ok(None), "cut at {cut}");
+        }
+        assert_eq!(
+            for_each_bulk(b"*-1\r\n", |_| panic!("no records")),
+            Ok(Some((None, 5)))
+        );
+        assert!(for_each_bulk(b"*1\r\n:1\r\n", |_| {}).is_err());
+        assert!(for_each_bulk(b"$1\r\na\r\n", |_| {}).is_err());
+        assert!(for_each_bulk(b"-WRONGTYPE\r\n", |_| {}).is_err());
     }
 
     #[test]

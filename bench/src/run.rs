@@ -6,7 +6,8 @@ use super::codec::Codec;
 use super::conn::Conn;
 use super::cpu;
 use super::engine::{self, Budget, Plan, Source, Tally};
-use super::opts::{Mix, RunArgs, Target};
+use super::mix::{Mix, Op};
+use super::opts::{RunArgs, Target};
 use super::records::Values;
 use super::report::Measured;
 use std::io::{Read, Write};
@@ -14,6 +15,7 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use swarm_protocol::dht::{DhtReply, DhtRequest, API_VERSION};
+use swarm_protocol::queue::{QueueCommand, QueueReply, QueueRequest};
 
 /// The two phases of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,12 +99,15 @@ fn connect(args: &RunArgs) -> Result<Vec<Conn>, String> {
     Ok(conns)
 }
 
-/// GetVersion for a dht node, PING for Redis: a wrong --target fails here, not mid-run.
+/// GetVersion for a dht node, GetNumConnections for a queue node (the queue protocol has no
+/// GetVersion, and this one changes nothing), PING for Redis: a wrong --target fails here, not
+/// mid-run.
 fn check_server(target: Target, s: &mut TcpStream) -> Result<(), String> {
     s.set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|e| e.to_string())?;
     let (request, want) = match target {
         Target::Echo => return Ok(()),
+        Target::Queue => return check_queue(s),
         Target::Redis => (b"*1\r\n$4\r\nPING\r\n".to_vec(), b"+PONG\r\n".to_vec()),
         Target::Dht => {
             let (mut request, mut reply) = (Vec::new(), Vec::new());
@@ -122,6 +127,41 @@ fn check_server(target: Target, s: &mut TcpStream) -> Result<(), String> {
         ));
     }
     s.set_read_timeout(None).map_err(|e| e.to_string())
+}
+
+/// Sends GetNumConnections and expects `Ok` with its fields.
+fn check_queue(s: &mut TcpStream) -> Result<(), String> {
+    let mut request = Vec::new();
+    QueueRequest::GetNumConnections.encode(&mut request);
+    s.write_all(&request)
+        .map_err(|e| format!("Queue check: {e}"))?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 256];
+    loop {
+        match QueueReply::decode(QueueCommand::GetNumConnections, &buf) {
+            Ok((QueueReply::NumConnections { .. }, used)) if used == buf.len() => {
+                return s.set_read_timeout(None).map_err(|e| e.to_string())
+            }
+            Ok((reply, _)) => {
+                return Err(format!(
+                "Queue check: unexpected answer {reply:?} to GetNumConnections; is --target right?"
+            ))
+            }
+            Err(swarm_protocol::DecodeError::Incomplete) if buf.len() < 4096 => {}
+            Err(e) => {
+                return Err(format!(
+                    "Queue check: bad answer to GetNumConnections ({e}); is --target right?"
+                ))
+            }
+        }
+        let n = s
+            .read(&mut chunk)
+            .map_err(|e| format!("Queue check: no proper answer ({e}); is --target right?"))?;
+        if n == 0 {
+            return Err("Queue check: the server closed the connection; is --target right?".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
 }
 
 /// Spreads the connections over the threads, runs them, prints progress; merges the tallies.
@@ -193,6 +233,11 @@ fn source(args: &RunArgs, phase: Phase, t: usize, threads: usize) -> Source {
         (Phase::Load, _) | (_, Mix::GetAll) => Source::Load {
             next: args.keys * t as u64 / threads as u64,
             end: args.keys * (t as u64 + 1) / threads as u64,
+            op: if args.mix.is_queue() {
+                Op::Push
+            } else {
+                Op::Put
+            },
         },
         (Phase::Measure, Mix::Weighted(weights)) => Source::Random {
             keys: args.keys,
