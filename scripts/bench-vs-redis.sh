@@ -18,6 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 if [[ "${1:-}" == "--quick" ]]; then
   : "${KEYS:=20000}" "${REQUESTS:=20000}" "${REQUESTS_P16:=100000}" "${ROUNDS:=1}"
@@ -32,7 +34,6 @@ QUIET_MAX=${QUIET_MAX:-120}
 CHANNEL=bench
 LOG=${LOG:-/tmp/bench-vs-redis-$(date +%Y%m%d-%H%M%S).log}
 : >"$LOG"
-say() { echo "$*" | tee -a "$LOG" >&2; }
 say "bench-vs-redis: raw output in $LOG"
 
 # --- tools ---------------------------------------------------------------------------------
@@ -50,19 +51,7 @@ BENCH=$BIN/swarm-bench
 
 # --- servers -------------------------------------------------------------------------------
 TMP=$(mktemp -d /tmp/bench-vs-redis.XXXXXX)
-# shellcheck source=scripts/bench-lib.sh
-. scripts/bench-lib.sh
 trap cleanup EXIT
-wait_port() { # wait_port PORT PID NAME [LOGFILE]
-  for _ in $(seq 300); do
-    port_in_use "$1" && return 0
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.1
-  done
-  say "$3 (pid $2) does not listen on port $1$(kill -0 "$2" 2>/dev/null || echo ': it exited')"
-  [[ -n "${4:-}" && -f "$4" ]] && tail -20 "$4" | tee -a "$LOG" >&2
-  return 1
-}
 
 DPORT=$(free_port)
 mkdir -p "$TMP/dht"
@@ -94,17 +83,7 @@ say "dhtnode pid $DPID port $DPORT; redis-server pid $RPID port $RPORT; swarm-ec
 say "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, kernel $(uname -r); load at start: $(uptime | sed 's/.*load average: //')"
 
 COMMON=(--connections "$CONNECTIONS" --value-size "$VALUE_SIZE" --keys "$KEYS" --channel "$CHANNEL")
-rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
 used_memory() { redis-cli -p "$RPORT" info memory | tr -d '\r' | sed -n 's/^used_memory://p'; }
-quiet() { wait_quiet || say "the machine stayed busy for $QUIET_MAX s; running anyway"; }
-bench() { # bench ARGS... : runs swarm-bench --json, logs everything, prints the JSON
-  local out
-  quiet
-  say "\$ swarm-bench $*"
-  out=$("$BENCH" "$@" --json 2>>"$LOG") || { say "swarm-bench failed: $*"; echo 1 >>"$TMP/failed"; }
-  echo "$out" >>"$LOG"
-  echo "$out"
-}
 
 # --- load and memory -----------------------------------------------------------------------
 DRSS0=$(rss "$DPID"); RMEM0=$(used_memory); RRSS0=$(rss "$RPID")
@@ -118,7 +97,6 @@ say "memory: dhtnode VmRSS $DRSS0 -> $DRSS1 B; redis used_memory $RMEM0 -> $RMEM
 
 # --- runs ----------------------------------------------------------------------------------
 declare -A R  # R[figure/op/pipeline/target] = "v1 v2 v3"
-add() { R[$1]="${R[$1]:-} $2"; }
 for round in $(seq "$ROUNDS"); do
   say "== round $round of $ROUNDS"
   # Three passes over the channel (about a second): a single pass is short enough for one
@@ -159,32 +137,6 @@ RB16=$(rb -n "$REQUESTS_P16" -P 16)
 rbget() { sed -n "s/^$1: \([0-9.]*\) requests per second.*/\1/p" <<<"$2" | tail -1; }
 
 # --- table ---------------------------------------------------------------------------------
-median() { { printf '%s\n' $1 | grep -E '^-?[0-9.]+([eE][-+]?[0-9]+)?$' || true; } | sort -g \
-  | awk '{a[NR] = $1} END {if (!NR) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-m() { median "${R[$1]:-}"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
-check() { # check RATIO OP TARGET -> "yes" / "NO" / ""
-  [[ -z "$3" || "$1" == "-" ]] && { echo ""; return; }
-  awk -v r="$1" -v t="$3" -v op="$2" 'BEGIN {ok = (op == ">=") ? r >= t : r <= t; print ok ? "yes" : "NO"}'
-}
-fmt() { awk -v v="$1" 'BEGIN {if (v + 0 < 0 && v + 0 > -0.05) v = 0; if (v == "-" || v == "") print "-"; else if (v >= 1000) printf "%.0f", v; else if (v >= 10) printf "%.1f", v; else printf "%.2f", v}'; }
-line() { printf '| %-36s | %10s | %10s | %10s | %9s | %-11s | %9s | %-11s |\n' "$@"; }
-paired() { # paired KEY_A KEY_B: median over rounds of A/B, each ratio taken within one round
-  local -a a=(${R[$1]:-}) b=(${R[$2]:-})
-  local i out=""
-  for i in "${!a[@]}"; do
-    out="$out $(ratio "${a[$i]:--}" "${b[$i]:--}")"
-  done
-  median "$out"
-}
-row() { # row NAME KEY_DHT KEY_REDIS KEY_ECHO OP REDIS_TARGET ECHO_TARGET (keys of R; "-": none)
-  local rr re
-  rr=$(paired "$2" "$3"); re=$(paired "$2" "$4")
-  [[ $rr == "-" ]] || rr=$(printf '%.2f' "$rr"); [[ $re == "-" ]] || re=$(printf '%.2f' "$re")
-  line "$1" "$(fmt "$(m "$2")")" "$(fmt "$(m "$3")")" "$(fmt "$(m "$4")")" "$rr" \
-    "${6:+$5 $6 $(check "$rr" "$5" "$6")}" "$re" "${7:+$5 $7 $(check "$re" "$5" "$7")}"
-}
-info() { line "$1" "$(fmt "$2")" "$(fmt "$3")" "$(fmt "$4")" "" "" "" ""; }
 {
   echo
   echo "dht node vs Redis vs swarm-echo: $KEYS keys, $VALUE_SIZE-byte values, $CONNECTIONS connections, medians of $ROUNDS round(s);"

@@ -13,7 +13,7 @@
 //! | `run` | connect, load, measure over threads, progress |
 //! | `report`, `cpu` | figures, text and JSON; /proc CPU and memory |
 //! | `getall`, `lzo` | GetAll streaming; LZO alone over the same batches |
-//! | `stream`, `stream_io` | `stream`: one producer to one consumer, queue or Redis |
+//! | `stream`, `stream_io`, `stream_redis` | `stream`: one producer to one consumer; the records and the queue's ends; Redis's ends |
 //!
 //! Example: `swarm-bench --addr 127.0.0.1:10000 --mix get:put=9:1 --duration 10 --node-pid PID`.
 //! The crate's other binary, `swarm-echo` (`src/bin/swarm-echo.rs`), is the echo server it
@@ -33,6 +33,7 @@ mod resp;
 mod run;
 mod stream;
 mod stream_io;
+mod stream_redis;
 
 use clap::Parser;
 use mix::Mix;

@@ -138,6 +138,10 @@ pub struct StreamArgs {
     /// Redis consumer: records asked for per `RPOP key count` (Redis 6.2 or later).
     #[arg(long, default_value_t = 100)]
     pub redis_count: usize,
+    /// Redis consumer: send --redis-count plain `RPOP key` commands in one write instead of
+    /// one `RPOP key count` (for Redis before 6.2).
+    #[arg(long)]
+    pub redis_plain_rpop: bool,
     /// The server's pid: its CPU time (/proc/PID/stat) is read before and after the run.
     #[arg(long)]
     pub node_pid: Option<u32>,

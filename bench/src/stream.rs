@@ -10,6 +10,7 @@ use super::opts::{StreamArgs, StreamTarget};
 use super::records::Values;
 use super::resp::Reply;
 use super::stream_io::{self, Received, STALL};
+use super::stream_redis;
 use std::net::TcpStream;
 use std::time::Instant;
 use swarm_protocol::queue::QueueRequest;
@@ -28,7 +29,7 @@ pub fn run(args: &StreamArgs) -> Result<(), String> {
             stream_io::queue_request_ok(&mut consumer, &QueueRequest::Consume { channel })
                 .map_err(|e| format!("Consume: {e}"))?;
         }
-        StreamTarget::Redis => match stream_io::redis_command(&mut consumer, &[b"DEL", channel])
+        StreamTarget::Redis => match stream_redis::redis_command(&mut consumer, &[b"DEL", channel])
             .map_err(|e| format!("DEL: {e}"))?
         {
             Reply::Int(_) => {}
@@ -53,7 +54,7 @@ pub fn run(args: &StreamArgs) -> Result<(), String> {
                     args.value_size,
                     start,
                 ),
-                StreamTarget::Redis => stream_io::produce_redis(
+                StreamTarget::Redis => stream_redis::produce_redis(
                     &mut producer,
                     channel,
                     values,
@@ -66,10 +67,10 @@ pub fn run(args: &StreamArgs) -> Result<(), String> {
         });
         let received = match args.target {
             StreamTarget::Queue => stream_io::consume_queue(&mut consumer, args.records, start),
-            StreamTarget::Redis => stream_io::consume_redis(
+            StreamTarget::Redis => stream_redis::consume_redis(
                 &mut consumer,
                 channel,
-                args.redis_count,
+                (args.redis_count, args.redis_plain_rpop),
                 args.records,
                 start,
             ),

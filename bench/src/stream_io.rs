@@ -1,11 +1,11 @@
-//! The two ends of `swarm-bench stream` for each target, on blocking sockets (one thread each):
-//! the queue's Produce and Consume through `swarm_protocol::queue`, and Redis's LPUSH pipeline
-//! and `RPOP key count` loop through `resp`. Every record starts with its sequence number and the
-//! producer's clock (u64 LE each, nanoseconds since the run's start), so the consumer counts
-//! records that arrive out of order and measures the end-to-end latency.
+//! The queue's two ends of `swarm-bench stream` (Produce and Consume through
+//! `swarm_protocol::queue`, on blocking sockets, one thread each) and what both targets share:
+//! the records and the consumer's tally (`stream_redis` has Redis's ends). Every record starts
+//! with its sequence number and the producer's clock (u64 LE each, nanoseconds since the run's
+//! start), so the consumer counts records that arrive out of order and measures the end-to-end
+//! latency.
 
 use super::records::Values;
-use super::resp::{self, Reply};
 use hdrhistogram::Histogram;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -19,7 +19,7 @@ use swarm_protocol::{DecodeError, Status};
 /// Bytes of Produce records per write.
 const PRODUCE_CHUNK: usize = 64 * 1024;
 /// Consumer read buffer; it grows when one record does not fit.
-const READ_BUF: usize = 1 << 20;
+pub const READ_BUF: usize = 1 << 20;
 /// Longest wait for the next record (consumer) or for room to write (producer).
 pub const STALL: Duration = Duration::from_secs(10);
 
@@ -30,7 +30,7 @@ pub struct Received {
     pub records: u64,
     /// Records whose sequence number was not the one after the previous record's.
     pub out_of_order: u64,
-    /// Redis: `RPOP key count` replies that were the nil of an empty list.
+    /// Redis: RPOP replies that were the nil of an empty list.
     pub empty_polls: u64,
     /// End-to-end latency of each record, nanoseconds from the producer's clock to arrival.
     pub latency: Histogram<u64>,
@@ -40,7 +40,7 @@ pub struct Received {
 }
 
 impl Received {
-    fn new() -> Received {
+    pub fn new() -> Received {
         Received {
             records: 0,
             out_of_order: 0,
@@ -53,7 +53,7 @@ impl Received {
     }
 
     /// Counts one record that arrived at `now`.
-    fn record(&mut self, rec: &[u8], start: Instant, now: Instant) {
+    pub fn record(&mut self, rec: &[u8], start: Instant, now: Instant) {
         let (seq, sent_ns) = stamp_of(rec);
         if seq != self.next_seq {
             self.out_of_order += 1;
@@ -86,7 +86,7 @@ fn stamp_of(rec: &[u8]) -> (u64, u64) {
 }
 
 /// Reads until `decode` accepts what is buffered (a handshake reply), with a size bound.
-fn read_reply<T>(
+pub fn read_reply<T>(
     s: &mut TcpStream,
     mut decode: impl FnMut(&[u8]) -> Result<Option<(T, usize)>, String>,
 ) -> Result<T, String> {
@@ -124,14 +124,6 @@ pub fn queue_request_ok(s: &mut TcpStream, req: &QueueRequest<'_>) -> Result<(),
         Err(DecodeError::Invalid(e)) => Err(e.to_string()),
     })?;
     reply.map_err(|other| format!("{} answered {other}", cmd.name()))
-}
-
-/// Sends one Redis command and returns its reply's kind.
-pub fn redis_command(s: &mut TcpStream, args: &[&[u8]]) -> Result<Reply, String> {
-    let mut out = Vec::new();
-    resp::encode_command(&mut out, args);
-    s.write_all(&out).map_err(|e| format!("write: {e}"))?;
-    read_reply(s, |buf| resp::parse_reply(buf).map_err(|e| e.to_string()))
 }
 
 /// Produce: `n` records of `size` bytes into `channel`, then the empty array that ends the
@@ -202,7 +194,9 @@ pub fn consume_queue(s: &mut TcpStream, n: u64, start: Instant) -> Result<Receiv
     Ok(got)
 }
 
-fn stalled(got: &Received, n: u64, e: io::Error) -> String {
+/// The consumer's error for a failed read (a stall past [`STALL`] or an I/O error), with the
+/// count so far.
+pub fn stalled(got: &Received, n: u64, e: io::Error) -> String {
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
             "no record for {} s after {} of {n} records",
@@ -211,95 +205,6 @@ fn stalled(got: &Received, n: u64, e: io::Error) -> String {
         ),
         _ => format!("read after {} of {n} records: {e}", got.records),
     }
-}
-
-/// LPUSH of `n` records onto `list`, `depth` commands per write, their replies read before
-/// the next write.
-pub fn produce_redis(
-    s: &mut TcpStream,
-    list: &[u8],
-    values: &Values,
-    (n, depth): (u64, usize),
-    size: usize,
-    start: Instant,
-) -> Result<(), String> {
-    let (mut out, mut rec, mut buf) = (Vec::new(), Vec::new(), vec![0u8; 64 * 1024]);
-    let mut seq = 0;
-    while seq < n {
-        out.clear();
-        let batch = (n - seq).min(depth as u64);
-        for _ in 0..batch {
-            make_record(&mut rec, values, seq, start, size);
-            resp::encode_command(&mut out, &[b"LPUSH", list, &rec]);
-            seq += 1;
-        }
-        s.write_all(&out).map_err(|e| format!("write: {e}"))?;
-        let (mut left, mut end) = (batch, 0usize);
-        while left > 0 {
-            let read = s.read(&mut buf[end..]).map_err(|e| format!("read: {e}"))?;
-            if read == 0 {
-                return Err("Redis closed the producer's connection".into());
-            }
-            end += read;
-            let mut at = 0;
-            while left > 0 {
-                match resp::parse_reply(&buf[at..end]).map_err(|e| e.to_string())? {
-                    Some((Reply::Int(_), used)) => {
-                        at += used;
-                        left -= 1;
-                    }
-                    Some((other, _)) => return Err(format!("LPUSH answered {other:?}")),
-                    None => break,
-                }
-            }
-            buf.copy_within(at..end, 0);
-            end -= at;
-        }
-    }
-    Ok(())
-}
-
-/// `RPOP list count` in a loop, one command at a time, until `n` records arrived.
-pub fn consume_redis(
-    s: &mut TcpStream,
-    list: &[u8],
-    count: usize,
-    n: u64,
-    start: Instant,
-) -> Result<Received, String> {
-    let mut got = Received::new();
-    let mut command = Vec::new();
-    resp::encode_command(&mut command, &[b"RPOP", list, count.to_string().as_bytes()]);
-    let mut buf = vec![0u8; READ_BUF];
-    while got.records < n {
-        s.write_all(&command).map_err(|e| format!("write: {e}"))?;
-        let mut end = 0;
-        loop {
-            if end == buf.len() {
-                let len = buf.len() * 2;
-                buf.resize(len, 0);
-            }
-            let read = s.read(&mut buf[end..]).map_err(|e| stalled(&got, n, e))?;
-            if read == 0 {
-                return Err(format!(
-                    "Redis closed the consumer's connection after {} of {n} records",
-                    got.records
-                ));
-            }
-            end += read;
-            let now = Instant::now();
-            let parsed = resp::for_each_bulk(&buf[..end], |rec| got.record(rec, start, now))
-                .map_err(|e| format!("RPOP reply: {e}"))?;
-            match parsed {
-                None => continue,
-                Some((_, used)) if used != end => return Err("bytes after an RPOP reply".into()),
-                Some((None, _)) => got.empty_polls += 1,
-                Some((Some(_), _)) => {}
-            }
-            break;
-        }
-    }
-    Ok(got)
 }
 
 #[cfg(test)]
