@@ -17,7 +17,11 @@
 # empty pops all the same). Stops only the processes it started; raw output goes to the log.
 #
 # Environment overrides: PREFILL VALUE_SIZE CONNECTIONS REQUESTS REQUESTS_P16 STREAM_RECORDS
-# ROUNDS QUIET_MAX (see bench-vs-redis.sh) WRITE_FLUSH_MS LOG CARGO_TARGET_DIR.
+# ROUNDS QUIET_MAX (see bench-vs-redis.sh) WRITE_FLUSH_MS LOG CARGO_TARGET_DIR, CHANNEL_SIZE (the
+# node's channel_size_limit, 2000000000: room for the prefill and a pipeline-16 Push run, so the
+# ring does not wrap during the run and every Push writes memory the node has not touched yet,
+# the first pass through a ring; a ring small enough to wrap, e.g. 400000000 for the defaults,
+# measures the node once its pages are in place).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -37,6 +41,7 @@ STREAM_RECORDS=${STREAM_RECORDS:-2000000}
 ROUNDS=${ROUNDS:-3}
 QUIET_MAX=${QUIET_MAX:-120}
 WRITE_FLUSH_MS=${WRITE_FLUSH_MS:-250}
+CHANNEL_SIZE=${CHANNEL_SIZE:-2000000000}
 CHANNEL=bench
 STREAM_CHANNEL=bench_stream
 LOG=${LOG:-/tmp/bench-queue-vs-redis-$(date +%Y%m%d-%H%M%S).log}
@@ -75,8 +80,7 @@ cat >"$TMP/queue/config.ini" <<EOF
 address = 127.0.0.1
 port = $QPORT
 data_dir = data
-; Room for the prefill plus a pipeline-16 Push run: 3,000,000 records of 108 bytes.
-channel_size_limit = 2000000000
+channel_size_limit = $CHANNEL_SIZE
 size_limit = 0
 connection_limit = 5000
 
@@ -178,7 +182,7 @@ rbget() { sed -n "s/^$1: \([0-9.]*\) requests per second.*/\1/p" <<<"$2" | tail 
   echo "prefill $PREFILL records, medians of $ROUNDS round(s); q/Redis and q/echo are medians of the per-round"
   echo "queue/Redis and queue/echo ratios"
   echo "(requests per run: $REQUESTS at pipeline 1, $REQUESTS_P16 at pipeline 16; stream: $STREAM_RECORDS records;"
-  echo "Redis $REDIS_VERSION; load at end: $(uptime | sed 's/.*load average: //'))"
+  echo "node channel_size_limit $CHANNEL_SIZE; Redis $REDIS_VERSION; load at end: $(uptime | sed 's/.*load average: //'))"
   echo
   line figure queue Redis echo/floor q/Redis target q/echo target
   echo "|--------------------------------------|-----------:|-----------:|-----------:|----------:|-------------|----------:|-------------|"
