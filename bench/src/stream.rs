@@ -1,8 +1,10 @@
 //! `swarm-bench stream`: one producer connection and one consumer connection through a queue
 //! node (Produce to Consume) or Redis (LPUSH pipelined to a loop of `RPOP key count`), timed
 //! from the producer's first write to the consumer's `--records`-th record, so the figure is
-//! of records actually received, end to end. The channel or list is emptied first (queue
-//! RemoveChannel, Redis DEL), and the consumer is in place before the producer starts.
+//! of records actually received, end to end. The channel or list is emptied first (Redis DEL;
+//! a queue channel that holds records is removed, an empty one kept, so its ring, and the pages
+//! the ring has touched, are reused as a long-lived channel's would be), and the consumer is in
+//! place before the producer starts.
 
 use super::cpu;
 use super::getall::print_figures;
@@ -24,8 +26,15 @@ pub fn run(args: &StreamArgs) -> Result<(), String> {
     // Empty the channel first, then subscribe: Consume would hand out a previous run's records.
     match args.target {
         StreamTarget::Queue => {
-            stream_io::queue_request_ok(&mut consumer, &QueueRequest::RemoveChannel { channel })
+            let left = stream_io::queue_channel_records(&mut consumer, channel)?;
+            if left > 0 {
+                eprintln!("swarm-bench stream: channel holds {left} records; removing it");
+                stream_io::queue_request_ok(
+                    &mut consumer,
+                    &QueueRequest::RemoveChannel { channel },
+                )
                 .map_err(|e| format!("RemoveChannel: {e}"))?;
+            }
             stream_io::queue_request_ok(&mut consumer, &QueueRequest::Consume { channel })
                 .map_err(|e| format!("Consume: {e}"))?;
         }

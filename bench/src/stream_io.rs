@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use swarm_protocol::queue::{
-    decode_stream_record, encode_stream_end, QueueReply, QueueRequest, StreamRecord,
+    decode_stream_record, encode_stream_end, QueueCommand, QueueReply, QueueRequest, StreamRecord,
 };
 use swarm_protocol::wire::put_array;
 use swarm_protocol::{DecodeError, Status};
@@ -124,6 +124,21 @@ pub fn queue_request_ok(s: &mut TcpStream, req: &QueueRequest<'_>) -> Result<(),
         Err(DecodeError::Invalid(e)) => Err(e.to_string()),
     })?;
     reply.map_err(|other| format!("{} answered {other}", cmd.name()))
+}
+
+/// GetChannelSize: the records `channel` holds (0 for a channel that does not exist).
+pub fn queue_channel_records(s: &mut TcpStream, channel: &[u8]) -> Result<u64, String> {
+    let mut out = Vec::new();
+    QueueRequest::GetChannelSize { channel }.encode(&mut out);
+    s.write_all(&out).map_err(|e| format!("write: {e}"))?;
+    read_reply(s, |buf| {
+        match QueueReply::decode(QueueCommand::GetChannelSize, buf) {
+            Ok((QueueReply::Size { records, .. }, used)) => Ok(Some((records, used))),
+            Ok((other, _)) => Err(format!("GetChannelSize answered {other:?}")),
+            Err(DecodeError::Incomplete) => Ok(None),
+            Err(DecodeError::Invalid(e)) => Err(e.to_string()),
+        }
+    })
 }
 
 /// Produce: `n` records of `size` bytes into `channel`, then the empty array that ends the
