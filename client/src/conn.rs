@@ -3,7 +3,7 @@
 //! more bytes whenever they answer "incomplete". Array limits are enforced by those decoders on
 //! the length prefix, so the buffer never grows beyond one legal message.
 
-use crate::error::ClientError;
+use crate::error::{ClientError, Command};
 use socket2::{SockRef, TcpKeepalive};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -41,7 +41,8 @@ impl From<ProtocolError> for ConnError {
 
 impl ConnError {
     /// The client's error for this failure of `command` on `node`.
-    pub(crate) fn at(self, node: SocketAddr, command: DhtCommand) -> ClientError {
+    pub(crate) fn at(self, node: SocketAddr, command: impl Into<Command>) -> ClientError {
+        let command = command.into();
         match self {
             ConnError::Io(source) => ClientError::Io { node, source },
             ConnError::Protocol(error) => ClientError::Protocol { node, error },

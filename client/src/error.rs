@@ -1,12 +1,52 @@
 //! The client's typed error, [`ClientError`]: every failure names the node it came from, and a
-//! node's status keeps its code and the request it answered.
+//! node's status keeps its code and the request it answered ([`Command`], dht or queue).
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use swarm_protocol::dht::DhtCommand;
+use swarm_protocol::queue::QueueCommand;
 use swarm_protocol::{ProtocolError, Status};
+
+/// The request a node answered, of either protocol. `#[non_exhaustive]`: the logfiles protocol
+/// will add a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Command {
+    /// A dht request.
+    Dht(DhtCommand),
+    /// A queue request.
+    Queue(QueueCommand),
+}
+
+impl Command {
+    /// The request's name as in the original's logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Dht(c) => c.name(),
+            Command::Queue(c) => c.name(),
+        }
+    }
+}
+
+impl From<DhtCommand> for Command {
+    fn from(c: DhtCommand) -> Self {
+        Command::Dht(c)
+    }
+}
+
+impl From<QueueCommand> for Command {
+    fn from(c: QueueCommand) -> Self {
+        Command::Queue(c)
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Why a client call failed. `#[non_exhaustive]`: a new kind of failure is not a breaking
 /// change, so a `match` outside this crate needs a `_` arm.
@@ -26,7 +66,7 @@ pub enum ClientError {
         /// The node.
         node: SocketAddr,
         /// The request it answered.
-        command: DhtCommand,
+        command: Command,
         /// Its status.
         status: Status,
     },
@@ -160,7 +200,7 @@ mod tests {
     fn display_names_node_command_and_status() {
         let e = ClientError::Status {
             node: addr(),
-            command: DhtCommand::Put,
+            command: DhtCommand::Put.into(),
             status: Status::WrongNode,
         };
         assert_eq!(

@@ -35,10 +35,11 @@ pub use dht::{
     total_bytes, total_records, DhtClient, GetAll, GetAllKeys, ListenEvent, Listener, NodeSize,
     PIPELINE_DEPTH,
 };
-pub use error::ClientError;
+pub use error::{ClientError, Command};
 pub use nodes_file::{parse_nodes, read_nodes_file};
 pub use ranges::{find_gaps, find_overlaps, HandshakeReport, Overlap};
 // The protocol types the public API carries (in `ClientError`, `DhtClient`'s results), so
 // callers can name and match them without depending on swarm-protocol themselves.
 pub use swarm_protocol::dht::DhtCommand;
+pub use swarm_protocol::queue::QueueCommand;
 pub use swarm_protocol::{HashRange, ProtocolError, Status};
