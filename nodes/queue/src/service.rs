@@ -262,3 +262,6 @@ impl Service for QueueService {
         text
     }
 }
+
+#[cfg(test)]
+mod tests;
