@@ -5,6 +5,7 @@
 //! | [`process`] | a node binary as a child process: a temp directory, a `config.ini` from (section, key, value) lines, start / stop / kill / restart, its address, stderr and logs, waiting |
 //! | [`wire`] | a raw TCP connection to a node: send bytes, read n bytes, u64s and arrays, is-closed |
 //! | [`dht`] | the dht node: its default config, its requests and helpers over the raw connection, deterministic records |
+//! | [`queue`] | the queue node: its test config, its requests over the raw connection |
 //! | [`files`] | `.tcm` files made or read by hand, directory listings |
 //! | [`mem`] | a process's resident memory, from `/proc/<pid>/status` |
 //!
@@ -17,6 +18,7 @@ pub mod dht;
 pub mod files;
 pub mod mem;
 pub mod process;
+pub mod queue;
 pub mod wire;
 
 pub use dht::{records, DhtConn, Node, Records};

@@ -12,6 +12,12 @@ use std::path::{Path, PathBuf};
 use swarm_core::config::{self, ConfigWarning, IniView};
 use swarm_core::{ConfigError, ServerConfig};
 
+/// The configuration used when no `-c FILE` is given: 127.0.0.1:11000, 64 MiB rings, `data/`,
+/// `log/`.
+pub const DEFAULT_CONFIG: &str = include_str!("default_config.ini");
+/// How [`DEFAULT_CONFIG`] is named in messages.
+pub const DEFAULT_CONFIG_NAME: &str = "<embedded default config>";
+
 /// `[Server] data_dir` default.
 pub const DEFAULT_DATA_DIR: &str = "data";
 /// `[Server] size_limit` default: no node-wide limit.
@@ -192,11 +198,17 @@ impl QueueConfig {
         })
     }
 
-    /// Loads `path`. The warnings come with the result, also when the config is refused: an
-    /// unknown key is often the typo behind a missing one.
-    pub fn load(path: &Path) -> (Result<QueueConfig, ConfigError>, Vec<ConfigWarning>) {
-        let file = path.display().to_string();
-        match config::load_ini(path) {
+    /// Loads `path` (`None`: [`DEFAULT_CONFIG`]). The warnings come with the result, also when
+    /// the config is refused: an unknown key is often the typo behind a missing one.
+    pub fn load(path: Option<&Path>) -> (Result<QueueConfig, ConfigError>, Vec<ConfigWarning>) {
+        let (ini, file) = match path {
+            Some(p) => (config::load_ini(p), p.display().to_string()),
+            None => (
+                config::parse_ini(DEFAULT_CONFIG),
+                DEFAULT_CONFIG_NAME.to_owned(),
+            ),
+        };
+        match ini {
             Ok(ini) => (
                 QueueConfig::from_ini(&ini, &file),
                 QueueConfig::warnings(&ini, &file),

@@ -1,8 +1,89 @@
-//! The queue node (groundwork): per-channel fixed rings and the queue node's configuration.
-//! The request handling and the service on the shared event loop come later (issue 9).
+//! The queue node: per-channel fixed rings serving the legacy swarm queue protocol (all 13
+//! requests of the original memory-only queuenode), on the shared event loop.
 //!
-//! Concept-to-module map, as in the original's `src/dmqnode`: `storage` (the rings and the
-//! channels holding them); `config` (config.ini).
+//! Concept-to-module map, as in the original's `src/queuenode`: `config` (config.ini),
+//! `service` (the node's state and request dispatch on the shared event loop), `requests` (one
+//! file per group of requests), `storage` (the channels and their rings), `stats`; `session`
+//! and `settings` hold what the service and the request files share.
 
 pub mod config;
+pub mod requests;
+pub mod service;
+pub mod session;
+pub mod settings;
+pub mod stats;
 pub mod storage;
+
+use config::QueueConfig;
+use service::QueueService;
+use settings::QueueSettings;
+use std::io;
+use std::net::SocketAddr;
+use storage::MemoryStore;
+use swarm_core::{Server, ShutdownHandle};
+
+/// A queue node bound to its port, ready to run.
+#[derive(Debug)]
+pub struct QueueNode {
+    server: Server<QueueService>,
+    /// The data directory's lock (and `[PidLock] path`'s), held as long as the node exists.
+    _locks: Vec<swarm_core::lock::DirLock>,
+}
+
+impl QueueNode {
+    /// Binds the listening socket, then creates and locks the data directory (one node per
+    /// directory).
+    pub fn bind(config: &QueueConfig) -> io::Result<QueueNode> {
+        let settings = QueueSettings {
+            address: config.server.address.clone(),
+            port: config.server.port,
+            channel_size_limit: config.channel_sizes.default as u64,
+        };
+        let store = MemoryStore::new(config.channel_sizes.clone(), config.size_limit);
+        // Bind first: a taken port fails at once, before the data directory is touched.
+        let mut server = Server::bind(&config.server, QueueService::new(settings, store))?;
+        let port = server.local_addr().port();
+        server.service_mut().set_port(port);
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot create data directory {}: {e}",
+                    config.data_dir.display()
+                ),
+            )
+        })?;
+        let mut locks = Vec::new();
+        if let Some(path) = &config.pid_lock {
+            locks.push(swarm_core::lock::DirLock::file(path).map_err(io::Error::from)?);
+        }
+        locks.push(swarm_core::lock::DirLock::data_dir(&config.data_dir).map_err(io::Error::from)?);
+        Ok(QueueNode {
+            server,
+            _locks: locks,
+        })
+    }
+
+    /// The address the node listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// A handle that stops [`QueueNode::run`] from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.server.shutdown_handle()
+    }
+
+    /// The node's state.
+    pub fn service(&self) -> &QueueService {
+        self.server.service()
+    }
+
+    /// Serves until SIGINT/SIGTERM/SIGQUIT or the shutdown handle.
+    pub fn run(&mut self) -> io::Result<()> {
+        log::info!("Starting event loop on {}", self.local_addr());
+        let served = self.server.run();
+        log::info!("Event loop stopped");
+        served
+    }
+}

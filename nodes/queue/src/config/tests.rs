@@ -131,11 +131,22 @@ fn load_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.ini");
     std::fs::write(&path, "[Server]\naddress=a\nport=1\nchanel_size_limit=5\n").unwrap();
-    let (config, warnings) = QueueConfig::load(&path);
+    let (config, warnings) = QueueConfig::load(Some(&path));
     let e = config.unwrap_err().to_string();
     assert!(
         e.contains("c.ini") && e.contains("channel_size_limit"),
         "{e}"
     );
     assert_eq!(warnings.len(), 1, "{warnings:?}");
+}
+
+#[test]
+fn embedded_default_is_a_local_node() {
+    let (config, warnings) = QueueConfig::load(None);
+    let c = config.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(c.server.address, "127.0.0.1");
+    assert_eq!(c.server.port, 11000);
+    assert_eq!(c.channel_sizes.default, 64 << 20);
+    assert_eq!(c.data_dir, PathBuf::from("data"));
 }

@@ -139,6 +139,11 @@ impl MemoryStore {
         }
     }
 
+    /// The node-wide byte limit (0 = none).
+    pub fn size_limit(&self) -> u64 {
+        self.size_limit
+    }
+
     /// The ring of `channel`, for the dump and the console's fullness.
     pub fn ring(&self, channel: &[u8]) -> Option<&Ring> {
         self.channels.get(channel)
