@@ -7,6 +7,7 @@
 //! and `settings` hold what the service and the request files share.
 
 pub mod config;
+pub mod dump;
 pub mod requests;
 pub mod service;
 pub mod session;
