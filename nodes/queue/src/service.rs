@@ -21,7 +21,7 @@ use swarm_protocol::DecodeError;
 const NEED_HINT_FROM: usize = 4096;
 
 /// Channels the console line names (the fullest first).
-const CONSOLE_CHANNELS: usize = 4;
+const CONSOLE_CHANNELS: usize = 8;
 
 /// The queue node's storage and request handling.
 #[derive(Debug)]
