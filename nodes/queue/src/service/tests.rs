@@ -25,6 +25,7 @@ impl Harness {
             address: "127.0.0.1".into(),
             port: 1,
             channel_size_limit: ring as u64,
+            data_dir: std::path::PathBuf::from("unused"),
         };
         Harness {
             service: QueueService::new(settings, MemoryStore::new(ChannelSizes::new(ring), 0)),
