@@ -147,7 +147,6 @@ fn a_node_killed_under_load_is_skipped_and_used_again_after_its_restart() {
 }
 
 #[test]
-#[ignore = "needs the queue node's .rq dump at shutdown and load at start (qdump, not on main yet)"]
 fn a_graceful_restart_under_load_loses_nothing_acknowledged() {
     let ns = Mutex::new(nodes(3));
     let (acked, errors) = under_load(&ns, |ns| {
