@@ -3,9 +3,10 @@
 //! more bytes whenever they answer "incomplete". Array limits are enforced by those decoders on
 //! the length prefix, so the buffer never grows beyond one legal message.
 
-use crate::error::ClientError;
+use crate::error::{ClientError, Command};
 use socket2::{SockRef, TcpKeepalive};
 use std::io::{self, Read, Write};
+use std::mem::MaybeUninit;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 use swarm_protocol::dht::{DhtCommand, DhtReply};
@@ -41,7 +42,8 @@ impl From<ProtocolError> for ConnError {
 
 impl ConnError {
     /// The client's error for this failure of `command` on `node`.
-    pub(crate) fn at(self, node: SocketAddr, command: DhtCommand) -> ClientError {
+    pub(crate) fn at(self, node: SocketAddr, command: impl Into<Command>) -> ClientError {
+        let command = command.into();
         match self {
             ConnError::Io(source) => ClientError::Io { node, source },
             ConnError::Protocol(error) => ClientError::Protocol { node, error },
@@ -98,6 +100,21 @@ impl Conn {
     /// The socket, for timeouts and shutdown.
     pub(crate) fn stream(&self) -> &TcpStream {
         &self.stream
+    }
+
+    /// Whether a connection that sat idle can no longer carry a request: the node closed or
+    /// reset it (it restarted), or bytes arrived that no request asked for. One non-blocking
+    /// peek, so a request that must not be sent twice is not sent into a dead connection.
+    pub(crate) fn is_stale(&self) -> bool {
+        if self.start != self.end {
+            return true;
+        }
+        let mut byte = [MaybeUninit::<u8>::uninit()];
+        let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+        match SockRef::from(&self.stream).recv_with_flags(&mut byte, flags) {
+            Ok(_) => true, // 0 is EOF; anything else is unasked-for data
+            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+        }
     }
 
     /// Sends a complete request (or several, pipelined) in one write.

@@ -1,12 +1,83 @@
 //! The client's typed error, [`ClientError`]: every failure names the node it came from, and a
-//! node's status keeps its code and the request it answered.
+//! node's status keeps its code and the request it answered ([`Command`], dht or queue). A
+//! request tried on several nodes in turn (queue Push, Pop, PushMulti) that failed on all of
+//! them lists what each node did ([`NodeFailure`]).
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use swarm_protocol::dht::DhtCommand;
+use swarm_protocol::queue::QueueCommand;
 use swarm_protocol::{ProtocolError, Status};
+
+/// The request a node answered, of either protocol. `#[non_exhaustive]`: the logfiles protocol
+/// will add a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Command {
+    /// A dht request.
+    Dht(DhtCommand),
+    /// A queue request.
+    Queue(QueueCommand),
+}
+
+impl Command {
+    /// The request's name as in the original's logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Dht(c) => c.name(),
+            Command::Queue(c) => c.name(),
+        }
+    }
+}
+
+impl From<DhtCommand> for Command {
+    fn from(c: DhtCommand) -> Self {
+        Command::Dht(c)
+    }
+}
+
+impl From<QueueCommand> for Command {
+    fn from(c: QueueCommand) -> Self {
+        Command::Queue(c)
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What one node did with a request that was then tried on the next node
+/// ([`ClientError::AllNodesFailed`]). `#[non_exhaustive]`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum NodeFailure {
+    /// It answered this status (for example OutOfMemory, 407: the channel is full).
+    Status(Status),
+    /// It could not be reached, or the connection broke.
+    Io(io::Error),
+    /// It sent bytes that violate the protocol; the connection was dropped.
+    Protocol(ProtocolError),
+    /// It was not asked: it failed recently and its next reconnect attempt is not due yet.
+    Down,
+    /// Pop only: it had no record in the channel.
+    Empty,
+}
+
+impl fmt::Display for NodeFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeFailure::Status(s) => write!(f, "answered {s}"),
+            NodeFailure::Io(e) => write!(f, "I/O error: {e}"),
+            NodeFailure::Protocol(e) => write!(f, "protocol error: {e}"),
+            NodeFailure::Down => f.write_str("skipped (down, reconnecting with backoff)"),
+            NodeFailure::Empty => f.write_str("was empty"),
+        }
+    }
+}
 
 /// Why a client call failed. `#[non_exhaustive]`: a new kind of failure is not a breaking
 /// change, so a `match` outside this crate needs a `_` arm.
@@ -26,7 +97,7 @@ pub enum ClientError {
         /// The node.
         node: SocketAddr,
         /// The request it answered.
-        command: DhtCommand,
+        command: Command,
         /// Its status.
         status: Status,
     },
@@ -68,6 +139,46 @@ pub enum ClientError {
     },
     /// A request for a node this client does not know (or that failed its handshake).
     UnknownNode(SocketAddr),
+    /// A record over the wire array limit ([`swarm_protocol::MAX_ARRAY_LEN`]): no node can take
+    /// it. Refused before sending.
+    RecordTooBig {
+        /// The record's length.
+        len: usize,
+    },
+    /// The node list given to a queue client is empty or names a node twice.
+    NodeList(String),
+    /// A request tried on one node after the other failed on every one of them (queue Push,
+    /// Pop, PushMulti, and the Produce streams when none can be opened). `failures` says what
+    /// each node did, in the order they were tried; a node appears once per round when the
+    /// request went round again while some node was reconnecting.
+    AllNodesFailed {
+        /// The request.
+        command: Command,
+        /// Each node and what it did.
+        failures: Vec<(SocketAddr, NodeFailure)>,
+    },
+    /// The connection to `node` broke after a request that must not be applied twice was sent
+    /// (PushMulti2): the node may or may not have stored the record in `channels`, so the
+    /// client did not send it anywhere else (that could duplicate it).
+    OutcomeUnknown {
+        /// The node.
+        node: SocketAddr,
+        /// The request.
+        command: Command,
+        /// The channels whose outcome is unknown.
+        channels: Vec<String>,
+        /// The socket error.
+        source: io::Error,
+    },
+    /// Records were written to these Produce or ProduceMulti streams, which then broke before
+    /// their node confirmed them: they may be lost (the protocol has no per-record
+    /// acknowledgement). Each stream is listed with the number of records written to it.
+    StreamsLost {
+        /// The stream's request.
+        command: Command,
+        /// Each broken stream's node and its unconfirmed records.
+        streams: Vec<(SocketAddr, u64)>,
+    },
     /// The nodes file cannot be read or has a bad line.
     NodesFile {
         /// The file.
@@ -107,6 +218,39 @@ impl fmt::Display for ClientError {
                 write!(f, "value of {len} bytes for key {key:016x} is too big")
             }
             ClientError::UnknownNode(node) => write!(f, "node {node} is not a usable node"),
+            ClientError::RecordTooBig { len } => {
+                write!(f, "a record of {len} bytes is over the array limit")
+            }
+            ClientError::NodeList(why) => write!(f, "bad node list: {why}"),
+            ClientError::AllNodesFailed { command, failures } => {
+                write!(f, "{command} failed on every node:")?;
+                for (i, (node, failure)) in failures.iter().enumerate() {
+                    let sep = if i == 0 { " " } else { "; " };
+                    write!(f, "{sep}{node} {failure}")?;
+                }
+                Ok(())
+            }
+            ClientError::StreamsLost { command, streams } => {
+                write!(
+                    f,
+                    "{command} streams broke with records unconfirmed, which may be lost:"
+                )?;
+                for (i, (node, records)) in streams.iter().enumerate() {
+                    let sep = if i == 0 { " " } else { ", " };
+                    write!(f, "{sep}{node} ({records} records)")?;
+                }
+                Ok(())
+            }
+            ClientError::OutcomeUnknown {
+                node,
+                command,
+                channels,
+                source,
+            } => write!(
+                f,
+                "node {node}: connection lost during {command} ({source}); whether it stored the \
+                 record in {channels:?} is unknown, so it was not retried"
+            ),
             ClientError::NodesFile { path, line, reason } => match line {
                 Some(line) => write!(f, "{}:{line}: {reason}", path.display()),
                 None => write!(f, "{}: {reason}", path.display()),
@@ -118,7 +262,9 @@ impl fmt::Display for ClientError {
 impl std::error::Error for ClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ClientError::Io { source, .. } => Some(source),
+            ClientError::Io { source, .. } | ClientError::OutcomeUnknown { source, .. } => {
+                Some(source)
+            }
             ClientError::Protocol { error, .. } => Some(error),
             _ => None,
         }
@@ -133,6 +279,7 @@ impl ClientError {
             | ClientError::Status { node, .. }
             | ClientError::Protocol { node, .. }
             | ClientError::VersionMismatch { node, .. }
+            | ClientError::OutcomeUnknown { node, .. }
             | ClientError::UnknownNode(node) => Some(*node),
             _ => None,
         }
@@ -160,7 +307,7 @@ mod tests {
     fn display_names_node_command_and_status() {
         let e = ClientError::Status {
             node: addr(),
-            command: DhtCommand::Put,
+            command: DhtCommand::Put.into(),
             status: Status::WrongNode,
         };
         assert_eq!(
@@ -200,5 +347,48 @@ mod tests {
         };
         assert!(p.to_string().contains("malformed key"));
         assert_eq!(ClientError::EmptyValue.node(), None);
+    }
+
+    #[test]
+    fn display_of_the_queue_variants() {
+        let q = |c| Command::Queue(c);
+        let all = ClientError::AllNodesFailed {
+            command: q(QueueCommand::Push),
+            failures: vec![
+                (addr(), NodeFailure::Status(Status::OutOfMemory)),
+                (addr(), NodeFailure::Down),
+            ],
+        };
+        assert_eq!(
+            all.to_string(),
+            "Push failed on every node: 127.0.0.1:10000 answered OutOfMemory (407); \
+             127.0.0.1:10000 skipped (down, reconnecting with backoff)"
+        );
+        let lost = ClientError::StreamsLost {
+            command: q(QueueCommand::Produce),
+            streams: vec![(addr(), 5), (addr(), 1)],
+        };
+        assert_eq!(
+            lost.to_string(),
+            "Produce streams broke with records unconfirmed, which may be lost: \
+             127.0.0.1:10000 (5 records), 127.0.0.1:10000 (1 records)"
+        );
+        let unknown = ClientError::OutcomeUnknown {
+            node: addr(),
+            command: q(QueueCommand::PushMulti2),
+            channels: vec!["a".into()],
+            source: io::ErrorKind::UnexpectedEof.into(),
+        };
+        assert!(
+            unknown.to_string().contains("[\"a\"] is unknown"),
+            "{unknown}"
+        );
+        assert_eq!(unknown.node(), Some(addr()));
+        assert!(unknown.source().is_some());
+        assert_eq!(
+            ClientError::RecordTooBig { len: 3 }.to_string(),
+            "a record of 3 bytes is over the array limit"
+        );
+        assert_eq!(Command::from(DhtCommand::Get).to_string(), "Get");
     }
 }

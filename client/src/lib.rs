@@ -1,6 +1,12 @@
-//! Blocking client library for the legacy swarm dht protocol (wire-compatible with
-//! sociomantic's dhtnode): nodes file, handshake, routing by bit-reversed hash range, a
-//! connection pool per node, automatic reconnect with backoff, typed errors.
+//! Blocking client library for the legacy swarm protocols, wire-compatible with sociomantic's
+//! nodes: a nodes file, a connection pool per node, automatic reconnect with backoff, and typed
+//! errors that name the node and its status, for two kinds of node:
+//!
+//! - **dht** ([`DhtClient`]): handshake (GetVersion, GetResponsibleRange), records routed by the
+//!   bit-reversed key's hash range, GetAll and Listen streams.
+//! - **queue** ([`QueueClient`]): Push and Pop round-robin over the nodes, moving on to the
+//!   next node when one is full, empty or down; PushMulti that retries only the channels that
+//!   were full; Produce streams ([`Producer`]) and Consume on every node at once ([`Consumer`]).
 //!
 //! Every byte on the wire comes from the `swarm-protocol` codec; this crate only adds sockets.
 //!
@@ -15,6 +21,23 @@
 //! }
 //! # Ok::<(), swarm_client::ClientError>(())
 //! ```
+//!
+//! The queue side:
+//!
+//! ```no_run
+//! use swarm_client::{ClientConfig, QueueClient};
+//! let queue = QueueClient::from_nodes_file("queue-nodes.txt", ClientConfig::default())?;
+//! queue.push("jobs", b"job 1")?;
+//! assert_eq!(queue.pop("jobs")?, Some(b"job 1".to_vec()));
+//! let mut producer = queue.produce("jobs")?;
+//! producer.send(b"job 2")?;
+//! producer.finish()?; // written, ended, and handled by every node
+//! for record in queue.consume("jobs")? {
+//!     println!("{}", String::from_utf8_lossy(&record?));
+//!     # break;
+//! }
+//! # Ok::<(), swarm_client::ClientError>(())
+//! ```
 
 mod config;
 mod conn;
@@ -22,10 +45,13 @@ mod dht;
 mod error;
 mod nodes_file;
 mod pool;
+mod queue;
 mod ranges;
 
 #[cfg(test)]
 mod fake_dht;
+#[cfg(test)]
+mod fake_queue;
 
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_NODE,
@@ -35,10 +61,12 @@ pub use dht::{
     total_bytes, total_records, DhtClient, GetAll, GetAllKeys, ListenEvent, Listener, NodeSize,
     PIPELINE_DEPTH,
 };
-pub use error::ClientError;
+pub use error::{ClientError, Command, NodeFailure};
 pub use nodes_file::{parse_nodes, read_nodes_file};
+pub use queue::{Consumer, Producer, QueueClient, QueueSize, CONSUME_AHEAD, PRODUCE_BUFFER};
 pub use ranges::{find_gaps, find_overlaps, HandshakeReport, Overlap};
 // The protocol types the public API carries (in `ClientError`, `DhtClient`'s results), so
 // callers can name and match them without depending on swarm-protocol themselves.
 pub use swarm_protocol::dht::DhtCommand;
+pub use swarm_protocol::queue::QueueCommand;
 pub use swarm_protocol::{HashRange, ProtocolError, Status};

@@ -1,14 +1,17 @@
-//! The connection pool of one node and the retry loop every request runs through.
+//! The connection pool of one node and the retry loop every request runs through, for either
+//! protocol.
 //!
 //! Idle connections are kept for reuse (up to `max_connections_per_node`). When a request hits
 //! an I/O error the node has probably restarted: the connection and every idle one are dropped,
 //! and the next connection is made anew with exponential backoff until `reconnect_timeout`.
-//! The first connection made after such a loss re-checks the node's API version. Idempotent
-//! requests are then retried transparently; the others return the error.
+//! For a dht node ([`Handshake::DhtVersion`]) the first connection made after such a loss
+//! re-checks the node's API version; the queue protocol has no handshake. Idempotent requests
+//! ([`Retry::Yes`]) are then retried transparently. [`Retry::Failover`] requests (queue Push,
+//! Pop, PushMulti2) make one attempt and return the error, so the caller tries the next node.
 
 use crate::config::{Backoff, ClientConfig};
 use crate::conn::{Conn, ConnError};
-use crate::error::ClientError;
+use crate::error::{ClientError, Command};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -21,8 +24,19 @@ use swarm_protocol::ProtocolError;
 pub(crate) enum Retry {
     /// Idempotent: reconnect and send it again until the reconnect timeout.
     Yes,
-    /// Return the I/O error at once.
-    No,
+    /// One attempt for a caller that tries another node next: connect once without waiting,
+    /// check that a pooled connection is still open before sending on it (a fresh one replaces
+    /// it if not), and return any I/O error at once.
+    Failover,
+}
+
+/// What a new connection does before its first request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Handshake {
+    /// dht: after a lost connection, GetVersion must answer "20110401" again.
+    DhtVersion,
+    /// queue: the protocol has none.
+    None,
 }
 
 /// The connections to one node.
@@ -30,19 +44,34 @@ pub(crate) enum Retry {
 pub(crate) struct NodePool {
     addr: SocketAddr,
     config: ClientConfig,
+    handshake: Handshake,
     idle: Mutex<Vec<Conn>>,
     /// Set when a connection was lost: the next new connection checks the version first.
     reverify: AtomicBool,
 }
 
 impl NodePool {
+    /// The pool of a dht node.
     pub(crate) fn new(addr: SocketAddr, config: ClientConfig) -> Self {
+        NodePool::with_handshake(addr, config, Handshake::DhtVersion)
+    }
+
+    pub(crate) fn with_handshake(
+        addr: SocketAddr,
+        config: ClientConfig,
+        handshake: Handshake,
+    ) -> Self {
         NodePool {
             addr,
             config,
+            handshake,
             idle: Mutex::new(Vec::new()),
             reverify: AtomicBool::new(false),
         }
+    }
+
+    pub(crate) fn config(&self) -> &ClientConfig {
+        &self.config
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
@@ -52,7 +81,7 @@ impl NodePool {
     /// Runs a request whose reply fits in `exchange`, returning the connection to the pool.
     pub(crate) fn request<T>(
         &self,
-        cmd: DhtCommand,
+        cmd: impl Into<Command>,
         retry: Retry,
         exchange: impl FnMut(&mut Conn) -> Result<T, ConnError>,
     ) -> Result<T, ClientError> {
@@ -65,14 +94,18 @@ impl NodePool {
     /// (streams return it with [`NodePool::checkin`] once complete, or drop it).
     pub(crate) fn run<T>(
         &self,
-        cmd: DhtCommand,
+        cmd: impl Into<Command>,
         retry: Retry,
         mut exchange: impl FnMut(&mut Conn) -> Result<T, ConnError>,
     ) -> Result<(T, Conn), ClientError> {
-        let deadline = Instant::now() + self.config.reconnect_timeout;
+        let cmd = cmd.into();
+        let deadline = match retry {
+            Retry::Failover => Instant::now(), // connect() then tries exactly once
+            Retry::Yes => Instant::now() + self.config.reconnect_timeout,
+        };
         let mut backoff = Backoff::new(&self.config);
         loop {
-            let (mut conn, fresh) = match self.idle().pop() {
+            let (mut conn, fresh) = match self.checkout(retry) {
                 Some(conn) => (conn, false),
                 None => (self.connect(&mut backoff, deadline)?, true),
             };
@@ -80,13 +113,13 @@ impl NodePool {
                 Ok(value) => return Ok((value, conn)),
                 Err(ConnError::Io(e)) => {
                     self.connection_lost();
-                    let give_up = retry == Retry::No
+                    let give_up = retry != Retry::Yes
                         || Instant::now() >= deadline
                         || (fresh && !backoff.wait(deadline));
                     if give_up {
                         return Err(self.error(cmd, ConnError::Io(e)));
                     }
-                    log::debug!("{}: {} failed ({e}), retrying", self.addr, cmd.name());
+                    log::debug!("{}: {cmd} failed ({e}), retrying", self.addr);
                 }
                 Err(e) => {
                     if e.keeps_connection() {
@@ -98,7 +131,19 @@ impl NodePool {
         }
     }
 
-    /// Opens a new connection (not from the pool), with backoff until `deadline`.
+    /// A pooled connection; for [`Retry::Failover`] only one that is still open (finding a
+    /// stale one means the node restarted: every idle connection is dropped).
+    fn checkout(&self, retry: Retry) -> Option<Conn> {
+        let conn = self.idle().pop()?;
+        if retry == Retry::Failover && conn.is_stale() {
+            self.connection_lost();
+            return None;
+        }
+        Some(conn)
+    }
+
+    /// Opens a new connection (not from the pool), with backoff until `deadline` (one attempt
+    /// when the deadline is now).
     pub(crate) fn connect(
         &self,
         backoff: &mut Backoff,
@@ -139,12 +184,12 @@ impl NodePool {
     }
 
     /// Turns a connection error into the client's error for this node.
-    pub(crate) fn error(&self, command: DhtCommand, e: ConnError) -> ClientError {
+    pub(crate) fn error(&self, command: impl Into<Command>, e: ConnError) -> ClientError {
         e.at(self.addr, command)
     }
 
     fn verify_after_loss(&self, conn: &mut Conn) -> Result<(), ConnError> {
-        if !self.reverify.swap(false, Ordering::SeqCst) {
+        if self.handshake == Handshake::None || !self.reverify.swap(false, Ordering::SeqCst) {
             return Ok(());
         }
         let result = get_version(conn).and_then(|v| {

@@ -1,7 +1,8 @@
 //! The queue node's `.rq` memory dump files (one per channel, written on shutdown and loaded on
-//! start): a writer over any [`io::Write`] and a reader over any [`io::Read`] that hands out
-//! records one by one, so no whole file is buffered. Durability (temp file, fsync, rename,
-//! fsync of the directory) is the node's job; this module only owns the bytes.
+//! start): a writer over any [`io::Write`] (record by record, or whole encoded records such as
+//! a ring's memory with [`RqWriter::write_encoded`]) and a reader over any [`io::Read`] that
+//! hands out records one by one, so no whole file is buffered. Durability (temp file, fsync,
+//! rename, fsync of the directory) is the node's job; this module only owns the bytes.
 //!
 //! The layout is the original's ring save, ocean's `FlexibleByteRingQueue.save` as called by
 //! dmqnode's `storage/Ring.d` (`close`): the `ExportMetadata` struct (one `uint items`), the
@@ -155,6 +156,26 @@ impl<W: Write> RqWriter<W> {
         Ok(())
     }
 
+    /// Appends `bytes` holding whole records as this format lays them out (`u64 LE length +
+    /// bytes` each, back to back): a ring's memory, written as it is, without a copy per record.
+    /// The record headers are walked to count the records; bytes that do not consist of whole
+    /// records, or that go past the announced count or data length, are refused before
+    /// anything is written. Returns the records in `bytes`.
+    pub fn write_encoded(&mut self, bytes: &[u8]) -> io::Result<u64> {
+        let records =
+            count_encoded(bytes).ok_or_else(|| invalid("bytes that are not whole .rq records"))?;
+        let len = bytes.len() as u64;
+        if u64::from(self.count) - self.records < records || self.data_len - self.written < len {
+            return Err(invalid(
+                "records beyond the announced .rq count or data length",
+            ));
+        }
+        self.w.write_all(bytes)?;
+        self.records += records;
+        self.written += len;
+        Ok(records)
+    }
+
     /// Checks that the announced records were all written, flushes, and gives back the sink
     /// with the file's length.
     pub fn finish(mut self) -> io::Result<(W, u64)> {
@@ -164,6 +185,19 @@ impl<W: Write> RqWriter<W> {
         self.w.flush()?;
         Ok((self.w, HEADER_LEN + self.written))
     }
+}
+
+/// The records in `bytes` if they are whole records tiling it exactly (headers only are read).
+fn count_encoded(bytes: &[u8]) -> Option<u64> {
+    let mut rest = bytes;
+    let mut records = 0u64;
+    while !rest.is_empty() {
+        let (head, tail) = rest.split_first_chunk::<8>()?;
+        let len = usize::try_from(u64::from_le_bytes(*head)).ok()?;
+        rest = tail.get(len..)?;
+        records += 1;
+    }
+    Some(records)
 }
 
 /// Writes a whole `.rq` file of `records` (in pop order) into `w`; its length on success.

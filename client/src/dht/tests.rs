@@ -172,7 +172,7 @@ fn a_non_fatal_status_keeps_the_connection_and_error_drops_it() {
         }) => {
             assert_eq!(
                 (node, command, status),
-                (a.addr(), DhtCommand::Put, Status::OutOfMemory)
+                (a.addr(), DhtCommand::Put.into(), Status::OutOfMemory)
             );
         }
         other => panic!("expected a status error, got {other:?}"),

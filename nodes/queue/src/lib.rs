@@ -3,10 +3,12 @@
 //!
 //! Concept-to-module map, as in the original's `src/queuenode`: `config` (config.ini),
 //! `service` (the node's state and request dispatch on the shared event loop), `requests` (one
-//! file per group of requests), `storage` (the channels and their rings), `stats`; `session`
+//! file per group of requests), `storage` (the channels and their rings), `dump` (the `.rq`
+//! files in the data directory), `stats`; `session`
 //! and `settings` hold what the service and the request files share.
 
 pub mod config;
+pub mod dump;
 pub mod requests;
 pub mod service;
 pub mod session;
@@ -32,32 +34,32 @@ pub struct QueueNode {
 
 impl QueueNode {
     /// Binds the listening socket, then creates and locks the data directory (one node per
-    /// directory).
+    /// directory) and loads the `.rq` dumps in it (deleting them once loaded).
     pub fn bind(config: &QueueConfig) -> io::Result<QueueNode> {
         let settings = QueueSettings {
             address: config.server.address.clone(),
             port: config.server.port,
             channel_size_limit: config.channel_sizes.default as u64,
+            data_dir: config.data_dir.clone(),
         };
         let store = MemoryStore::new(config.channel_sizes.clone(), config.size_limit);
-        // Bind first: a taken port fails at once, before the data directory is touched.
+        // Bind first: a taken port fails at once, before the data directory is touched or
+        // time goes into loading it. Clients wait in the listen backlog meanwhile.
         let mut server = Server::bind(&config.server, QueueService::new(settings, store))?;
         let port = server.local_addr().port();
-        server.service_mut().set_port(port);
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "cannot create data directory {}: {e}",
-                    config.data_dir.display()
-                ),
-            )
-        })?;
-        let mut locks = Vec::new();
-        if let Some(path) = &config.pid_lock {
-            locks.push(swarm_core::lock::DirLock::file(path).map_err(io::Error::from)?);
-        }
-        locks.push(swarm_core::lock::DirLock::data_dir(&config.data_dir).map_err(io::Error::from)?);
+        let queue = server.service_mut();
+        queue.set_port(port);
+        dump::prepare_data_dir(&config.data_dir)?;
+        let locks = dump::lock_data_dir(&config.data_dir, config.pid_lock.as_deref())?;
+        // The last step that can fail: the load deletes the files it loaded.
+        let report = dump::load_data_dir(&config.data_dir, queue.store_mut())?;
+        log::info!(
+            "Loaded {} records ({} bytes) into {} channels from {}",
+            report.records,
+            report.bytes,
+            report.channels,
+            config.data_dir.display()
+        );
         Ok(QueueNode {
             server,
             _locks: locks,
@@ -79,11 +81,24 @@ impl QueueNode {
         self.server.service()
     }
 
-    /// Serves until SIGINT/SIGTERM/SIGQUIT or the shutdown handle.
+    /// Serves until SIGINT/SIGTERM/SIGQUIT or the shutdown handle; the loop's shutdown writes
+    /// every non-empty channel to its `.rq`. When the loop failed instead, the dump is made
+    /// here: the records in memory are still good.
     pub fn run(&mut self) -> io::Result<()> {
         log::info!("Starting event loop on {}", self.local_addr());
         let served = self.server.run();
         log::info!("Event loop stopped");
-        served
+        let service = self.server.service_mut();
+        let failed = match service.shutdown_failures() {
+            Some(failed) => failed,
+            None => service.dump_all(),
+        };
+        served?;
+        if failed > 0 {
+            return Err(io::Error::other(format!(
+                "{failed} channels could not be dumped (see root.log)"
+            )));
+        }
+        Ok(())
     }
 }

@@ -21,7 +21,7 @@ use swarm_protocol::DecodeError;
 const NEED_HINT_FROM: usize = 4096;
 
 /// Channels the console line names (the fullest first).
-const CONSOLE_CHANNELS: usize = 4;
+const CONSOLE_CHANNELS: usize = 8;
 
 /// The queue node's storage and request handling.
 #[derive(Debug)]
@@ -30,6 +30,8 @@ pub struct QueueService {
     settings: QueueSettings,
     consumers: Consumers,
     stats: Stats,
+    /// Channels the shutdown dump could not write (`None` before shutdown).
+    shutdown_failures: Option<usize>,
 }
 
 impl QueueService {
@@ -40,6 +42,7 @@ impl QueueService {
             settings,
             consumers: Consumers::default(),
             stats: Stats::default(),
+            shutdown_failures: None,
         }
     }
 
@@ -63,6 +66,20 @@ impl QueueService {
         self.settings.port = port;
     }
 
+    /// The shutdown dump: every non-empty ring to `<data_dir>/<channel>.rq`. Returns how many
+    /// channels could not be written (each logged). [`Service::shutdown`] does this once;
+    /// calling it again (a loop that failed before shutdown) dumps again.
+    pub fn dump_all(&mut self) -> usize {
+        let failed = crate::dump::dump_all(&self.settings.data_dir, &self.store);
+        self.shutdown_failures = Some(failed);
+        failed
+    }
+
+    /// How many channels the shutdown dump could not write, if it ran.
+    pub fn shutdown_failures(&self) -> Option<usize> {
+        self.shutdown_failures
+    }
+
     /// Active Consume streams.
     pub fn consumers(&self) -> usize {
         self.consumers.len()
@@ -80,6 +97,7 @@ impl QueueService {
             settings,
             consumers,
             stats,
+            ..
         } = self;
         match req {
             QueueRequest::Push { channel, value } => {
@@ -235,6 +253,16 @@ impl Service for QueueService {
         self.consumers.wake_backlogged(cx, &self.store);
     }
 
+    fn shutdown(&mut self, _cx: &mut Context<'_, ()>) {
+        let total = self.store.total_size();
+        log::info!(
+            "Writing every non-empty channel to its .rq file before exit ({} records, {} bytes)",
+            total.records,
+            total.bytes
+        );
+        self.dump_all();
+    }
+
     fn stats(&mut self) -> Vec<(String, String)> {
         self.stats.line(&self.store)
     }
@@ -262,3 +290,6 @@ impl Service for QueueService {
         text
     }
 }
+
+#[cfg(test)]
+mod tests;

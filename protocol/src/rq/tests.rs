@@ -163,6 +163,47 @@ fn writer_refuses_what_the_header_did_not_announce() {
 }
 
 #[test]
+fn encoded_bytes_are_written_as_they_are_and_counted() {
+    let (a, b) = (record(b"Hello"), record(b"ch2!"));
+    let mut two = a.clone();
+    two.extend(&b);
+    let mut expect = Vec::new();
+    write_rq(&mut expect, &[b"Hello", b"ch2!", b""]).unwrap();
+    let mut out = Vec::new();
+    let mut w = RqWriter::new(&mut out, 3, expect.len() as u64 - HEADER_LEN).unwrap();
+    assert_eq!(w.write_encoded(&two).unwrap(), 2);
+    assert_eq!(w.write_encoded(&[]).unwrap(), 0);
+    assert_eq!(w.write_encoded(&record(b"")).unwrap(), 1);
+    assert_eq!(w.finish().unwrap().1, expect.len() as u64);
+    assert_eq!(out, expect);
+}
+
+#[test]
+fn encoded_bytes_that_are_not_whole_records_are_refused_unwritten() {
+    let whole = record(b"abc");
+    for cut in 1..whole.len() {
+        let mut out = Vec::new();
+        let mut w = RqWriter::new(&mut out, 1, whole.len() as u64).unwrap();
+        assert!(w.write_encoded(&whole[..cut]).is_err(), "cut {cut}");
+        assert_eq!(
+            w.write_encoded(&whole).unwrap(),
+            1,
+            "nothing of the cut went out"
+        );
+        w.finish().unwrap();
+        assert_eq!(out[12..], whole[..]);
+    }
+    let mut w = RqWriter::new(Vec::new(), 1, 100).unwrap();
+    let mut two = whole.clone();
+    two.extend(&whole);
+    assert!(w.write_encoded(&two).is_err(), "past the count");
+    let mut w = RqWriter::new(Vec::new(), 5, 12).unwrap();
+    assert!(w.write_encoded(&two).is_err(), "past the data length");
+    let huge = u64::MAX.to_le_bytes();
+    assert!(w.write_encoded(&huge).is_err(), "length beyond the bytes");
+}
+
+#[test]
 fn trailing_bytes_after_the_data_are_not_read() {
     let mut out = Vec::new();
     write_rq(&mut out, &[b"a"]).unwrap();
@@ -182,5 +223,25 @@ proptest! {
         let (got, end) = read_all(&out);
         prop_assert!(end.is_ok());
         prop_assert_eq!(got, records);
+    }
+
+    #[test]
+    fn encoded_split_anywhere_between_records_writes_the_same_file(
+        records in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..50), 0..20),
+        split in any::<proptest::sample::Index>(),
+    ) {
+        let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        let mut expect = Vec::new();
+        write_rq(&mut expect, &refs).unwrap();
+        let data = &expect[HEADER_LEN as usize..];
+        // Cut the data at a record boundary, as a wrapped ring's two slices are.
+        let at = split.index(records.len() + 1);
+        let cut: usize = records[..at].iter().map(|r| 8 + r.len()).sum();
+        let mut out = Vec::new();
+        let mut w = RqWriter::new(&mut out, records.len() as u32, data.len() as u64).unwrap();
+        let n = w.write_encoded(&data[..cut]).unwrap() + w.write_encoded(&data[cut..]).unwrap();
+        prop_assert_eq!(n, records.len() as u64);
+        w.finish().unwrap();
+        prop_assert_eq!(out, expect);
     }
 }

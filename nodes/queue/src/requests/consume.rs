@@ -126,8 +126,12 @@ pub(crate) fn consume<E>(
     channel: &[u8],
     out: &mut Out<'_>,
 ) -> Step {
-    if !is_valid_channel_name(channel) || store.create_channel(channel).is_err() {
+    if !is_valid_channel_name(channel) {
         status(out, Status::BadChannelName);
+        return Step::Done;
+    }
+    if let Err(e) = store.create_channel(channel) {
+        status(out, super::refused(e));
         return Step::Done;
     }
     status(out, Status::Ok);

@@ -36,6 +36,7 @@ pub(crate) fn status(out: &mut Vec<u8>, s: Status) {
 pub(crate) fn refused(e: PushError) -> Status {
     match e {
         PushError::BadChannelName => Status::BadChannelName,
+        PushError::NoMemory => Status::Error,
         _ => Status::OutOfMemory,
     }
 }

@@ -41,6 +41,9 @@ pub enum PushError {
     ChannelFull,
     /// The node-wide `size_limit` would be exceeded (407).
     SizeLimit,
+    /// The channel's ring could not be allocated (500, as the original answered when a
+    /// channel could not be created).
+    NoMemory,
 }
 
 impl fmt::Display for PushError {
@@ -50,6 +53,7 @@ impl fmt::Display for PushError {
             PushError::TooLarge => "record larger than the channel's ring",
             PushError::ChannelFull => "channel full",
             PushError::SizeLimit => "node size limit reached",
+            PushError::NoMemory => "cannot allocate the channel's ring",
         })
     }
 }
@@ -195,11 +199,20 @@ impl MemoryStore {
         if !is_valid_channel_name(channel) {
             return Err(PushError::BadChannelName);
         }
-        let sizes = &self.sizes;
-        Ok(self
-            .channels
-            .entry_ref(channel)
-            .or_insert_with(|| Ring::new(sizes.size_of(channel))))
+        let size = self.sizes.size_of(channel);
+        match self.channels.entry_ref(channel) {
+            hashbrown::hash_map::EntryRef::Occupied(e) => Ok(e.into_mut()),
+            hashbrown::hash_map::EntryRef::Vacant(e) => match Ring::try_new(size) {
+                Some(ring) => Ok(e.insert(ring)),
+                None => {
+                    log::error!(
+                        "cannot create channel '{}': a ring of {size} bytes cannot be allocated",
+                        String::from_utf8_lossy(channel)
+                    );
+                    Err(PushError::NoMemory)
+                }
+            },
+        }
     }
 }
 

@@ -72,6 +72,11 @@ pub enum DumpError {
         /// The records the data holds.
         found: u64,
     },
+    /// The allocator refused the ring's memory.
+    NoMemory {
+        /// The ring's size.
+        bytes: usize,
+    },
 }
 
 impl fmt::Display for DumpError {
@@ -86,11 +91,33 @@ impl fmt::Display for DumpError {
                     "dump declares {declared} records, its data holds {found}"
                 )
             }
+            DumpError::NoMemory { bytes } => {
+                write!(f, "cannot allocate a ring of {bytes} bytes")
+            }
         }
     }
 }
 
 impl std::error::Error for DumpError {}
+
+/// `capacity` zeroed bytes from the global allocator, or `None` if it refuses. Zeroed memory
+/// comes from `calloc`/fresh pages, so nothing is touched until records are written.
+fn zeroed(capacity: usize) -> Option<Box<[u8]>> {
+    if capacity == 0 {
+        return Some(Box::default());
+    }
+    let layout = std::alloc::Layout::array::<u8>(capacity).ok()?;
+    // SAFETY: the layout's size is `capacity`, which is not zero (checked above), as
+    // `alloc_zeroed` requires.
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: `ptr` is non-null and was allocated by the global allocator with the layout of
+    // `[u8; capacity]` (what `Box<[u8]>` of that length frees with), and all `capacity` bytes
+    // are initialised (zeroed); nothing else owns it.
+    Some(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, capacity)) })
+}
 
 /// A fixed-capacity FIFO of byte records. See the module doc for the layout.
 pub struct Ring {
@@ -119,9 +146,21 @@ impl fmt::Debug for Ring {
 impl Ring {
     /// An empty ring of `capacity` bytes, allocated now. The allocation is zeroed (`calloc`),
     /// so the kernel commits pages as records reach them, as the original's `malloc` did.
+    /// Aborts if the memory cannot be had, as `vec!` does; the node uses [`Ring::try_new`].
     pub fn new(capacity: usize) -> Ring {
+        Ring::empty(vec![0u8; capacity].into_boxed_slice())
+    }
+
+    /// As [`Ring::new`], but `None` when the allocator refuses (address space or an overcommit
+    /// limit exhausted by many channels of a large `channel_size_limit`): the request that
+    /// would create the channel fails, the node goes on.
+    pub fn try_new(capacity: usize) -> Option<Ring> {
+        zeroed(capacity).map(Ring::empty)
+    }
+
+    fn empty(data: Box<[u8]>) -> Ring {
         Ring {
-            data: vec![0u8; capacity].into_boxed_slice(),
+            data,
             read_from: 0,
             write_to: 0,
             gap: 0,
@@ -140,7 +179,8 @@ impl Ring {
                 found,
             });
         }
-        let mut ring = Ring::new(capacity.max(data.len()));
+        let size = capacity.max(data.len());
+        let mut ring = Ring::try_new(size).ok_or(DumpError::NoMemory { bytes: size })?;
         if let Some(dst) = ring.data.get_mut(..data.len()) {
             dst.copy_from_slice(data);
         }

@@ -235,3 +235,14 @@ fn handlers_can_use_the_trait_object() {
     q.push(b"ch", b"via dyn").unwrap();
     assert_eq!(q.pop(b"ch"), Some(&b"via dyn"[..]));
 }
+
+#[test]
+fn a_ring_the_allocator_refuses_fails_the_request_not_the_node() {
+    // More than the address space: the allocator must refuse.
+    assert!(Ring::try_new(usize::MAX / 2).is_none());
+    let mut store = MemoryStore::new(ChannelSizes::new(usize::MAX / 2), 0);
+    assert_eq!(store.create_channel(b"huge"), Err(PushError::NoMemory));
+    assert!(store.channel_names().is_empty());
+    let mut ok = MemoryStore::new(ChannelSizes::new(64), 0);
+    assert_eq!(ok.push(b"fine", b"x"), Ok(()));
+}
