@@ -3,7 +3,7 @@
 //! `--reply-size` bytes. One read and one write per message, sockets registered once
 //! (edge-triggered), no parsing: the cheapest server a one-request-at-a-time round trip can
 //! have. Defaults are the sizes of a dht Get on channel "bench" with a 100-byte value;
-//! `swarm-bench --target echo` sends the sizes of the dht request named by its `--mix`.
+//! `swarm-bench --target echo` sends the sizes of the dht or queue request named by its `--mix`.
 
 use clap::Parser;
 use mio::net::{TcpListener, TcpStream};
