@@ -168,22 +168,17 @@ pub(crate) fn resume_consume<E>(
         return Step::Done;
     }
     consumers.waiters.resumed(s.conn);
-    let Some(ring) = store.ring(&c.channel) else {
-        return Step::Wait;
-    };
-    if ring.is_empty() {
-        return Step::Wait;
-    }
-    let sharing = consumers.waiters.of(&c.id).count().max(1);
-    let share = ring.used_bytes().div_ceil(sharing);
-    let budget = out.room().min(share);
+    let sharing = consumers.waiters.of(&c.id).count();
     let mut bytes = 0u64;
-    let n = store.pop_batch(&c.channel, budget, &mut |record| {
+    let turn = store.pop_share(&c.channel, sharing, out.room(), &mut |record| {
         put_array(out, record);
         bytes += record.len() as u64;
     });
+    let Some((n, remain)) = turn else {
+        return Step::Wait;
+    };
     stats.popped(n as u64, bytes);
-    if store.ring(&c.channel).is_some_and(|r| !r.is_empty()) {
+    if remain {
         // Records remain: the next consumer in turn that is not woken takes its share (this
         // one, if it is the only one; one whose output is backed up keeps its wake until it
         // drains, so it is skipped).

@@ -100,7 +100,7 @@ pub(crate) fn record<E>(
     };
     p.records += 1;
     for channel in &p.channels {
-        match store.push(channel, record) {
+        match store.push_valid(channel, record) {
             Ok(()) => {
                 stats.pushed(1, record.len() as u64);
                 consumers.notify(cx, channel);

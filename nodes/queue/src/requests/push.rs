@@ -38,7 +38,7 @@ pub(crate) fn push<E>(
     } else if value.is_empty() {
         Status::EmptyValue
     } else {
-        match store.push(channel, value) {
+        match store.push_valid(channel, value) {
             Ok(()) => {
                 stats.pushed(1, value.len() as u64);
                 consumers.notify(cx, channel);
@@ -89,7 +89,7 @@ fn push_each<E>(
     mut failed: impl FnMut(&[u8]),
 ) {
     for channel in channels {
-        match store.push(channel, value) {
+        match store.push_valid(channel, value) {
             Ok(()) => {
                 stats.pushed(1, value.len() as u64);
                 consumers.notify(cx, channel);

@@ -195,10 +195,78 @@ impl MemoryStore {
         Ok(loaded)
     }
 
+    /// [`QueueStore::push`] for a channel name already found valid (the request handlers check
+    /// it first, as the original's order of statuses asks; a stream checked its channels when
+    /// it opened): one hash lookup for a push into an existing channel.
+    pub fn push_valid(&mut self, channel: &[u8], record: &[u8]) -> Result<(), PushError> {
+        // Every refusal is decided before the channel is created, so a refused push leaves the
+        // store as it was (no empty channel appears).
+        let need = push_size(record.len());
+        let over_limit =
+            |used: u64| self.size_limit > 0 && used.saturating_add(need as u64) > self.size_limit;
+        let ring = match self.channels.get_mut(channel) {
+            Some(ring) => {
+                if need > ring.capacity() {
+                    return Err(PushError::TooLarge);
+                }
+                if over_limit(self.used) {
+                    return Err(PushError::SizeLimit);
+                }
+                ring
+            }
+            None => {
+                if need > self.sizes.size_of(channel) {
+                    return Err(PushError::TooLarge);
+                }
+                if over_limit(self.used) {
+                    return Err(PushError::SizeLimit);
+                }
+                self.create_valid(channel)?
+            }
+        };
+        ring.push(record).map_err(|_| PushError::ChannelFull)?;
+        self.used += need as u64;
+        Ok(())
+    }
+
+    /// A consumer's turn on `channel` (Consume): pops records into `sink` while they fit the
+    /// smaller of `room` and the consumer's share (the bytes waiting over `sharing`
+    /// consumers), at least one. `None` when the channel is missing or empty; else how many
+    /// were popped and whether records remain. One lookup for the whole turn.
+    pub fn pop_share(
+        &mut self,
+        channel: &[u8],
+        sharing: usize,
+        room: usize,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Option<(usize, bool)> {
+        let ring = self.channels.get_mut(channel)?;
+        if ring.is_empty() {
+            return None;
+        }
+        let budget = room.min(ring.used_bytes().div_ceil(sharing.max(1)));
+        let mut freed = 0u64;
+        let n = ring.pop_batch(budget, |r| {
+            freed += push_size(r.len()) as u64;
+            sink(r);
+        });
+        let remain = !ring.is_empty();
+        self.used -= freed;
+        Some((n, remain))
+    }
+
     fn ring_or_create(&mut self, channel: &[u8]) -> Result<&mut Ring, PushError> {
         if !is_valid_channel_name(channel) {
             return Err(PushError::BadChannelName);
         }
+        if self.channels.contains_key(channel) {
+            return self.channels.get_mut(channel).ok_or(PushError::NoMemory);
+        }
+        self.create_valid(channel)
+    }
+
+    /// Creates `channel` (valid, not present) with a ring of its configured size.
+    fn create_valid(&mut self, channel: &[u8]) -> Result<&mut Ring, PushError> {
         let size = self.sizes.size_of(channel);
         match self.channels.entry_ref(channel) {
             hashbrown::hash_map::EntryRef::Occupied(e) => Ok(e.into_mut()),
@@ -228,23 +296,7 @@ impl QueueStore for MemoryStore {
         if !is_valid_channel_name(channel) {
             return Err(PushError::BadChannelName);
         }
-        // Every refusal is decided before the channel is created, so a refused push leaves the
-        // store as it was (no empty channel appears).
-        let need = push_size(record.len());
-        let capacity = self
-            .channels
-            .get(channel)
-            .map_or_else(|| self.sizes.size_of(channel), Ring::capacity);
-        if need > capacity {
-            return Err(PushError::TooLarge);
-        }
-        if self.size_limit > 0 && self.used.saturating_add(need as u64) > self.size_limit {
-            return Err(PushError::SizeLimit);
-        }
-        let ring = self.ring_or_create(channel)?;
-        ring.push(record).map_err(|_| PushError::ChannelFull)?;
-        self.used += need as u64;
-        Ok(())
+        self.push_valid(channel, record)
     }
 
     fn create_channel(&mut self, channel: &[u8]) -> Result<(), PushError> {

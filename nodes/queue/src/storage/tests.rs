@@ -246,3 +246,44 @@ fn a_ring_the_allocator_refuses_fails_the_request_not_the_node() {
     let mut ok = MemoryStore::new(ChannelSizes::new(64), 0);
     assert_eq!(ok.push(b"fine", b"x"), Ok(()));
 }
+
+#[test]
+fn push_valid_refuses_as_push_does_and_creates_nothing_on_refusal() {
+    let mut store = MemoryStore::new(ChannelSizes::new(30), 50);
+    assert_eq!(store.push_valid(b"c", &[1; 23]), Err(PushError::TooLarge));
+    assert!(store.channel_names().is_empty());
+    assert_eq!(store.push_valid(b"c", &[1; 22]), Ok(()));
+    assert_eq!(store.push_valid(b"c", &[2; 1]), Err(PushError::ChannelFull));
+    assert_eq!(store.push_valid(b"d", &[3; 10]), Ok(()));
+    // 48 + 18 > 50: the node-wide limit, though the ring has room.
+    assert_eq!(store.push_valid(b"d", &[4; 10]), Err(PushError::SizeLimit));
+    assert_eq!(
+        store.total_size(),
+        Size {
+            records: 2,
+            bytes: 48
+        }
+    );
+}
+
+#[test]
+fn pop_share_takes_a_share_and_says_what_remains() {
+    let mut store = MemoryStore::new(ChannelSizes::new(1000), 0);
+    for i in 0..10u8 {
+        store.push(b"c", &[i; 2]).unwrap();
+    }
+    let mut got = Vec::new();
+    // 100 bytes waiting over 2 consumers: a share of 50 bytes, 5 records of 10.
+    let turn = store.pop_share(b"c", 2, 1 << 20, &mut |r| got.push(r.to_vec()));
+    assert_eq!(turn, Some((5, true)));
+    assert_eq!(got.len(), 5);
+    // The room is smaller than the share: at least one record anyway.
+    assert_eq!(store.pop_share(b"c", 1, 0, &mut |_| {}), Some((1, true)));
+    assert_eq!(
+        store.pop_share(b"c", 1, 1 << 20, &mut |_| {}),
+        Some((4, false))
+    );
+    assert_eq!(store.pop_share(b"c", 1, 1 << 20, &mut |_| {}), None);
+    assert_eq!(store.pop_share(b"missing", 1, 1 << 20, &mut |_| {}), None);
+    assert_eq!(store.total_size(), Size::default());
+}
