@@ -34,6 +34,14 @@ pub enum ConfigWarning {
         /// A known section it may be a typo of.
         hint: Option<String>,
     },
+    /// Two settings the node reads disagree (the same key under two spellings of a section);
+    /// the text says which one is used.
+    Conflict {
+        /// The file.
+        file: String,
+        /// What disagrees and what is used.
+        text: String,
+    },
 }
 
 impl fmt::Display for ConfigWarning {
@@ -60,6 +68,7 @@ impl fmt::Display for ConfigWarning {
                 write!(f, "{file}: unknown section [{section}] ignored")?;
                 hint.as_ref().map(|h| format!("[{h}]"))
             }
+            ConfigWarning::Conflict { file, text } => return write!(f, "{file}: {text}"),
         };
         match hint {
             Some(h) => write!(f, " (did you mean {h}?)"),
