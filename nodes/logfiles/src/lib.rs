@@ -1,0 +1,6 @@
+//! The logfiles node (groundwork): its configuration. The storage (bucket files), the request
+//! handling and the service on the shared event loop come later (issue 10).
+//!
+//! Concept-to-module map, as in the original's `src/dlsnode`: `config` (config.ini).
+
+pub mod config;
