@@ -62,7 +62,8 @@ pub struct LogfilesConfig {
     pub server: ServerConfig,
     /// `[Server] data_dir`: the channel directories and `checkpoint.dat`.
     pub data_dir: PathBuf,
-    /// `[Performance] file_buffer_size`: read-ahead of a bucket read, bytes.
+    /// `[Performance] file_buffer_size`: read-ahead of a bucket read, bytes (0: unbuffered
+    /// reads, as in the original).
     pub file_buffer_size: usize,
     /// `[Performance] checkpoint_commit_seconds`: the checkpoint period.
     pub checkpoint_commit_seconds: u64,
@@ -161,10 +162,9 @@ impl LogfilesConfig {
         Ok(LogfilesConfig {
             server,
             data_dir: PathBuf::from(v.get("Server", "data_dir").unwrap_or(DEFAULT_DATA_DIR)),
-            file_buffer_size: v.at_least(
+            file_buffer_size: v.parse_or(
                 "Performance",
                 "file_buffer_size",
-                4096,
                 DEFAULT_FILE_BUFFER_SIZE,
             )?,
             checkpoint_commit_seconds: v.at_least(

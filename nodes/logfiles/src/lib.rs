@@ -1,6 +1,9 @@
-//! The logfiles node (groundwork): its configuration. The storage (bucket files), the request
-//! handling and the service on the shared event loop come later (issue 10).
+//! The logfiles node (groundwork): its configuration and its checkpoint file. The storage
+//! (bucket files), the request handling and the service on the shared event loop come later
+//! (issue 10).
 //!
-//! Concept-to-module map, as in the original's `src/dlsnode`: `config` (config.ini).
+//! Concept-to-module map, as in the original's `src/dlsnode`: `config` (config.ini),
+//! `checkpoint` (`checkpoint.dat`, the crash-recovery offsets).
 
+pub mod checkpoint;
 pub mod config;

@@ -41,6 +41,9 @@ fn defaults() {
     assert_eq!(c.write_buffer_size, DEFAULT_WRITE_BUFFER_SIZE);
     assert_eq!(c.sync_mode, SyncMode::Checkpoint);
     assert_eq!(c.log_dir, PathBuf::from("log"));
+    // 0 turns read buffering off, as in the original.
+    let c = parse(&format!("{BASE}[Performance]\nfile_buffer_size=0\n")).unwrap();
+    assert_eq!(c.file_buffer_size, 0);
 }
 
 #[test]
@@ -87,7 +90,7 @@ fn bad_values_name_the_file_section_and_key() {
             "[Performance]\nnumber_of_thread_workers=0\n",
             "number_of_thread_workers",
         ),
-        ("[Performance]\nfile_buffer_size=10\n", "file_buffer_size"),
+        ("[Performance]\nfile_buffer_size=-1\n", "file_buffer_size"),
     ] {
         let e = parse(&format!("{BASE}{text}")).unwrap_err().to_string();
         assert!(e.contains("test.ini") && e.contains(needle), "{e}");
