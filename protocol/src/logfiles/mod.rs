@@ -146,6 +146,8 @@ impl FilterMode {
 }
 
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod reply_tests;
 #[cfg(test)]
 mod request_tests;

@@ -1,11 +1,10 @@
 //! Logfiles request tests: every request byte for byte against bytes written out by hand from
-//! spec/logfiles.md section 2, length hints, refusals, and round-trip / every-cut properties.
-//! The helpers here are shared with `reply_tests`.
+//! spec/logfiles.md section 2, length hints and refusals. The helpers here are shared with
+//! `reply_tests`.
 
 use super::*;
 use crate::error::{DecodeError, ProtocolError};
 use crate::wire::MAX_ARRAY_LEN;
-use proptest::prelude::*;
 
 /// `i32` LE.
 pub(super) fn i(v: i32) -> Vec<u8> {
@@ -317,106 +316,4 @@ fn unknown_filter_mode_is_refused_on_its_byte() {
         LogfilesRequest::decode(&head),
         Err(DecodeError::Invalid(ProtocolError::Malformed(_)))
     ));
-}
-
-/// The owned parts of a request or reply: command, arrays, a node list, numbers.
-pub(super) type Parts = (
-    LogfilesCommand,
-    [Vec<u8>; 3],
-    Vec<(Vec<u8>, u16)>,
-    (usize, f32, u64, u64),
-);
-
-pub(super) fn arb_parts() -> impl Strategy<Value = Parts> {
-    let bytes = || proptest::collection::vec(any::<u8>(), 0..40);
-    (
-        proptest::sample::select(LogfilesCommand::ALL.to_vec()),
-        [bytes(), bytes(), bytes()],
-        proptest::collection::vec(
-            (proptest::collection::vec(any::<u8>(), 1..16), any::<u16>()),
-            0..4,
-        ),
-        (
-            0..FilterMode::ALL.len(),
-            -2.0f32..2.0,
-            any::<u64>(),
-            any::<u64>(),
-        ),
-    )
-}
-
-fn build_request(p: &Parts) -> LogfilesRequest<'_> {
-    let [a, b, c] = &p.1;
-    let (a, b, c) = (&a[..], &b[..], &c[..]);
-    match p.0 {
-        LogfilesCommand::Put => LogfilesRequest::Put {
-            channel: a,
-            key: b,
-            value: c,
-        },
-        LogfilesCommand::GetChannels => LogfilesRequest::GetChannels,
-        LogfilesCommand::GetChannelSize => LogfilesRequest::GetChannelSize { channel: a },
-        LogfilesCommand::GetSize => LogfilesRequest::GetSize,
-        LogfilesCommand::RemoveChannel => LogfilesRequest::RemoveChannel { channel: a },
-        LogfilesCommand::GetNumConnections => LogfilesRequest::GetNumConnections,
-        LogfilesCommand::GetVersion => LogfilesRequest::GetVersion,
-        LogfilesCommand::GetRange => LogfilesRequest::GetRange {
-            channel: a,
-            lower: b,
-            upper: c,
-        },
-        LogfilesCommand::GetAll => LogfilesRequest::GetAll { channel: a },
-        LogfilesCommand::GetAllFilter => LogfilesRequest::GetAllFilter {
-            channel: a,
-            filter: c,
-        },
-        LogfilesCommand::GetRangeFilter => LogfilesRequest::GetRangeFilter {
-            channel: a,
-            lower: b,
-            upper: c,
-            filter: a,
-        },
-        LogfilesCommand::GetRangeRegex => LogfilesRequest::GetRangeRegex {
-            channel: a,
-            lower: b,
-            upper: b,
-            mode: FilterMode::ALL[p.3 .0],
-            pattern: c,
-        },
-        LogfilesCommand::Redistribute => LogfilesRequest::Redistribute {
-            fraction: p.3 .1,
-            nodes: p
-                .2
-                .iter()
-                .map(|(address, port)| RedistributeNode {
-                    address,
-                    port: *port,
-                })
-                .collect(),
-        },
-        LogfilesCommand::PutBatch => LogfilesRequest::PutBatch {
-            channel: a,
-            batch: c,
-        },
-    }
-}
-
-proptest! {
-    #[test]
-    fn request_roundtrip_and_every_cut(p in arb_parts(), tail in proptest::collection::vec(any::<u8>(), 0..20)) {
-        let req = build_request(&p);
-        let mut out = Vec::new();
-        req.encode(&mut out);
-        let len = out.len();
-        for cut in 0..len {
-            prop_assert_eq!(LogfilesRequest::decode(&out[..cut]), Err(DecodeError::Incomplete));
-            match LogfilesRequest::needed_len(&out[..cut]) {
-                Some(n) => prop_assert!(n > cut && n <= len, "hint {} at cut {} of {}", n, cut, len),
-                None => prop_assert!(cut < 4),
-            }
-        }
-        prop_assert_eq!(LogfilesRequest::needed_len(&out), Some(len));
-        out.extend_from_slice(&tail);
-        prop_assert_eq!(LogfilesRequest::decode(&out), Ok((req, len)));
-    }
 }
