@@ -14,33 +14,19 @@
 use memchr::memmem::Finder;
 use regex::bytes::{Regex, RegexBuilder};
 use std::fmt;
+use swarm_protocol::logfiles::FilterMode;
 
 /// Bytes a compiled pattern may take (the `regex` crate's size limit).
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// GetRangeRegex's mode byte.
-pub const MODE_STRING: u8 = 0;
-/// PCRE, case-sensitive.
-pub const MODE_REGEX: u8 = 1;
-/// PCRE, case-insensitive.
-pub const MODE_REGEX_CASELESS: u8 = 2;
-
-/// Why a filter was refused.
+/// Why a pattern was refused: it does not compile (or is too large); the engine's message.
+/// (A mode byte other than 0, 1, 2 never gets here: the request decoder refuses it.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum MatcherError {
-    /// A mode byte other than 0, 1, 2.
-    UnknownMode(u8),
-    /// The pattern does not compile (or is too large), with the engine's message.
-    BadPattern(String),
-}
+pub struct MatcherError(pub String);
 
 impl fmt::Display for MatcherError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MatcherError::UnknownMode(m) => write!(f, "unknown regex mode {m} (0, 1 or 2)"),
-            MatcherError::BadPattern(e) => write!(f, "invalid pattern: {e}"),
-        }
+        write!(f, "invalid pattern: {}", self.0)
     }
 }
 
@@ -64,16 +50,15 @@ impl Matcher {
         Matcher::Substring(Box::new(Finder::new(filter).into_owned()))
     }
 
-    /// GetRangeRegex: `mode` and `pattern` as they came.
-    pub fn regex(mode: u8, pattern: &[u8]) -> Result<Matcher, MatcherError> {
+    /// GetRangeRegex: its mode and pattern.
+    pub fn regex(mode: FilterMode, pattern: &[u8]) -> Result<Matcher, MatcherError> {
         let caseless = match mode {
-            MODE_STRING => return Ok(Matcher::substring(pattern)),
-            MODE_REGEX => false,
-            MODE_REGEX_CASELESS => true,
-            other => return Err(MatcherError::UnknownMode(other)),
+            FilterMode::StringMatch => return Ok(Matcher::substring(pattern)),
+            FilterMode::Pcre => false,
+            FilterMode::PcreCaseInsensitive => true,
         };
         let text = std::str::from_utf8(pattern)
-            .map_err(|_| MatcherError::BadPattern("the pattern is not UTF-8".into()))?;
+            .map_err(|_| MatcherError("the pattern is not UTF-8".into()))?;
         RegexBuilder::new(text)
             .case_insensitive(caseless)
             // Values are bytes, not text: `.` and classes match any byte, as PCRE without UTF-8.
@@ -82,7 +67,7 @@ impl Matcher {
             .dfa_size_limit(REGEX_SIZE_LIMIT)
             .build()
             .map(Matcher::Regex)
-            .map_err(|e| MatcherError::BadPattern(e.to_string()))
+            .map_err(|e| MatcherError(e.to_string()))
     }
 
     /// Whether a record with this value is returned.
@@ -113,47 +98,37 @@ mod tests {
 
     #[test]
     fn the_three_modes() {
-        let m0 = Matcher::regex(MODE_STRING, b"a.c").unwrap();
+        let m0 = Matcher::regex(FilterMode::StringMatch, b"a.c").unwrap();
         assert!(
             m0.matches(b"xa.cx") && !m0.matches(b"abc"),
             "mode 0 is a plain substring"
         );
-        let m1 = Matcher::regex(MODE_REGEX, b"a.c").unwrap();
+        let m1 = Matcher::regex(FilterMode::Pcre, b"a.c").unwrap();
         assert!(m1.matches(b"xabcx") && !m1.matches(b"xABCx"));
-        let m2 = Matcher::regex(MODE_REGEX_CASELESS, b"a.c").unwrap();
+        let m2 = Matcher::regex(FilterMode::PcreCaseInsensitive, b"a.c").unwrap();
         assert!(m2.matches(b"xABCx"));
         // Unanchored search; anchors work when asked for.
-        let anchored = Matcher::regex(MODE_REGEX, b"^id=[0-9]+$").unwrap();
+        let anchored = Matcher::regex(FilterMode::Pcre, b"^id=[0-9]+$").unwrap();
         assert!(anchored.matches(b"id=42") && !anchored.matches(b"xid=42"));
         // Any byte, not only UTF-8.
-        assert!(Matcher::regex(MODE_REGEX, b"a.b")
+        assert!(Matcher::regex(FilterMode::Pcre, b"a.b")
             .unwrap()
             .matches(b"a\xffb"));
     }
 
     #[test]
-    fn bad_patterns_and_modes_are_refused() {
+    fn bad_patterns_are_refused() {
         for p in [&b"("[..], b"a{99999}{99999}", b"(a)\\1", b"(?=a)", b"\xff"] {
-            assert!(
-                matches!(
-                    Matcher::regex(MODE_REGEX, p),
-                    Err(MatcherError::BadPattern(_))
-                ),
-                "{p:?}"
-            );
+            assert!(Matcher::regex(FilterMode::Pcre, p).is_err(), "{p:?}");
         }
-        assert_eq!(
-            Matcher::regex(3, b"a").unwrap_err(),
-            MatcherError::UnknownMode(3)
-        );
         // Mode 0 compiles nothing: any bytes are a valid filter.
-        assert!(Matcher::regex(MODE_STRING, b"(").is_ok());
+        assert!(Matcher::regex(FilterMode::StringMatch, b"(").is_ok());
     }
 
     #[test]
     fn a_pathological_pattern_runs_in_linear_time() {
         // (a*)*b against a long run of a's: exponential for a backtracking engine.
-        let m = Matcher::regex(MODE_REGEX, b"(a*)*b").unwrap();
+        let m = Matcher::regex(FilterMode::Pcre, b"(a*)*b").unwrap();
         let value = vec![b'a'; 100_000];
         assert!(!m.matches(&value));
     }
