@@ -1,8 +1,9 @@
 //! Every byte format of the legacy swarm protocols, with no I/O: the framing primitives (int32
 //! command and status codes, u64-length-prefixed arrays), status codes, 16-hex-digit keys and
 //! hash ranges, channel-name validation, LZO1X record batches, the dht, queue and logfiles
-//! request sets, the dht node's `.tcm` dump files and the queue node's `.rq` dump files (both
-//! streamed through `io::Read`/`io::Write`, never a socket).
+//! request sets, the dht node's `.tcm` dump files, the queue node's `.rq` dump files and the
+//! logfiles node's bucket files with their key -> path mapping (all streamed through
+//! `io::Read`/`io::Write`, never a socket).
 //!
 //! Decoders take `&[u8]` and return a message plus the bytes it used, or
 //! [`DecodeError::Incomplete`] when more bytes are needed (a normal outcome, not an error).
@@ -10,6 +11,7 @@
 //! one codec so they can never disagree about a byte.
 
 pub mod batch;
+pub mod bucket;
 pub mod channel;
 pub mod dht;
 pub mod error;
