@@ -80,6 +80,23 @@ impl BucketFormat {
         }
     }
 
+    /// The format to append to an existing file in, from its first bytes (up to
+    /// [`HEADER_LEN`]): `None` for an empty file, which gets a fresh v1 header
+    /// ([`BucketWriter::create`]), as the original does; [`BucketError::TooShort`] for 1 to 15
+    /// bytes, a torn header or record whose format cannot be told (the node decides: the
+    /// original failed to open it).
+    pub fn for_append(head: &[u8]) -> Result<Option<Self>, BucketError> {
+        if head.is_empty() {
+            return Ok(None);
+        }
+        match head.first_chunk::<{ HEADER_LEN as usize }>() {
+            Some(head) => Self::detect(head).map(Some),
+            None => Err(BucketError::TooShort {
+                len: head.len() as u64,
+            }),
+        }
+    }
+
     /// Offset of the first record: after the header, or 0 in a legacy file.
     pub fn data_start(self) -> u64 {
         match self {

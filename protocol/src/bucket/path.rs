@@ -48,6 +48,12 @@ pub fn bucket_last_key(key: u64) -> u64 {
     key | (KEYS_PER_BUCKET - 1)
 }
 
+/// The first key of the bucket after `key`'s, where a range scan goes on; `None` after the
+/// last bucket.
+pub fn next_bucket_first_key(key: u64) -> Option<u64> {
+    bucket_last_key(key).checked_add(1)
+}
+
 /// Every key of `key`'s bucket.
 pub fn bucket_keys(key: u64) -> RangeInclusive<u64> {
     bucket_first_key(key)..=bucket_last_key(key)
@@ -178,6 +184,9 @@ mod tests {
         assert_eq!(bucket_path("c", 0x5800_0000), Path::new("c/0000000058/000"));
         assert_eq!(bucket_keys_in(0x57, 0xfff), Some(0x57ff_f000..=0x57ff_ffff));
         assert_eq!(bucket_keys_in(0x57, 0x1000), None);
+        assert_eq!(next_bucket_first_key(0x5727_5806), Some(0x5727_6000));
+        assert_eq!(next_bucket_first_key(0x57ff_ffff), Some(0x5800_0000));
+        assert_eq!(next_bucket_first_key(u64::MAX - 0xfff), None);
     }
 
     #[test]

@@ -150,6 +150,26 @@ impl<R: Read> BucketReader<R> {
         None
     }
 
+    /// Reads the next `hs`-byte record header: key and length, or why the records end there
+    /// (the stream ended early, or the parity byte does not fit).
+    fn read_header(&mut self, hs: u64) -> Result<Result<(u64, u64), EndReason>, BucketError> {
+        let mut buf = [0u8; V1_RECORD_HEADER_LEN as usize];
+        let head = &mut buf[..hs as usize];
+        if let Some(first) = self.first_header.take() {
+            head.copy_from_slice(&first);
+        } else if !read_full(&mut self.r, head)? {
+            let left = self.file_len - self.pos;
+            return Ok(Err(EndReason::TornHeader { left }));
+        }
+        let key = LittleEndian::read_u64(&head[..8]);
+        let len = LittleEndian::read_u64(&head[8..16]);
+        if self.format == BucketFormat::V1 && !super::parity_ok(key, len, head[16]) {
+            let parity = head[16];
+            return Ok(Err(EndReason::Parity { key, len, parity }));
+        }
+        Ok(Ok((key, len)))
+    }
+
     /// The next record, or `None` at the end of the records ([`BucketReader::end`] says why;
     /// later calls return `None` again). Only a failing read is an error; a file that ends
     /// early (shorter than `file_len`) is a torn record.
@@ -165,19 +185,10 @@ impl<R: Read> BucketReader<R> {
         if left < hs {
             return Ok(self.stop(EndReason::TornHeader { left }));
         }
-        let mut head = [0u8; V1_RECORD_HEADER_LEN as usize];
-        let head = &mut head[..hs as usize];
-        if let Some(first) = self.first_header.take() {
-            head.copy_from_slice(&first);
-        } else if !read_full(&mut self.r, head)? {
-            return Ok(self.stop(EndReason::TornHeader { left }));
-        }
-        let key = LittleEndian::read_u64(&head[..8]);
-        let len = LittleEndian::read_u64(&head[8..16]);
-        if self.format == BucketFormat::V1 && !super::parity_ok(key, len, head[16]) {
-            let parity = head[16];
-            return Ok(self.stop(EndReason::Parity { key, len, parity }));
-        }
+        let (key, len) = match self.read_header(hs)? {
+            Ok(kl) => kl,
+            Err(reason) => return Ok(self.stop(reason)),
+        };
         if len > left - hs {
             return Ok(self.stop(EndReason::TornValue { key, len }));
         }

@@ -327,3 +327,29 @@ proptest! {
         prop_assert_eq!(end.offset, file.len() as u64);
     }
 }
+
+#[test]
+fn format_for_append() {
+    assert_eq!(BucketFormat::for_append(b"").unwrap(), None);
+    for len in 1..16 {
+        assert!(matches!(
+            BucketFormat::for_append(&V1_HEADER[..len]),
+            Err(BucketError::TooShort { .. })
+        ));
+    }
+    let mut file = V1_HEADER.to_vec();
+    assert_eq!(
+        BucketFormat::for_append(&file).unwrap(),
+        Some(BucketFormat::V1)
+    );
+    file.extend(v1_record(1, b"a", parity(1, 1)));
+    assert_eq!(
+        BucketFormat::for_append(&file).unwrap(),
+        Some(BucketFormat::V1)
+    );
+    let legacy = legacy_record(1, b"a");
+    assert_eq!(
+        BucketFormat::for_append(&legacy).unwrap(),
+        Some(BucketFormat::Legacy)
+    );
+}
