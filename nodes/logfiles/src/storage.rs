@@ -1,0 +1,12 @@
+//! The logfiles node's records on disk (spec/logfiles.md section 3): one directory per
+//! channel under `data_dir`, one sub-directory per slot of 2^24 keys, one bucket file per 4096
+//! keys (names and formats in `swarm_protocol::bucket`).
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | `scan` | reading a channel's records in a key range: buckets in key order, records in file order |
+//!
+//! Everything here is blocking file I/O: the node runs it on its worker threads, never on the
+//! event loop.
+
+pub mod scan;
