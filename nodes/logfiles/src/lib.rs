@@ -1,11 +1,11 @@
-//! The logfiles node (groundwork): its configuration, checkpoint file, read filters and range
-//! scans over bucket files. The bucket writers, the request handling and the service on the
-//! shared event loop come later (issue 10).
+//! The logfiles node (groundwork): its configuration, checkpoint file, read filters, range
+//! scans over bucket files and bucket writers. The request handling, the disk work on worker
+//! threads and the service on the shared event loop come later (issue 10).
 //!
 //! Concept-to-module map, as in the original's `src/dlsnode`: `config` (config.ini),
 //! `checkpoint` (`checkpoint.dat`, the crash-recovery offsets), `matcher` (the filters and
 //! regular expressions of the filtered reads), `storage` (the channel directories and bucket
-//! files: range scans).
+//! files: range scans, writers).
 
 pub mod checkpoint;
 pub mod config;

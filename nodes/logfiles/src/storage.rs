@@ -5,8 +5,10 @@
 //! | module | what it owns |
 //! |---|---|
 //! | `scan` | reading a channel's records in a key range: buckets in key order, records in file order |
+//! | `write` | a channel's open bucket writers: at most three, buffered, flushed before reads, synced for checkpoints |
 //!
 //! Everything here is blocking file I/O: the node runs it on its worker threads, never on the
 //! event loop.
 
 pub mod scan;
+pub mod write;

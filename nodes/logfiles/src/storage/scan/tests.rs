@@ -151,7 +151,11 @@ fn legacy_files_and_a_torn_tail_are_read_as_the_spec_says() {
         true,
     );
     let path = dir.path().join(bucket_path("ch", 0x30));
-    assert_ne!(&fs::read(&path).unwrap()[..8], b"DLSBUCKT");
+    assert_ne!(
+        &fs::read(&path).unwrap()[8..16],
+        b"DLSBUCKT",
+        "written as legacy"
+    );
     // A record cut while being written: the complete ones are returned.
     let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
     io::Write::write_all(&mut f, &[0x32, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0]).unwrap();

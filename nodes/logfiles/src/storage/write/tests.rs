@@ -1,0 +1,131 @@
+//! Writers against real files, read back through the range scan.
+
+use super::*;
+use crate::storage::scan::RangeScan;
+use swarm_protocol::bucket::path::bucket_path;
+
+fn scan_all(dir: &Path) -> Vec<(u64, Vec<u8>)> {
+    let mut s = RangeScan::new(dir, 0, u64::MAX, 4096).unwrap();
+    let (mut out, mut v) = (Vec::new(), Vec::new());
+    while let Some(k) = s.next_into(&mut v).unwrap() {
+        out.push((k, v.clone()));
+    }
+    out
+}
+
+#[test]
+fn records_reach_their_buckets_with_at_most_three_open() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("ch");
+    let mut w = ChannelWriter::new(&dir, 64);
+    // Five buckets in two slots, revisited: evictions and reopenings.
+    let keys = [
+        0x1000u64,
+        0x2000,
+        0x3000,
+        0x4000,
+        0x0100_0000,
+        0x1001,
+        0x2001,
+        0x1002,
+    ];
+    for (i, k) in keys.iter().enumerate() {
+        w.put(*k, format!("value {i}").as_bytes()).unwrap();
+        assert!(w.open_buckets() <= MAX_OPEN_WRITERS);
+    }
+    w.flush().unwrap();
+    let got = scan_all(&dir);
+    let got_keys: Vec<u64> = got.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        got_keys,
+        [
+            0x1000,
+            0x1001,
+            0x1002,
+            0x2000,
+            0x2001,
+            0x3000,
+            0x4000,
+            0x0100_0000
+        ]
+    );
+    // Every file is v1, with its header once.
+    let bytes = fs::read(root.path().join(bucket_path("ch", 0x1000))).unwrap();
+    assert_eq!(
+        bytes[..16],
+        [1, 0, 0, 0, 0, 0, 0, 0, b'D', b'L', b'S', b'B', b'U', b'C', b'K', b'T']
+    );
+    assert_eq!(bytes.windows(8).filter(|w| w == b"DLSBUCKT").count(), 1);
+}
+
+#[test]
+fn flush_makes_buffered_records_visible_and_sync_reports_file_lengths() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("ch");
+    let mut w = ChannelWriter::new(&dir, 1 << 20);
+    w.put(0x10, b"buffered").unwrap();
+    assert!(scan_all(&dir).is_empty(), "still in the 1 MiB buffer");
+    w.flush().unwrap();
+    assert_eq!(scan_all(&dir).len(), 1);
+    // Four buckets: one evicted before the sync, reported once.
+    for k in [0x1010, 0x2010, 0x3010] {
+        w.put(k, b"x").unwrap();
+    }
+    let entries = w.sync().unwrap();
+    let firsts: Vec<u64> = entries.iter().map(|e| e.0).collect();
+    assert_eq!(firsts, [0x0, 0x1000, 0x2000, 0x3000]);
+    for (first, len) in &entries {
+        let path = root.path().join(bucket_path("ch", *first));
+        assert_eq!(
+            fs::metadata(&path).unwrap().len(),
+            *len,
+            "{}",
+            path.display()
+        );
+    }
+    // The evicted bucket is not reported again.
+    let again: Vec<u64> = w.sync().unwrap().iter().map(|e| e.0).collect();
+    assert_eq!(again, [0x1000, 0x2000, 0x3000]);
+    // Evicted, then opened again before the sync: one entry, with the file's full length.
+    w.put(0x4010, b"evicts 0x1000").unwrap();
+    w.put(0x1011, b"reopens it").unwrap();
+    let entries = w.sync().unwrap();
+    let e = entries.iter().find(|e| e.0 == 0x1000).unwrap();
+    let len = fs::metadata(root.path().join(bucket_path("ch", 0x1000)))
+        .unwrap()
+        .len();
+    assert_eq!(e.1, len);
+    assert_eq!(entries.iter().filter(|e| e.0 == 0x1000).count(), 1);
+}
+
+#[test]
+fn a_legacy_file_stays_legacy_and_short_files_start_afresh() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("ch");
+    let legacy = dir.join("0000000000/000");
+    fs::create_dir_all(legacy.parent().unwrap()).unwrap();
+    // A legacy record: key, len, value.
+    let mut rec = 0x5u64.to_le_bytes().to_vec();
+    rec.extend(3u64.to_le_bytes());
+    rec.extend(b"old");
+    fs::write(&legacy, &rec).unwrap();
+    let short = dir.join("0000000000/001");
+    fs::write(&short, b"DLSB").unwrap();
+    let mut w = ChannelWriter::new(&dir, 64);
+    w.put(0x6, b"new").unwrap();
+    w.put(0x1006, b"fresh").unwrap();
+    w.close_all().unwrap();
+    let bytes = fs::read(&legacy).unwrap();
+    assert_eq!(bytes.len(), 2 * 16 + 6, "two legacy records, no header");
+    assert_ne!(&bytes[8..16], b"DLSBUCKT");
+    assert_eq!(&fs::read(&short).unwrap()[8..16], b"DLSBUCKT");
+    let got: Vec<(u64, Vec<u8>)> = scan_all(&dir);
+    assert_eq!(
+        got,
+        vec![
+            (5, b"old".to_vec()),
+            (6, b"new".to_vec()),
+            (0x1006, b"fresh".to_vec())
+        ]
+    );
+}
