@@ -4,11 +4,13 @@
 //!
 //! | module | what it owns |
 //! |---|---|
+//! | `recover` | start-up after a crash: buckets cut back to the checkpoint |
 //! | `scan` | reading a channel's records in a key range: buckets in key order, records in file order |
 //! | `write` | a channel's open bucket writers: at most three, buffered, flushed before reads, synced for checkpoints |
 //!
 //! Everything here is blocking file I/O: the node runs it on its worker threads, never on the
 //! event loop.
 
+pub mod recover;
 pub mod scan;
 pub mod write;
