@@ -4,6 +4,7 @@
 //!
 //! | module | what it owns |
 //! |---|---|
+//! | `channels` | the channel directories at start and their sizes, counted once |
 //! | `recover` | start-up after a crash: buckets cut back to the checkpoint |
 //! | `scan` | reading a channel's records in a key range: buckets in key order, records in file order |
 //! | `write` | a channel's open bucket writers: at most three, buffered, flushed before reads, synced for checkpoints |
@@ -11,6 +12,7 @@
 //! Everything here is blocking file I/O: the node runs it on its worker threads, never on the
 //! event loop.
 
+pub mod channels;
 pub mod recover;
 pub mod scan;
 pub mod write;
