@@ -16,7 +16,14 @@ use swarm_logfiles::check::{bucket_files, check_file, range_of, repair};
 
 /// Check (and repair) logfiles bucket files.
 #[derive(Debug, Parser)]
-#[command(name = "logfiles_check", version, about)]
+#[command(
+    name = "logfiles_check",
+    version,
+    about = "Checks (and with --repair, repairs) the bucket files of a logfiles node's data \
+             directory, a channel directory or single files. Run it on a stopped node.",
+    after_help = "Exit codes: 0 every file is sound; 1 damage found (also after --repair); \
+                  2 usage error; 3 a file or directory could not be read or repaired."
+)]
 struct Args {
     /// Data directories, channel directories or bucket files.
     #[arg(required = true, value_name = "PATH")]
