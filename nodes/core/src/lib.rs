@@ -8,6 +8,7 @@
 //! threads with results coming back that way).
 
 pub mod config;
+pub mod files;
 pub mod lock;
 pub mod logging;
 pub mod procstat;

@@ -167,6 +167,31 @@ fn read_pid(path: &Path) -> Option<u32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
+/// Takes `[PidLock] path` (if configured, with [`DirLock::file`]) and `<dir>/node.lock`
+/// ([`DirLock::data_dir`]), so no second node reads or changes the directory while the returned
+/// locks are kept (a node keeps them for its life, taking them before it reads the directory).
+/// The errors say what the lock guards.
+pub fn lock_data_dir(dir: &Path, pid_lock: Option<&Path>) -> io::Result<Vec<DirLock>> {
+    let mut locks = Vec::new();
+    // The lock error names the lock file and the holder's pid; say what it guards.
+    let context = |e: LockError, what: String| {
+        let msg = format!("{what}{e}");
+        io::Error::new(io::Error::from(e).kind(), msg)
+    };
+    if let Some(path) = pid_lock {
+        locks.push(DirLock::file(path).map_err(|e| context(e, "[PidLock] path: ".into()))?);
+    }
+    let lock = DirLock::data_dir(dir).map_err(|e| match e {
+        LockError::Held { .. } => {
+            context(e, format!("data directory {} is in use: ", dir.display()))
+        }
+        other => other.into(),
+    })?;
+    log::info!("Locked {}", lock.path().display());
+    locks.push(lock);
+    Ok(locks)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

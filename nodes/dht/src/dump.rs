@@ -46,10 +46,7 @@ pub fn backup_path(data_dir: &Path, channel: &[u8]) -> PathBuf {
     ))
 }
 
-/// Opens a directory and fsyncs it, so renames inside it survive a crash.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
+pub use swarm_core::files::sync_dir;
 
 /// Counts RemoveChannel retirements, process-wide. A dump notes the count when it starts a
 /// channel; at commit, [`RETIRED`] tells whether that channel was retired since.

@@ -11,6 +11,7 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
+use swarm_core::files::sync_dir;
 use swarm_protocol::bucket::path::parse_bucket_path;
 use swarm_protocol::bucket::{BucketError, BucketFormat, BucketReader, EndReason};
 
@@ -187,9 +188,7 @@ pub fn repair(report: &FileReport) -> io::Result<Option<PathBuf>> {
         } else {
             dir
         };
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(named("fsync", dir))?;
+        sync_dir(dir).map_err(named("fsync", dir))?;
     }
     Ok(Some(tail_path))
 }

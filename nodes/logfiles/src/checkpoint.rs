@@ -14,6 +14,7 @@ use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use swarm_core::files::sync_dir;
 
 /// The checkpoint's name in `data_dir`.
 pub const CHECKPOINT_FILE: &str = "checkpoint.dat";
@@ -130,9 +131,7 @@ pub fn write(data_dir: &Path, entries: &[Entry]) -> io::Result<()> {
     file.sync_all().map_err(named(&tmp, "fsync"))?;
     drop(file);
     fs::rename(&tmp, &path).map_err(named(&path, "rename the checkpoint to"))?;
-    fs::File::open(data_dir)
-        .and_then(|d| d.sync_all())
-        .map_err(named(data_dir, "fsync the directory"))
+    sync_dir(data_dir).map_err(named(data_dir, "fsync the directory"))
 }
 
 /// Reads `<data_dir>/checkpoint.dat`: `Ok(None)` when there is none (the last shutdown was
@@ -162,7 +161,7 @@ pub fn read(data_dir: &Path) -> io::Result<Option<Vec<Entry>>> {
 pub fn remove(data_dir: &Path) -> io::Result<()> {
     let path = checkpoint_path(data_dir);
     match fs::remove_file(&path) {
-        Ok(()) => fs::File::open(data_dir).and_then(|d| d.sync_all()),
+        Ok(()) => sync_dir(data_dir),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io::Error::new(
             e.kind(),

@@ -24,7 +24,6 @@ pub use write::dump_all;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use swarm_core::lock::{DirLock, LockError};
 
 /// Suffix of a channel's dump file.
 pub const RQ_SUFFIX: &str = ".rq";
@@ -38,10 +37,7 @@ pub fn rq_path(data_dir: &Path, channel: &[u8]) -> PathBuf {
     data_dir.join(format!("{}{RQ_SUFFIX}", String::from_utf8_lossy(channel)))
 }
 
-/// Opens a directory and fsyncs it, so renames and deletions inside it survive a crash.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
+pub use swarm_core::files::sync_dir;
 
 /// `e` with `what` and `path` in front, keeping its kind.
 fn naming<'a>(path: &'a Path, what: &'a str) -> impl FnOnce(io::Error) -> io::Error + 'a {
@@ -53,29 +49,9 @@ pub fn prepare_data_dir(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir).map_err(naming(dir, "cannot create data directory"))
 }
 
-/// Takes `[PidLock] path` (if configured) and `<dir>/node.lock` (see `swarm_core::lock`), so
-/// no second node reads or changes the directory while the returned locks are kept (the node
-/// keeps them for its life). Call it after [`prepare_data_dir`] and before [`load_data_dir`].
-pub fn lock_data_dir(dir: &Path, pid_lock: Option<&Path>) -> io::Result<Vec<DirLock>> {
-    let mut locks = Vec::new();
-    // The lock error names the lock file and the holder's pid; say what it guards.
-    let context = |e: LockError, what: String| {
-        let msg = format!("{what}{e}");
-        io::Error::new(io::Error::from(e).kind(), msg)
-    };
-    if let Some(path) = pid_lock {
-        locks.push(DirLock::file(path).map_err(|e| context(e, "[PidLock] path: ".into()))?);
-    }
-    let lock = DirLock::data_dir(dir).map_err(|e| match e {
-        LockError::Held { .. } => {
-            context(e, format!("data directory {} is in use: ", dir.display()))
-        }
-        other => other.into(),
-    })?;
-    log::info!("Locked {}", lock.path().display());
-    locks.push(lock);
-    Ok(locks)
-}
+/// Takes `[PidLock] path` and `<dir>/node.lock` (see `swarm_core::lock::lock_data_dir`). Call
+/// it after [`prepare_data_dir`] and before [`load_data_dir`].
+pub use swarm_core::lock::lock_data_dir;
 
 #[cfg(test)]
 mod tests;
