@@ -55,6 +55,13 @@ impl<'a> Reader<'a> {
         Ok(LittleEndian::read_i32(self.take(4)?))
     }
 
+    /// A status code (i32 LE); a code that is no [`crate::Status`] is
+    /// [`ProtocolError::UnknownStatus`].
+    pub fn read_status(&mut self) -> Result<crate::Status, DecodeError> {
+        let code = self.read_i32()?;
+        crate::Status::from_code(code).ok_or_else(|| ProtocolError::UnknownStatus(code).into())
+    }
+
     /// Reads a little-endian u64 (lengths, counts, hash ranges).
     pub fn read_u64(&mut self) -> Result<u64, DecodeError> {
         Ok(LittleEndian::read_u64(self.take(8)?))

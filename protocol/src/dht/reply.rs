@@ -74,8 +74,7 @@ impl<'a> DhtReply<'a> {
     /// Decodes the head of the reply to `cmd` from the front of `buf`.
     pub fn decode(cmd: DhtCommand, buf: &'a [u8]) -> Result<(DhtReply<'a>, usize), DecodeError> {
         let mut r = Reader::new(buf);
-        let code = r.read_i32()?;
-        let status = Status::from_code(code).ok_or(ProtocolError::UnknownStatus(code))?;
+        let status = r.read_status()?;
         if status != Status::Ok {
             return Ok((DhtReply::Status(status), r.position()));
         }

@@ -59,8 +59,7 @@ impl<'a> LogfilesReply<'a> {
         buf: &'a [u8],
     ) -> Result<(LogfilesReply<'a>, usize), DecodeError> {
         let mut r = Reader::new(buf);
-        let code = r.read_i32()?;
-        let status = Status::from_code(code).ok_or(ProtocolError::UnknownStatus(code))?;
+        let status = r.read_status()?;
         if status != Status::Ok {
             return Ok((LogfilesReply::Status(status), r.position()));
         }

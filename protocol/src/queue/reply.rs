@@ -16,7 +16,7 @@
 //! After any other status nothing more is sent for the request.
 
 use super::{decode_stream_record, NodeInfo, QueueCommand, StreamRecord};
-use crate::error::{DecodeError, ProtocolError};
+use crate::error::DecodeError;
 use crate::status::Status;
 use crate::wire::{put_array, put_i32, put_list, put_u64, Reader};
 
@@ -64,8 +64,7 @@ impl<'a> QueueReply<'a> {
         buf: &'a [u8],
     ) -> Result<(QueueReply<'a>, usize), DecodeError> {
         let mut r = Reader::new(buf);
-        let code = r.read_i32()?;
-        let status = Status::from_code(code).ok_or(ProtocolError::UnknownStatus(code))?;
+        let status = r.read_status()?;
         if status != Status::Ok {
             return Ok((QueueReply::Status(status), r.position()));
         }
