@@ -15,13 +15,12 @@
 //! late), records go out in the event-loop turn they were pushed in; the timer only wakes the
 //! consumers of channels that still hold records, so no wake can be lost.
 
-use super::status;
+use super::{channel_ok, status};
 use crate::session::{Ongoing, Session};
 use crate::stats::Stats;
 use crate::storage::{MemoryStore, QueueStore};
 use hashbrown::HashMap;
 use swarm_core::{ConnRef, Context, Out, Step, Waiters};
-use swarm_protocol::channel::is_valid_channel_name;
 use swarm_protocol::wire::put_array;
 use swarm_protocol::Status;
 
@@ -126,8 +125,7 @@ pub(crate) fn consume<E>(
     channel: &[u8],
     out: &mut Out<'_>,
 ) -> Step {
-    if !is_valid_channel_name(channel) {
-        status(out, Status::BadChannelName);
+    if !channel_ok(channel, out) {
         return Step::Done;
     }
     if let Err(e) = store.create_channel(channel) {

@@ -3,13 +3,11 @@
 //! replies echo the node's address and port; bytes are ring used space (each record's 8-byte
 //! header included, as the original's `used_space`).
 
-use super::status;
+use super::channel_ok;
 use crate::settings::QueueSettings;
 use crate::storage::{MemoryStore, QueueStore, Size};
 use swarm_core::Step;
-use swarm_protocol::channel::is_valid_channel_name;
 use swarm_protocol::queue::{NodeInfo, QueueReply};
-use swarm_protocol::Status;
 
 fn node_info(settings: &QueueSettings) -> NodeInfo<'_> {
     NodeInfo {
@@ -43,8 +41,7 @@ pub(crate) fn get_channel_size(
     channel: &[u8],
     out: &mut Vec<u8>,
 ) -> Step {
-    if !is_valid_channel_name(channel) {
-        status(out, Status::BadChannelName);
+    if !channel_ok(channel, out) {
         return Step::Done;
     }
     size_reply(

@@ -2,11 +2,10 @@
 //! array when the channel is empty or does not exist (Pop does not create channels; the
 //! original memory-only node and the fake node of dmqproto answer so, spec/queue.md section 2).
 
-use super::status;
+use super::{channel_ok, status};
 use crate::stats::Stats;
 use crate::storage::{MemoryStore, QueueStore};
 use swarm_core::Step;
-use swarm_protocol::channel::is_valid_channel_name;
 use swarm_protocol::wire::put_array;
 use swarm_protocol::Status;
 
@@ -18,8 +17,7 @@ pub(crate) fn pop(
     channel: &[u8],
     out: &mut Vec<u8>,
 ) -> Step {
-    if !is_valid_channel_name(channel) {
-        status(out, Status::BadChannelName);
+    if !channel_ok(channel, out) {
         return Step::Done;
     }
     status(out, Status::Ok);

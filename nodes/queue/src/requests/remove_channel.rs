@@ -3,10 +3,9 @@
 //! (its connection goes on with its next request).
 
 use super::consume::Consumers;
-use super::status;
+use super::{channel_ok, status};
 use crate::storage::{MemoryStore, QueueStore};
 use swarm_core::{Context, Step};
-use swarm_protocol::channel::is_valid_channel_name;
 use swarm_protocol::Status;
 
 /// RemoveChannel.
@@ -17,8 +16,7 @@ pub(crate) fn remove_channel<E>(
     channel: &[u8],
     out: &mut Vec<u8>,
 ) -> Step {
-    if !is_valid_channel_name(channel) {
-        status(out, Status::BadChannelName);
+    if !channel_ok(channel, out) {
         return Step::Done;
     }
     status(out, Status::Ok);
