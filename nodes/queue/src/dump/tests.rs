@@ -9,7 +9,8 @@ fn drain(store: &mut MemoryStore, channel: &[u8]) -> Vec<Vec<u8>> {
     std::iter::from_fn(|| store.pop(channel).map(<[u8]>::to_vec)).collect()
 }
 
-fn names(dir: &Path) -> Vec<String> {
+/// The entries of `dir`, sorted (the dump's tests, `load`'s and `write`'s).
+pub(in crate::dump) fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -157,16 +157,8 @@ fn write_ring(data_dir: &Path, name: &[u8], ring: &Ring, path: &Path) -> io::Res
 mod tests {
     use super::*;
     use crate::config::ChannelSizes;
+    use crate::dump::tests::names;
     use crate::storage::QueueStore;
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
 
     fn store_of(channels: &[(&[u8], &[&[u8]])]) -> MemoryStore {
         let mut s = MemoryStore::new(ChannelSizes::new(1000), 0);

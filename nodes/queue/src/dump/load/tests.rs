@@ -3,20 +3,12 @@
 
 use super::*;
 use crate::config::ChannelSizes;
+use crate::dump::tests::names;
 use crate::storage::QueueStore;
 use swarm_protocol::rq::write_rq;
 
 fn store(capacity: usize) -> MemoryStore {
     MemoryStore::new(ChannelSizes::new(capacity), 0)
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 fn drain(store: &mut MemoryStore, channel: &[u8]) -> Vec<Vec<u8>> {
