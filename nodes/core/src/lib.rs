@@ -12,6 +12,7 @@ pub mod files;
 pub mod lock;
 pub mod logging;
 pub mod procstat;
+pub mod program;
 pub mod server;
 pub mod service;
 pub mod stats;

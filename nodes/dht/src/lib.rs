@@ -105,3 +105,38 @@ impl DhtNode {
         Ok(())
     }
 }
+
+impl swarm_core::program::NodeProgram for DhtNode {
+    type Config = DhtConfig;
+    const NAME: &'static str = "dhtnode";
+    const KIND: &'static str = "DHT node";
+
+    fn load_config(
+        path: Option<&std::path::Path>,
+    ) -> (
+        Result<DhtConfig, swarm_core::ConfigError>,
+        Vec<swarm_core::config::ConfigWarning>,
+    ) {
+        DhtConfig::load(path)
+    }
+
+    fn log_dir(config: &DhtConfig) -> &std::path::Path {
+        &config.log_dir
+    }
+
+    fn data_dir(config: &DhtConfig) -> &std::path::Path {
+        &config.data_dir
+    }
+
+    fn bind(config: &DhtConfig) -> io::Result<DhtNode> {
+        DhtNode::bind(config)
+    }
+
+    fn local_addr(&self) -> SocketAddr {
+        DhtNode::local_addr(self)
+    }
+
+    fn run(&mut self) -> io::Result<()> {
+        DhtNode::run(self)
+    }
+}

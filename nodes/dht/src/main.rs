@@ -1,15 +1,10 @@
-//! `dhtnode`: parses the command line, loads the configuration (or the embedded default),
-//! starts logging and runs the node; errors become exit codes.
-//!
-//! Config warnings are read before the log exists (the config says where it goes), so they are
-//! printed on stderr directly only when the node stops before logging is up; otherwise they are
-//! logged, and the log's console mirror prints them on stderr once.
+//! `dhtnode`: parses the command line and runs the node through
+//! `swarm_core::program::main` (configuration or the embedded default, logging, bind, serve;
+//! errors become exit codes).
 
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use swarm_core::config;
-use swarm_dht::config::DhtConfig;
 use swarm_dht::DhtNode;
 
 /// Huge pages for the big tables (see `swarm_dht::hugepages`).
@@ -31,50 +26,5 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let (config, warnings) = DhtConfig::load(args.config.as_deref());
-    let config = match config {
-        Ok(c) => c,
-        Err(e) => {
-            config::print_warnings("dhtnode", &warnings);
-            eprintln!("dhtnode: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    // console = true: warnings and errors are mirrored to stderr.
-    if let Err(e) = swarm_core::logging::init(&config.log_dir, args.log_level, true) {
-        config::print_warnings("dhtnode", &warnings);
-        eprintln!(
-            "dhtnode: cannot open the log in {}: {e}",
-            config.log_dir.display()
-        );
-        return ExitCode::from(1);
-    }
-    log::info!("Starting DHT node ------------------------------");
-    config::log_warnings(&warnings);
-    let mut node = match DhtNode::bind(&config) {
-        Ok(node) => node,
-        Err(e) => {
-            // The error names the path or address that failed.
-            log::error!("cannot start: {e}");
-            eprintln!("dhtnode: cannot start: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    eprintln!(
-        "dhtnode listening on {} (data in {}, logs in {})",
-        node.local_addr(),
-        config.data_dir.display(),
-        config.log_dir.display()
-    );
-    match node.run() {
-        Ok(()) => {
-            log::info!("Exiting");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            log::error!("event loop failed: {e}");
-            eprintln!("dhtnode: {e}");
-            ExitCode::from(1)
-        }
-    }
+    swarm_core::program::main::<DhtNode>(args.config.as_deref(), args.log_level)
 }

@@ -102,3 +102,38 @@ impl QueueNode {
         Ok(())
     }
 }
+
+impl swarm_core::program::NodeProgram for QueueNode {
+    type Config = QueueConfig;
+    const NAME: &'static str = "queuenode";
+    const KIND: &'static str = "queue node";
+
+    fn load_config(
+        path: Option<&std::path::Path>,
+    ) -> (
+        Result<QueueConfig, swarm_core::ConfigError>,
+        Vec<swarm_core::config::ConfigWarning>,
+    ) {
+        QueueConfig::load(path)
+    }
+
+    fn log_dir(config: &QueueConfig) -> &std::path::Path {
+        &config.log_dir
+    }
+
+    fn data_dir(config: &QueueConfig) -> &std::path::Path {
+        &config.data_dir
+    }
+
+    fn bind(config: &QueueConfig) -> io::Result<QueueNode> {
+        QueueNode::bind(config)
+    }
+
+    fn local_addr(&self) -> SocketAddr {
+        QueueNode::local_addr(self)
+    }
+
+    fn run(&mut self) -> io::Result<()> {
+        QueueNode::run(self)
+    }
+}
