@@ -15,7 +15,7 @@ use std::fs::{self, File};
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 use swarm_protocol::bucket::path::{parse_bucket_file, parse_slot_dir, slot_buckets, slot_of};
-use swarm_protocol::bucket::{BucketError, BucketReader, EndReason};
+use swarm_protocol::bucket::{BucketEnd, BucketError, BucketReader, EndReason};
 
 /// The reader of one bucket file.
 type Reader = BucketReader<BufReader<File>>;
@@ -36,6 +36,8 @@ pub struct RangeScan {
     current: Option<(Reader, PathBuf)>,
     /// Buckets whose records ended early (torn, parity, too long).
     damaged: u64,
+    /// With [`RangeScan::record_damage`]: each damaged bucket and where its records end.
+    damage: Option<Vec<(PathBuf, BucketEnd)>>,
 }
 
 /// `dir`'s entry names that `parse` accepts, with their numbers, sorted; others logged at debug.
@@ -94,12 +96,25 @@ impl RangeScan {
             buckets: Vec::new().into_iter(),
             current: None,
             damaged: 0,
+            damage: None,
         })
     }
 
     /// Buckets whose records ended before their file did, so far.
     pub fn damaged(&self) -> u64 {
         self.damaged
+    }
+
+    /// Keeps each damaged bucket's path and end for [`RangeScan::take_damage`] (the start-up
+    /// count, which repairs torn tails after a crash).
+    pub fn record_damage(mut self) -> Self {
+        self.damage = Some(Vec::new());
+        self
+    }
+
+    /// The damaged buckets recorded so far.
+    pub fn take_damage(&mut self) -> Vec<(PathBuf, BucketEnd)> {
+        self.damage.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// The next record in the range: its key, with its value copied into `value` (cleared
@@ -129,6 +144,9 @@ impl RangeScan {
                                     end.records,
                                     end.reason
                                 );
+                                if let Some(d) = &mut self.damage {
+                                    d.push((path.clone(), end));
+                                }
                             }
                         }
                         self.current = None;
