@@ -40,6 +40,8 @@ pub const REMOVING_SUFFIX: &str = ".removing";
 struct Channel {
     writer: ChannelWriter,
     size: ChannelSize,
+    /// The lowest and highest key stored.
+    keys: Option<(u64, u64)>,
 }
 
 /// What [`Storage::open`] found and did.
@@ -114,6 +116,7 @@ impl Storage {
                 Channel {
                     writer,
                     size: counted.size,
+                    keys: counted.keys,
                 },
             );
         }
@@ -144,6 +147,7 @@ impl Storage {
                 Channel {
                     writer: ChannelWriter::new(self.write_buffer),
                     size: ChannelSize::default(),
+                    keys: None,
                 },
             );
         }
@@ -161,6 +165,10 @@ impl Storage {
         ch.writer.put(key, value)?;
         ch.size.records += 1;
         ch.size.bytes += value.len() as u64;
+        ch.keys = Some(match ch.keys {
+            Some((lo, hi)) => (lo.min(key), hi.max(key)),
+            None => (key, key),
+        });
         Ok(())
     }
 
@@ -239,6 +247,14 @@ impl Storage {
                 records: a.records + c.size.records,
                 bytes: a.bytes + c.size.bytes,
             })
+    }
+
+    /// The lowest and highest key stored in any channel.
+    pub fn key_range(&self) -> Option<(u64, u64)> {
+        self.channels
+            .values()
+            .filter_map(|c| c.keys)
+            .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
     }
 
     /// Buckets open for writing, over all channels.

@@ -61,6 +61,8 @@ pub struct Counted {
     pub cut: u64,
     /// Bytes cut off in all.
     pub bytes_cut: u64,
+    /// The lowest and highest key.
+    pub keys: Option<(u64, u64)>,
 }
 
 /// Counts every record of the channel in `dir`, reading each bucket through a `buffer`-byte
@@ -75,7 +77,11 @@ pub fn count_channel(dir: &Path, buffer: usize, cut_torn: bool) -> io::Result<Co
     let mut value = Vec::new();
     let started = Instant::now();
     let mut next_log = started + PROGRESS_EVERY;
-    while scan.next_into(&mut value)?.is_some() {
+    while let Some(key) = scan.next_into(&mut value)? {
+        counted.keys = Some(match counted.keys {
+            Some((lo, hi)) => (lo.min(key), hi.max(key)),
+            None => (key, key),
+        });
         counted.size.records += 1;
         counted.size.bytes += value.len() as u64;
         if counted.size.records % 65_536 == 0 && Instant::now() >= next_log {

@@ -1,0 +1,73 @@
+//! A logfiles connection's state: the request in progress, if any.
+
+use crate::requests::put::PendingWrite;
+use crate::requests::scan::ScanCursor;
+use std::net::SocketAddr;
+use std::time::Instant;
+use swarm_core::ConnRef;
+use swarm_protocol::logfiles::LogfilesCommand;
+use swarm_protocol::Status;
+
+/// A request in progress on a connection.
+#[derive(Debug)]
+pub enum Ongoing {
+    /// Nothing: the connection reads its next request.
+    Idle,
+    /// A Put or PutBatch waits for a bucket to be opened on a worker; the records not yet
+    /// written are kept here.
+    Opening(PendingWrite),
+    /// Sync mode `group`: the records are written and wait for the fsync of this generation;
+    /// then `status` is the reply.
+    Syncing {
+        /// The request.
+        command: LogfilesCommand,
+        /// The fsync generation that covers the write.
+        generation: u64,
+        /// The reply once it is durable.
+        status: Status,
+    },
+    /// A range scan: its cursor is on a worker (`None`) or parked here until the client has
+    /// read what was sent (`Some`).
+    Scan {
+        /// The request.
+        command: LogfilesCommand,
+        /// The parked cursor.
+        parked: Option<Box<ScanCursor>>,
+    },
+}
+
+impl Ongoing {
+    /// The request in progress.
+    pub fn command(&self) -> Option<LogfilesCommand> {
+        match self {
+            Ongoing::Idle => None,
+            Ongoing::Opening(w) => Some(w.command()),
+            Ongoing::Syncing { command, .. } | Ongoing::Scan { command, .. } => Some(*command),
+        }
+    }
+}
+
+/// Per-connection state.
+#[derive(Debug)]
+pub struct Session {
+    /// The connection.
+    pub conn: ConnRef,
+    /// The peer, for log lines.
+    pub peer: SocketAddr,
+    /// The request in progress.
+    pub ongoing: Ongoing,
+    /// When the last request started (Put's timing in stats.log).
+    pub started: Instant,
+}
+
+impl Session {
+    /// A fresh connection's state.
+    pub fn new(conn: ConnRef, peer: SocketAddr) -> Self {
+        Session {
+            conn,
+            peer,
+            ongoing: Ongoing::Idle,
+            started: Instant::now(),
+        }
+    }
+}
