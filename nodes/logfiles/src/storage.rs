@@ -82,6 +82,8 @@ pub struct Storage {
     channels: BTreeMap<String, Channel>,
     /// Directories whose entries changed since the last fsync of them.
     changed_dirs: Vec<PathBuf>,
+    /// Buckets found damaged at start and not cut yet, with their good length.
+    damaged: std::collections::HashMap<PathBuf, u64>,
 }
 
 impl Storage {
@@ -111,6 +113,7 @@ impl Storage {
             }
         }
         let mut channels = BTreeMap::new();
+        let mut damaged = std::collections::HashMap::new();
         for name in channel_names(data_dir)? {
             let dir = data_dir.join(&name);
             let counted = count_channel(&dir, read_buffer, report.crashed)?;
@@ -123,6 +126,7 @@ impl Storage {
             report.damaged += counted.damaged - counted.cut;
             report.total.records += counted.size.records;
             report.total.bytes += counted.size.bytes;
+            damaged.extend(counted.left_damaged);
             let writer = ChannelWriter::new(write_buffer);
             channels.insert(
                 name,
@@ -139,7 +143,11 @@ impl Storage {
             write_buffer,
             channels,
             changed_dirs: Vec::new(),
+            damaged,
         };
+        // The run's marker: a crash from now on, even before the first checkpoint, is found
+        // at the next start (an empty checkpoint cuts nothing).
+        checkpoint::write(data_dir, &[])?;
         Ok((storage, report))
     }
 
@@ -186,6 +194,15 @@ impl Storage {
         self.changed_dirs
             .extend(bucket.changed_dirs.iter().cloned());
         self.channel_mut(channel).writer.install(bucket)
+    }
+
+    /// If the bucket at `path` was found damaged at start: the length of its good records,
+    /// which it is cut to before anything is appended (once).
+    pub fn take_damaged(&mut self, path: &Path) -> Option<u64> {
+        if self.damaged.is_empty() {
+            return None;
+        }
+        self.damaged.remove(path)
     }
 
     /// Hands `channel`'s buffered records to the OS, so a scan starting now sees them.
