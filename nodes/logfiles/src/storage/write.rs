@@ -138,6 +138,9 @@ pub fn open_bucket(
     if let Some(good) = cut_to {
         cut_damaged(&path, &file, good)?;
         changed_dirs.push(slot_dir.clone());
+        // The cut read the tail: back to the header.
+        file.seek(SeekFrom::Start(0))
+            .map_err(named(&path, "seek in"))?;
     }
     let mut head = Vec::with_capacity(HEADER_LEN as usize);
     (&mut file)
