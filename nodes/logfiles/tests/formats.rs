@@ -103,10 +103,15 @@ fn a_legacy_file_is_read_and_appended_as_legacy() {
     let old = recs((0..4).map(|i| 0x5727_5806 + i * 3), "legacy");
     let bytes = legacy_file(&old);
     let path = write_bucket(&node, "legacy", "0000000057", "275", &bytes);
+    // Not channels: a plain file, a directory whose name is not a channel name.
+    std::fs::write(node.data().join("notes.txt"), b"x").unwrap();
+    write_bucket(&node, "bad.name", "0000000057", "275", &bytes);
     node.start();
     let mut c = node.connect();
     assert_eq!(c.get_all(b"legacy"), old, "TestLegacy");
     assert_eq!(c.channel_size(b"legacy").0, 4);
+    assert_eq!(c.channels(), vec![b"legacy".to_vec()]);
+    assert_eq!(c.size().0, 4);
     // TestLegacyWrite: 4 more into the same bucket, all 8 back, the file still headerless.
     let new = recs((0..4).map(|i| 0x5727_5000 + i), "appended");
     put(&mut c, b"legacy", &new);
@@ -178,6 +183,8 @@ fn parity_fine_and_parity_broken() {
         c.get_range(b"broken", 0x5727_545c + 2, 0x5727_6001),
         [&fine[2..4], &next[..2]].concat()
     );
+    // The sizes count what can be read.
+    assert_eq!(c.channel_size(b"broken").0, 7);
     let log = node.log_after("Parity", LOG_WAIT);
     let name = path.display().to_string();
     assert!(
@@ -282,6 +289,30 @@ fn a_torn_last_record_ends_its_bucket_with_a_warning_naming_the_file() {
             .any(|l| l.contains(" Warn ") && l.contains(&p1.display().to_string())),
         "{log}"
     );
+    assert_eq!(
+        c.channel_size(b"torn").0,
+        6,
+        "the sizes count what can be read"
+    );
+}
+
+/// A torn tail with no crash behind it (no checkpoint.dat: a file copied in, a write cut by a
+/// full disk): a record written after it must still be readable, and the torn one must not
+/// come back completed with the new record's bytes.
+#[test]
+#[ignore = "node bug: a Put into a bucket whose file ends in a torn record (no checkpoint.dat) is appended after the torn bytes: GetAll returns the torn record completed with the new record's bytes, and the acknowledged record is lost"]
+fn a_put_into_a_bucket_with_a_torn_tail_can_be_read_back() {
+    let mut node = new_node(&[]);
+    let first = recs((0..3).map(|i| 0x5727_5000 + i), "whole");
+    let mut torn = v1_file(&first);
+    let last = v1_rec(0x5727_5003, b"this value is cut");
+    torn.extend_from_slice(&last[..last.len() - 4]);
+    write_bucket(&node, "torn", "0000000057", "275", &torn);
+    node.start();
+    let mut c = node.connect();
+    let new = recs([0x5727_5004], "acknowledged");
+    put(&mut c, b"torn", &new);
+    assert_eq!(c.get_all(b"torn"), [first, new].concat());
 }
 
 /// This file's own reader of a v1 bucket: the exact header, then records whose 17 header

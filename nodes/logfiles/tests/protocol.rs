@@ -46,6 +46,39 @@ fn the_spec_worked_example_put_and_get_all_byte_for_byte() {
     // Nothing: a missing channel, a range beside the record.
     c.exchange_raw(&all_req(b"nothing"), &empty_stream());
     c.exchange_raw(&range_req(b"test", 0, 0x5727_5805), &empty_stream());
+    // Every filtered read, by hand: the same stream when the filter matches "Hello", the
+    // empty one when it does not.
+    let (lo, hi) = (key_arr(0x5727_5000), key_arr(0x5727_5fff));
+    let ch = arr(b"test");
+    for (filter, hit) in [
+        (&b"ell"[..], true),
+        (b"Hello", true),
+        (b"hello", false),
+        (b"0000", false),
+    ] {
+        let want = if hit {
+            hex(GET_ALL_EXAMPLE)
+        } else {
+            empty_stream()
+        };
+        let f = arr(filter);
+        c.exchange_raw(&req(31, &[&ch, &f]), &want);
+        c.exchange_raw(&req(32, &[&ch, &lo, &hi, &f]), &want);
+        c.exchange_raw(&req(34, &[&ch, &lo, &hi, &[0], &f]), &want);
+        c.exchange_raw(&req(34, &[&ch, &lo, &hi, &[1], &f]), &want);
+    }
+    c.exchange_raw(
+        &req(34, &[&ch, &lo, &hi, &[1], &arr(b"^H.l+o$")]),
+        &hex(GET_ALL_EXAMPLE),
+    );
+    c.exchange_raw(
+        &req(34, &[&ch, &lo, &hi, &[1], &arr(b"^h.l+o$")]),
+        &empty_stream(),
+    );
+    c.exchange_raw(
+        &req(34, &[&ch, &lo, &hi, &[2], &arr(b"^h.L+O$")]),
+        &hex(GET_ALL_EXAMPLE),
+    );
 }
 
 #[test]
