@@ -203,6 +203,11 @@ fn dlstest_pcre_matching_half_matching_and_malformed() {
             500,
         );
     }
+    // Ours (DECISIONS): a pattern over the engine's size limit, and PCRE-only syntax the
+    // linear-time engine has not (a backreference, a look-ahead), are refused the same way.
+    for pattern in [&br"(x{1000}){1000}"[..], br"(aid)\1", br"aid(?=google)"] {
+        status_only(&mut c, &regex_req(b"test_channel", 0, 6, 1, pattern), 500);
+    }
     // Mode 0 takes the same text as a plain substring: no error, no match.
     assert_eq!(regex(&mut c, FilterMode::StringMatch, b"*vw=1&"), vec![]);
     assert_eq!(
