@@ -165,10 +165,15 @@ impl ScanCursor {
                 break;
             }
         }
+        self.output(wire, false, None)
+    }
+
+    /// Closes the bucket being read and drops its read-ahead buffer, to wait for the client
+    /// holding nothing but the position (a turn that goes on at once keeps them).
+    pub fn park(&mut self) {
         if let Some(scan) = self.scan.as_mut() {
             scan.park();
         }
-        self.output(wire, false, None)
     }
 
     /// The first turn: the pattern compiled, the slot directories listed.
