@@ -43,6 +43,7 @@ mod config;
 mod conn;
 mod dht;
 mod error;
+mod failover;
 mod nodes_file;
 mod pool;
 mod queue;

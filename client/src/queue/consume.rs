@@ -17,11 +17,11 @@
 //! removed node, or dropping the consumer loses: the records in the sockets, plus at most
 //! [`CONSUME_AHEAD`] records read and queued here but not yet returned by `next`.
 
-use super::failover::Health;
 use super::{check_channel, encode, read_status, QueueClient};
 use crate::config::ClientConfig;
 use crate::conn::{Conn, ConnError};
 use crate::error::ClientError;
+use crate::failover::Health;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
