@@ -48,6 +48,7 @@ mod nodes_file;
 mod pool;
 mod queue;
 mod ranges;
+mod stop;
 
 #[cfg(test)]
 mod fake_dht;
