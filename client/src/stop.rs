@@ -63,6 +63,14 @@ impl Stop {
         true
     }
 
+    /// Forgets thread `i`'s socket, so that a later stop does not reach it (its connection
+    /// goes back to a pool). `false` when the stop came first: the socket may be shut down.
+    pub(crate) fn unregister(&self, i: usize) -> bool {
+        let mut st = self.state();
+        st.sockets[i] = None;
+        !st.stopped
+    }
+
     /// Sleeps until `until` or the stop; `false` once stopped.
     pub(crate) fn sleep_until(&self, until: Instant) -> bool {
         let mut st = self.state();
