@@ -23,7 +23,7 @@ pub const DEFAULT_BATCH_SIZE: usize = 65_536;
 pub const MAX_BATCH_RAW_LEN: u64 = MAX_ARRAY_LEN;
 
 /// Bytes a (key, value) pair takes in an uncompressed batch.
-pub fn pair_size(key_len: usize, value_len: usize) -> usize {
+pub const fn pair_size(key_len: usize, value_len: usize) -> usize {
     16 + key_len + value_len
 }
 
@@ -175,6 +175,12 @@ impl<'a> Pairs<'a> {
     /// Pairs of `raw`.
     pub fn new(raw: &'a [u8]) -> Self {
         Pairs(Items::new(raw))
+    }
+
+    /// Bytes of the batch not read yet (so a reader can stop and later go on at
+    /// `raw.len() - remaining()`).
+    pub fn remaining(&self) -> usize {
+        self.0.raw.len()
     }
 }
 

@@ -6,6 +6,7 @@
 //! | [`wire`] | a raw TCP connection to a node: send bytes, read n bytes, u64s and arrays, is-closed |
 //! | [`dht`] | the dht node: its default config, its requests and helpers over the raw connection, deterministic records |
 //! | [`queue`] | the queue node: its test config, its requests over the raw connection |
+//! | [`logfiles`] | the logfiles node: its test config, its requests over the raw connection, batch streams decompressed |
 //! | [`files`] | `.tcm` files made or read by hand, directory listings |
 //! | [`mem`] | a process's resident memory, from `/proc/<pid>/status` |
 //!
@@ -16,6 +17,7 @@
 
 pub mod dht;
 pub mod files;
+pub mod logfiles;
 pub mod mem;
 pub mod process;
 pub mod queue;

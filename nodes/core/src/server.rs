@@ -139,6 +139,17 @@ impl<S: Service> Server<S> {
     /// port), registers it, the waker and (if `cfg.handle_signals`) the signals, and opens the
     /// stats log if `cfg.stats_file` is set. Nothing is served before [`Server::run`].
     pub fn bind(cfg: &ServerConfig, service: S) -> io::Result<Server<S>> {
+        Server::bind_with(cfg, |_| Ok(service))
+    }
+
+    /// [`Server::bind`] for a service that needs the loop's mailbox to be made (one that
+    /// starts worker pools reporting back to the loop): `make` runs after the socket is bound,
+    /// so a taken port fails before the service does any work (loading a data directory), and
+    /// clients wait in the listen backlog meanwhile.
+    pub fn bind_with<F>(cfg: &ServerConfig, make: F) -> io::Result<Server<S>>
+    where
+        F: FnOnce(&Mailbox<S::Event>) -> io::Result<S>,
+    {
         let mut listener = accept::bind_listener(cfg)?;
         let local_addr = listener.local_addr()?;
         let poll = Poll::new()?;
@@ -166,6 +177,7 @@ impl<S: Service> Server<S> {
                 })
             })
             .transpose()?;
+        let service = make(&mailbox)?;
         Ok(Server {
             poll,
             listener: Some(listener),

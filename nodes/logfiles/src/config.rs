@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 use swarm_core::config::{self, ConfigWarning, IniView};
 use swarm_core::{ConfigError, ServerConfig};
 
+/// The embedded configuration `logfilesnode` runs with when no file is given.
+pub const DEFAULT_CONFIG: &str = include_str!("default_config.ini");
+/// How [`DEFAULT_CONFIG`] is named in messages.
+pub const DEFAULT_CONFIG_NAME: &str = "<embedded default config>";
+
 /// `[Server] data_dir` default.
 pub const DEFAULT_DATA_DIR: &str = "data";
 /// `[LOG.Root] file` default.
@@ -80,6 +85,20 @@ pub struct LogfilesConfig {
     pub log_dir: PathBuf,
     /// `[PidLock] path`: an optional lock file.
     pub pid_lock: Option<PathBuf>,
+    /// `[Testing]`: fault injection for the node's own tests; off unless set.
+    pub testing: Testing,
+}
+
+/// `[Testing]`: hooks for the node's tests, never needed in production (both off by default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Testing {
+    /// `read_delay_ms`: every bucket a range scan opens first sleeps this long on its worker
+    /// thread (a slow disk).
+    pub read_delay_ms: u64,
+    /// `sync_journal`: a file to which every completed fsync is appended as a line
+    /// (`sync <path> <length>`, `dir <path>`, `create <path>`, `checkpoint <unix ms>`), so a test
+    /// can rebuild what a power loss would have left on disk.
+    pub sync_journal: Option<PathBuf>,
 }
 
 /// Keys the node reads, and keys of the original it accepts without using them.
@@ -99,6 +118,8 @@ const KNOWN_KEYS: &[(&str, &str)] = &[
     (OPTIONS_ALIAS, "sync_mode"),
     (OPTIONS_ALIAS, "group_commit_ms"),
     ("PidLock", "path"),
+    ("Testing", "read_delay_ms"),
+    ("Testing", "sync_journal"),
 ];
 
 /// The `[Options_Dls]` key, or else its `[Options_LogFiles]` spelling, with the section it
@@ -187,14 +208,27 @@ impl LogfilesConfig {
                 .get("PidLock", "path")
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
+            testing: Testing {
+                read_delay_ms: v.parse_or("Testing", "read_delay_ms", 0)?,
+                sync_journal: v
+                    .get("Testing", "sync_journal")
+                    .filter(|p| !p.is_empty())
+                    .map(PathBuf::from),
+            },
         })
     }
 
-    /// Loads `path`. The warnings come with the result, also when the config is refused: an
-    /// unknown key is often the typo behind a missing one.
-    pub fn load(path: &Path) -> (Result<LogfilesConfig, ConfigError>, Vec<ConfigWarning>) {
-        let file = path.display().to_string();
-        match config::load_ini(path) {
+    /// Loads `path` (`None`: [`DEFAULT_CONFIG`]). The warnings come with the result, also when
+    /// the config is refused: an unknown key is often the typo behind a missing one.
+    pub fn load(path: Option<&Path>) -> (Result<LogfilesConfig, ConfigError>, Vec<ConfigWarning>) {
+        let (ini, file) = match path {
+            Some(p) => (config::load_ini(p), p.display().to_string()),
+            None => (
+                config::parse_ini(DEFAULT_CONFIG),
+                DEFAULT_CONFIG_NAME.to_owned(),
+            ),
+        };
+        match ini {
             Ok(ini) => (
                 LogfilesConfig::from_ini(&ini, &file),
                 LogfilesConfig::warnings(&ini, &file),

@@ -12,28 +12,53 @@
 //! [`Storage`] ties them together: the channels, their writers and their sizes, kept current
 //! as records are written (counted once at open).
 //!
-//! Everything here is blocking file I/O: the node runs it on its worker threads, never on the
-//! event loop.
+//! [`Storage`] lives on the event loop: a Put only copies its record into a buffer (a full
+//! buffer is one `write(2)` into the page cache). Opening a bucket, fsyncs, scans and the
+//! removal of a channel's files are blocking and run on worker threads (`crate::disk`);
+//! [`Storage::open`] (recovery and the count at start) runs before the node serves.
 
 pub mod channels;
 pub mod recover;
 pub mod scan;
 pub mod write;
 
-use crate::checkpoint::Entry;
+use crate::checkpoint::{self, Entry};
+use crate::config::SyncMode;
 use channels::{channel_names, count_channel, ChannelSize};
-use scan::RangeScan;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use write::ChannelWriter;
+use write::{ChannelWriter, OpenedBucket, PutError, SyncItem};
+
+/// Suffix of a removed channel's directory while its files are deleted (a name no channel can
+/// have); left-overs of a crash are deleted at start.
+pub const REMOVING_SUFFIX: &str = ".removing";
 
 /// A channel's writers and size.
 #[derive(Debug)]
 struct Channel {
     writer: ChannelWriter,
     size: ChannelSize,
+    /// The lowest and highest key stored.
+    keys: Option<(u64, u64)>,
+}
+
+/// What [`Storage::open`] found and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Whether `checkpoint.dat` was there: the last run did not shut down cleanly.
+    pub crashed: bool,
+    /// Buckets cut back to the checkpoint (sync mode `checkpoint`).
+    pub truncated: usize,
+    /// Buckets whose torn last record was cut.
+    pub torn_cut: u64,
+    /// Buckets whose records end early for another reason (reported, left alone).
+    pub damaged: u64,
+    /// Everything stored.
+    pub total: ChannelSize,
+    /// Channels.
+    pub channels: usize,
 }
 
 /// The channels of a data directory.
@@ -41,77 +66,148 @@ struct Channel {
 pub struct Storage {
     data_dir: PathBuf,
     write_buffer: usize,
-    read_buffer: usize,
     channels: BTreeMap<String, Channel>,
+    /// Directories whose entries changed since the last fsync of them.
+    changed_dirs: Vec<PathBuf>,
 }
 
 impl Storage {
-    /// Opens `data_dir` (which must exist): every channel directory is counted (records and
-    /// value bytes), with progress in root.log. Writers buffer `write_buffer` bytes per open
-    /// bucket, scans read ahead `read_buffer` bytes.
-    pub fn open(data_dir: &Path, write_buffer: usize, read_buffer: usize) -> io::Result<Storage> {
+    /// Opens `data_dir` (which must exist). After a crash (`checkpoint.dat` there) buckets are
+    /// first cut back to the checkpoint in sync mode `checkpoint` (the original's rule); in
+    /// `group` mode every acknowledged record was fsynced and is kept. Then every channel is
+    /// counted (records and value bytes, progress in root.log), cutting, after a crash, torn
+    /// last records. Writers buffer `write_buffer` bytes per open bucket; the count reads
+    /// ahead `read_buffer` bytes.
+    pub fn open(
+        data_dir: &Path,
+        write_buffer: usize,
+        read_buffer: usize,
+        mode: SyncMode,
+    ) -> io::Result<(Storage, OpenReport)> {
+        let mut report = OpenReport::default();
+        remove_leftovers(data_dir);
+        if let Some(entries) = checkpoint::read(data_dir)? {
+            report.crashed = true;
+            log::warn!(
+                "{} found: the last run did not shut down cleanly; recovering",
+                checkpoint::checkpoint_path(data_dir).display()
+            );
+            if mode == SyncMode::Checkpoint {
+                let r = recover::truncate_to_checkpoint(data_dir, &entries)?;
+                report.truncated = r.truncated;
+            }
+        }
         let mut channels = BTreeMap::new();
         for name in channel_names(data_dir)? {
             let dir = data_dir.join(&name);
-            let size = count_channel(&dir, read_buffer)?;
+            let counted = count_channel(&dir, read_buffer, report.crashed)?;
             log::info!(
                 "Channel '{name}': {} records, {} bytes",
-                size.records,
-                size.bytes
+                counted.size.records,
+                counted.size.bytes
             );
-            let writer = ChannelWriter::new(&dir, write_buffer);
-            channels.insert(name, Channel { writer, size });
+            report.torn_cut += counted.cut;
+            report.damaged += counted.damaged - counted.cut;
+            report.total.records += counted.size.records;
+            report.total.bytes += counted.size.bytes;
+            let writer = ChannelWriter::new(write_buffer);
+            channels.insert(
+                name,
+                Channel {
+                    writer,
+                    size: counted.size,
+                    keys: counted.keys,
+                },
+            );
         }
-        Ok(Storage {
+        report.channels = channels.len();
+        let storage = Storage {
             data_dir: data_dir.to_path_buf(),
             write_buffer,
-            read_buffer,
             channels,
-        })
+            changed_dirs: Vec::new(),
+        };
+        Ok((storage, report))
     }
 
-    /// Appends a record (the channel name and the value were checked by the request), creating
-    /// the channel's directory on its first record.
-    pub fn put(&mut self, channel: &str, key: u64, value: &[u8]) -> io::Result<()> {
-        let ch = match self.channels.get_mut(channel) {
-            Some(ch) => ch,
-            None => {
-                let dir = self.data_dir.join(channel);
-                fs::create_dir_all(&dir).map_err(|e| {
-                    io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))
-                })?;
-                let writer = ChannelWriter::new(&dir, self.write_buffer);
-                self.channels.entry(channel.to_owned()).or_insert(Channel {
-                    writer,
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// A channel's directory.
+    pub fn channel_dir(&self, channel: &str) -> PathBuf {
+        self.data_dir.join(channel)
+    }
+
+    fn channel_mut(&mut self, channel: &str) -> &mut Channel {
+        if !self.channels.contains_key(channel) {
+            self.channels.insert(
+                channel.to_owned(),
+                Channel {
+                    writer: ChannelWriter::new(self.write_buffer),
                     size: ChannelSize::default(),
-                })
-            }
-        };
+                    keys: None,
+                },
+            );
+        }
+        // Just inserted if it was missing.
+        self.channels
+            .get_mut(channel)
+            .unwrap_or_else(|| unreachable!("channel {channel} inserted above"))
+    }
+
+    /// Appends a record (the channel name and the value were checked by the request) if its
+    /// bucket is open; [`PutError::NotOpen`] asks for it to be opened on a worker
+    /// ([`write::open_bucket`]) and [`Storage::install`]ed.
+    pub fn put(&mut self, channel: &str, key: u64, value: &[u8]) -> Result<(), PutError> {
+        let ch = self.channel_mut(channel);
         ch.writer.put(key, value)?;
         ch.size.records += 1;
         ch.size.bytes += value.len() as u64;
+        ch.keys = Some(match ch.keys {
+            Some((lo, hi)) => (lo.min(key), hi.max(key)),
+            None => (key, key),
+        });
         Ok(())
     }
 
-    /// A scan of `channel`'s keys `min..=max`, after its buffered records were flushed (so it
-    /// sees every record written before it). A missing channel scans nothing.
-    pub fn scan(&mut self, channel: &str, min: u64, max: u64) -> io::Result<RangeScan> {
-        if let Some(ch) = self.channels.get_mut(channel) {
-            ch.writer.flush()?;
-        }
-        RangeScan::new(&self.data_dir.join(channel), min, max, self.read_buffer)
+    /// Installs a bucket opened on a worker for `channel` (creating the channel in memory if
+    /// it was removed meanwhile: its directory was made again by the open).
+    pub fn install(&mut self, channel: &str, bucket: OpenedBucket) -> io::Result<()> {
+        self.changed_dirs
+            .extend(bucket.changed_dirs.iter().cloned());
+        self.channel_mut(channel).writer.install(bucket)
     }
 
-    /// Removes a channel and its files; whether it existed.
-    pub fn remove_channel(&mut self, channel: &str) -> io::Result<bool> {
-        let Some(mut ch) = self.channels.remove(channel) else {
-            return Ok(false);
-        };
-        ch.writer.close_all()?;
-        let dir = self.data_dir.join(channel);
-        match fs::remove_dir_all(&dir) {
+    /// Hands `channel`'s buffered records to the OS, so a scan starting now sees them.
+    pub fn flush_channel(&mut self, channel: &str) -> io::Result<()> {
+        match self.channels.get_mut(channel) {
+            Some(ch) => ch.writer.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether `channel` exists.
+    pub fn has_channel(&self, channel: &str) -> bool {
+        self.channels.contains_key(channel)
+    }
+
+    /// Removes a channel from the node: its writers are dropped and its directory renamed out
+    /// of the way (one `rename(2)`); the renamed directory is returned for a worker to delete.
+    /// `None` when there was no such channel (or no directory).
+    pub fn remove_channel(&mut self, channel: &str) -> io::Result<Option<PathBuf>> {
+        let removed = self.channels.remove(channel);
+        let dir = self.channel_dir(channel);
+        let gone = self.data_dir.join(format!(
+            "{channel}{REMOVING_SUFFIX}-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        match fs::rename(&dir, &gone) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
                 return Err(io::Error::new(
                     e.kind(),
@@ -119,8 +215,15 @@ impl Storage {
                 ))
             }
         }
-        log::info!("Removed channel '{channel}' ({} records)", ch.size.records);
-        Ok(true)
+        self.changed_dirs.push(self.data_dir.clone());
+        if let Some(ch) = removed {
+            log::info!(
+                "Removing channel '{channel}' ({} records, {} bytes)",
+                ch.size.records,
+                ch.size.bytes
+            );
+        }
+        Ok(Some(gone))
     }
 
     /// The channel names, sorted.
@@ -146,12 +249,41 @@ impl Storage {
             })
     }
 
-    /// Flushes and fsyncs every bucket written since the last checkpoint; the entries of the
-    /// next `checkpoint.dat`.
-    pub fn sync(&mut self) -> io::Result<Vec<Entry>> {
+    /// The lowest and highest key stored in any channel.
+    pub fn key_range(&self) -> Option<(u64, u64)> {
+        self.channels
+            .values()
+            .filter_map(|c| c.keys)
+            .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+    }
+
+    /// Buckets open for writing, over all channels.
+    pub fn open_buckets(&self) -> usize {
+        self.channels
+            .values()
+            .map(|c| c.writer.open_buckets())
+            .sum()
+    }
+
+    /// Flushes every buffer and returns what an fsync must cover now: the files with bytes
+    /// not yet covered, and the directories whose entries changed.
+    pub fn take_unsynced(&mut self) -> io::Result<(Vec<SyncItem>, Vec<PathBuf>)> {
+        let mut items = Vec::new();
+        for ch in self.channels.values_mut() {
+            items.extend(ch.writer.take_unsynced()?);
+        }
+        let mut dirs = std::mem::take(&mut self.changed_dirs);
+        dirs.sort();
+        dirs.dedup();
+        Ok((items, dirs))
+    }
+
+    /// The next `checkpoint.dat`'s entries (call right after [`Storage::take_unsynced`], whose
+    /// fsyncs make these lengths durable).
+    pub fn take_checkpoint(&mut self) -> Vec<Entry> {
         let mut entries = Vec::new();
         for (name, ch) in &mut self.channels {
-            for (bucket_start, offset) in ch.writer.sync()? {
+            for (bucket_start, offset) in ch.writer.take_checkpoint() {
                 entries.push(Entry {
                     channel: name.clone(),
                     bucket_start,
@@ -159,7 +291,7 @@ impl Storage {
                 });
             }
         }
-        Ok(entries)
+        entries
     }
 
     /// Flushes and closes every bucket (shutdown).
@@ -168,6 +300,26 @@ impl Storage {
             ch.writer.close_all()?;
         }
         Ok(())
+    }
+}
+
+/// Deletes the directories of channels whose removal a crash interrupted.
+fn remove_leftovers(data_dir: &Path) {
+    let Ok(entries) = fs::read_dir(data_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().contains(REMOVING_SUFFIX) {
+            let path = entry.path();
+            match fs::remove_dir_all(&path) {
+                Ok(()) => log::info!(
+                    "Deleted {}, a removed channel whose files a crash left",
+                    path.display()
+                ),
+                Err(e) => log::warn!("cannot delete {}: {e}", path.display()),
+            }
+        }
     }
 }
 

@@ -24,9 +24,16 @@ fn run(args: &[&std::ffi::OsStr]) -> (i32, String) {
 fn finds_repairs_and_then_passes() {
     let dir = tempfile::tempdir().unwrap();
     for ch in ["a", "b"] {
-        let mut w = ChannelWriter::new(&dir.path().join(ch), 4096);
+        let mut w = ChannelWriter::new(4096);
+        let ch_dir = dir.path().join(ch);
         for k in 0..100u64 {
-            w.put(k * 100, format!("record {k}").as_bytes()).unwrap();
+            w.put_now(
+                dir.path(),
+                &ch_dir,
+                k * 100,
+                format!("record {k}").as_bytes(),
+            )
+            .unwrap();
         }
         w.close_all().unwrap();
     }

@@ -121,6 +121,23 @@ impl<R: Read> BucketReader<R> {
         })
     }
 
+    /// Goes on reading a file whose records were read up to `pos` (an [`BucketReader::offset`]
+    /// of an earlier reader of the same file, with its [`BucketReader::format`], `file_len` and
+    /// [`BucketReader::records`]); `r` yields the file's bytes from `pos`. A scan parks its
+    /// reader this way between turns, holding no buffer while it waits.
+    pub fn resume(r: R, format: BucketFormat, file_len: u64, pos: u64, records: u64) -> Self {
+        BucketReader {
+            r,
+            format,
+            file_len,
+            pos: pos.min(file_len),
+            records,
+            first_header: None,
+            buf: Vec::new(),
+            end: None,
+        }
+    }
+
     /// The file's format.
     pub fn format(&self) -> BucketFormat {
         self.format
@@ -134,6 +151,11 @@ impl<R: Read> BucketReader<R> {
     /// Good records read so far.
     pub fn records(&self) -> u64 {
         self.records
+    }
+
+    /// The file length the reader stops at.
+    pub fn file_len(&self) -> u64 {
+        self.file_len
     }
 
     /// Where and why the records ended, once [`BucketReader::next_record`] returned `None`.

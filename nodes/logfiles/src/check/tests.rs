@@ -8,13 +8,14 @@ use swarm_protocol::bucket::path::bucket_path;
 /// A data dir with one channel and three v1 records in bucket 0x1000.
 fn fixture() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = ChannelWriter::new(&dir.path().join("ch"), 4096);
+    let mut w = ChannelWriter::new(4096);
+    let ch = dir.path().join("ch");
     for (k, v) in [
         (0x1000u64, &b"one"[..]),
         (0x1001, b"two"),
         (0x1002, b"three"),
     ] {
-        w.put(k, v).unwrap();
+        w.put_now(dir.path(), &ch, k, v).unwrap();
     }
     w.close_all().unwrap();
     let file = dir.path().join(bucket_path("ch", 0x1000));
@@ -134,8 +135,9 @@ fn a_file_changed_since_its_check_is_not_repaired() {
 #[test]
 fn bucket_files_of_a_data_dir_a_channel_and_a_file() {
     let (dir, file) = fixture();
-    let mut w = ChannelWriter::new(&dir.path().join("other"), 64);
-    w.put(0x0100_0000, b"x").unwrap();
+    let mut w = ChannelWriter::new(64);
+    w.put_now(dir.path(), &dir.path().join("other"), 0x0100_0000, b"x")
+        .unwrap();
     w.close_all().unwrap();
     fs::write(dir.path().join("checkpoint.dat"), b"").unwrap();
     fs::write(format!("{}.cut-1", file.display()), b"tail").unwrap();

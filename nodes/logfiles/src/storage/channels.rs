@@ -9,6 +9,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use swarm_protocol::bucket::EndReason;
 use swarm_protocol::channel::is_valid_channel_name;
 
 /// Records and bytes of a channel, as GetChannelSize answers them: the records' values (keys
@@ -49,29 +50,87 @@ pub fn channel_names(data_dir: &Path) -> io::Result<Vec<String>> {
     Ok(names)
 }
 
+/// What counting a channel found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counted {
+    /// Its records and value bytes.
+    pub size: ChannelSize,
+    /// Buckets whose records end before their file does (torn, parity, too long).
+    pub damaged: u64,
+    /// Buckets cut back to their last whole record (with `cut_torn`).
+    pub cut: u64,
+    /// Bytes cut off in all.
+    pub bytes_cut: u64,
+    /// The lowest and highest key.
+    pub keys: Option<(u64, u64)>,
+}
+
 /// Counts every record of the channel in `dir`, reading each bucket through a `buffer`-byte
-/// read-ahead; logs progress every 10 s.
-pub fn count_channel(dir: &Path, buffer: usize) -> io::Result<ChannelSize> {
-    let mut scan = RangeScan::new(dir, 0, u64::MAX, buffer)?;
-    let mut size = ChannelSize::default();
+/// read-ahead; logs progress every 10 s. With `cut_torn` (a start after a crash), a bucket
+/// whose last record was cut while being written (a torn header or value at the end, nothing
+/// after it) is truncated after its last whole record and fsynced, so records appended later
+/// are not hidden behind the torn one; other damage (a parity failure, an impossible length)
+/// is only reported, as it is no crash's doing.
+pub fn count_channel(dir: &Path, buffer: usize, cut_torn: bool) -> io::Result<Counted> {
+    let mut scan = RangeScan::new(dir, 0, u64::MAX, buffer)?.record_damage();
+    let mut counted = Counted::default();
     let mut value = Vec::new();
     let started = Instant::now();
     let mut next_log = started + PROGRESS_EVERY;
-    while scan.next_into(&mut value)?.is_some() {
-        size.records += 1;
-        size.bytes += value.len() as u64;
-        if size.records % 65_536 == 0 && Instant::now() >= next_log {
+    while let Some(key) = scan.next_into(&mut value)? {
+        counted.keys = Some(match counted.keys {
+            Some((lo, hi)) => (lo.min(key), hi.max(key)),
+            None => (key, key),
+        });
+        counted.size.records += 1;
+        counted.size.bytes += value.len() as u64;
+        if counted.size.records % 65_536 == 0 && Instant::now() >= next_log {
             log::info!(
                 "Counting {}: {} records, {} bytes so far ({:.0} s)",
                 dir.display(),
-                size.records,
-                size.bytes,
+                counted.size.records,
+                counted.size.bytes,
                 started.elapsed().as_secs_f64()
             );
             next_log += PROGRESS_EVERY;
         }
     }
-    Ok(size)
+    for (path, end) in scan.take_damage() {
+        counted.damaged += 1;
+        let torn = matches!(
+            end.reason,
+            EndReason::TornHeader { .. }
+                | EndReason::TornValue { .. }
+                | EndReason::EmptyAtEnd { .. }
+        );
+        if cut_torn && torn {
+            counted.bytes_cut += cut_torn_tail(&path, end.offset)?;
+            counted.cut += 1;
+        }
+    }
+    Ok(counted)
+}
+
+/// Truncates `path` to `offset` and fsyncs it; the bytes cut.
+fn cut_torn_tail(path: &Path, offset: u64) -> io::Result<u64> {
+    let named =
+        |e: io::Error| io::Error::new(e.kind(), format!("cannot truncate {}: {e}", path.display()));
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(named)?;
+    let len = file.metadata().map_err(named)?.len();
+    if len <= offset {
+        return Ok(0);
+    }
+    file.set_len(offset).map_err(named)?;
+    file.sync_all().map_err(named)?;
+    log::warn!(
+        "{}: cut from {len} to {offset} bytes after a crash: its last record was only partly \
+         written",
+        path.display()
+    );
+    Ok(len - offset)
 }
 
 #[cfg(test)]
@@ -83,9 +142,11 @@ mod tests {
     fn channels_are_the_valid_directories_and_sizes_count_values() {
         let dir = tempfile::tempdir().unwrap();
         for (ch, n) in [("b", 3u64), ("a", 1000)] {
-            let mut w = ChannelWriter::new(&dir.path().join(ch), 4096);
+            let mut w = ChannelWriter::new(4096);
+            let ch_dir = dir.path().join(ch);
             for k in 0..n {
-                w.put(k * 977, format!("{k:05}").as_bytes()).unwrap();
+                w.put_now(dir.path(), &ch_dir, k * 977, format!("{k:05}").as_bytes())
+                    .unwrap();
             }
             w.close_all().unwrap();
         }
@@ -94,15 +155,17 @@ mod tests {
         fs::create_dir(dir.path().join("empty")).unwrap();
         assert_eq!(channel_names(dir.path()).unwrap(), ["a", "b", "empty"]);
         assert_eq!(
-            count_channel(&dir.path().join("a"), 4096).unwrap(),
+            count_channel(&dir.path().join("a"), 4096, false)
+                .unwrap()
+                .size,
             ChannelSize {
                 records: 1000,
                 bytes: 5000
             }
         );
         assert_eq!(
-            count_channel(&dir.path().join("empty"), 0).unwrap(),
-            ChannelSize::default()
+            count_channel(&dir.path().join("empty"), 0, false).unwrap(),
+            Counted::default()
         );
     }
 }

@@ -12,10 +12,20 @@
 //! skipped; a slot or bucket name the node could not have written is logged once per scan.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use swarm_protocol::bucket::path::{parse_bucket_file, parse_slot_dir, slot_buckets, slot_of};
-use swarm_protocol::bucket::{BucketError, BucketReader, EndReason};
+use swarm_protocol::bucket::{BucketEnd, BucketError, BucketFormat, BucketReader, EndReason};
+
+/// A bucket a parked scan goes on with.
+#[derive(Debug)]
+struct Parked {
+    path: PathBuf,
+    format: BucketFormat,
+    file_len: u64,
+    pos: u64,
+    records: u64,
+}
 
 /// The reader of one bucket file.
 type Reader = BucketReader<BufReader<File>>;
@@ -34,8 +44,12 @@ pub struct RangeScan {
     buckets: std::vec::IntoIter<PathBuf>,
     /// The bucket being read, and its path.
     current: Option<(Reader, PathBuf)>,
+    /// The bucket being read while parked ([`RangeScan::park`]): its path and where to go on.
+    parked: Option<Parked>,
     /// Buckets whose records ended early (torn, parity, too long).
     damaged: u64,
+    /// With [`RangeScan::record_damage`]: each damaged bucket and where its records end.
+    damage: Option<Vec<(PathBuf, BucketEnd)>>,
 }
 
 /// `dir`'s entry names that `parse` accepts, with their numbers, sorted; others logged at debug.
@@ -93,7 +107,9 @@ impl RangeScan {
             slots: slots.into_iter(),
             buckets: Vec::new().into_iter(),
             current: None,
+            parked: None,
             damaged: 0,
+            damage: None,
         })
     }
 
@@ -102,10 +118,25 @@ impl RangeScan {
         self.damaged
     }
 
+    /// Keeps each damaged bucket's path and end for [`RangeScan::take_damage`] (the start-up
+    /// count, which repairs torn tails after a crash).
+    pub fn record_damage(mut self) -> Self {
+        self.damage = Some(Vec::new());
+        self
+    }
+
+    /// The damaged buckets recorded so far.
+    pub fn take_damage(&mut self) -> Vec<(PathBuf, BucketEnd)> {
+        self.damage.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
     /// The next record in the range: its key, with its value copied into `value` (cleared
     /// first). `None` at the end of the range. An error is a failing read or directory listing
     /// (named in the message), not damage in a file.
     pub fn next_into(&mut self, value: &mut Vec<u8>) -> io::Result<Option<u64>> {
+        if let Some(p) = self.parked.take() {
+            self.current = self.unpark(p)?;
+        }
         loop {
             if let Some((reader, path)) = &mut self.current {
                 match reader.next_record() {
@@ -129,6 +160,9 @@ impl RangeScan {
                                     end.records,
                                     end.reason
                                 );
+                                if let Some(d) = &mut self.damage {
+                                    d.push((path.clone(), end));
+                                }
                             }
                         }
                         self.current = None;
@@ -146,6 +180,37 @@ impl RangeScan {
             };
             self.enter(slot)?;
         }
+    }
+
+    /// Closes the bucket being read, remembering where its records go on: a scan waiting for
+    /// its client to read holds no file and no read-ahead buffer. The next
+    /// [`RangeScan::next_into`] opens it again there.
+    pub fn park(&mut self) {
+        if let Some((r, path)) = self.current.take() {
+            if r.end().is_none() {
+                self.parked = Some(Parked {
+                    path,
+                    format: r.format(),
+                    file_len: r.file_len(),
+                    pos: r.offset(),
+                    records: r.records(),
+                });
+            }
+        }
+    }
+
+    fn unpark(&self, p: Parked) -> io::Result<Option<(Reader, PathBuf)>> {
+        let mut file = match File::open(&p.path) {
+            Ok(f) => f,
+            // Removed meanwhile (RemoveChannel): no more records there.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(named(BucketError::Io(e), &p.path)),
+        };
+        file.seek(SeekFrom::Start(p.pos))
+            .map_err(|e| named(BucketError::Io(e), &p.path))?;
+        let read = BufReader::with_capacity(self.buffer.max(1), file);
+        let r = BucketReader::resume(read, p.format, p.file_len, p.pos, p.records);
+        Ok(Some((r, p.path)))
     }
 
     /// Lists the buckets of `slot` that may hold keys in the range.

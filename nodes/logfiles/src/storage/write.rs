@@ -4,12 +4,21 @@
 //! bytes. A record goes to the end of its key's bucket, in the file's own format: a new (or
 //! empty) file gets the v1 header, a legacy file stays legacy.
 //!
+//! The writers live on the event loop, which only copies records into buffers and hands full
+//! buffers to the OS (`write(2)` into the page cache). What can block on the disk runs on worker
+//! threads: opening a bucket ([`open_bucket`]: directories made, the header read) and every
+//! fsync ([`SyncItem`]s, done by `crate::disk`). A record for a bucket that is not open is
+//! refused with [`PutError::NotOpen`]; the caller opens it on a worker, [`ChannelWriter::install`]s
+//! it and puts again.
+//!
 //! Buffers reach the OS when full, when the bucket is evicted, and on [`ChannelWriter::flush`]
-//! (before any read of the channel, so readers see every acknowledged record). Durability is
-//! [`ChannelWriter::sync`]: every bucket written since the last sync, open or evicted meanwhile,
-//! is flushed and fsynced, and its length becomes a checkpoint entry (the original listed a
-//! closed bucket in one more checkpoint, then dropped it; so does this).
+//! (before any read of the channel, so readers see every acknowledged record). Two ledgers
+//! follow what was written: what still needs an fsync ([`ChannelWriter::take_unsynced`]), and
+//! what the next `checkpoint.dat` lists ([`ChannelWriter::take_checkpoint`]: every bucket
+//! written since the last checkpoint with its length; a closed bucket is listed in one more
+//! checkpoint and then dropped, as the original did).
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -21,34 +30,22 @@ use swarm_protocol::bucket::{BucketError, BucketFormat, BucketWriter, HEADER_LEN
 /// Buckets a channel keeps open for writing (the original's `max_files`).
 pub const MAX_OPEN_WRITERS: usize = 3;
 
-/// An open bucket.
+/// A bucket file opened for appending on a worker thread, to be installed on the loop.
 #[derive(Debug)]
-struct Open {
-    first_key: u64,
-    path: PathBuf,
-    writer: BucketWriter<BufWriter<File>>,
-    /// The file's length with everything written so far (buffered bytes included).
-    len: u64,
-    last_used: u64,
-}
-
-/// A bucket written since the last [`ChannelWriter::sync`] and closed since: synced and
-/// reported by the next one.
-#[derive(Debug)]
-struct Closed {
-    first_key: u64,
-    path: PathBuf,
-    len: u64,
-}
-
-/// One channel's writers.
-#[derive(Debug)]
-pub struct ChannelWriter {
-    dir: PathBuf,
-    buffer_size: usize,
-    open: Vec<Open>,
-    closed: Vec<Closed>,
-    clock: u64,
+pub struct OpenedBucket {
+    /// The bucket's first key (`key & !0xfff`).
+    pub first_key: u64,
+    /// Its path.
+    pub path: PathBuf,
+    /// The file, positioned at its end.
+    pub file: File,
+    /// Its format; `None` for a new (or under-16-byte) file, which gets the v1 header.
+    pub format: Option<BucketFormat>,
+    /// Its length.
+    pub len: u64,
+    /// Directories whose entries this open changed (a directory or the file made in them):
+    /// each needs an fsync before the new entries survive a power loss.
+    pub changed_dirs: Vec<PathBuf>,
 }
 
 fn named(path: &Path, what: &str) -> impl FnOnce(io::Error) -> io::Error {
@@ -57,40 +54,171 @@ fn named(path: &Path, what: &str) -> impl FnOnce(io::Error) -> io::Error {
     move |e| io::Error::new(e.kind(), format!("cannot {what} {p}: {e}"))
 }
 
+/// Creates `dir` and its missing parents up to `stop` (which exists), noting each parent
+/// directory whose entries changed.
+fn make_dirs(dir: &Path, stop: &Path, changed: &mut Vec<PathBuf>) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        if parent != stop && parent.starts_with(stop) {
+            make_dirs(parent, stop, changed)?;
+        }
+        match fs::create_dir(dir) {
+            Ok(()) => changed.push(parent.to_path_buf()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(named(dir, "create directory")(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Opens (creating it, its slot directory and its channel directory under `data_dir` as
+/// needed) the bucket of `key` in `channel_dir`, and reads its format. Blocking: runs on a
+/// worker thread.
+pub fn open_bucket(data_dir: &Path, channel_dir: &Path, key: u64) -> io::Result<OpenedBucket> {
+    let mut changed_dirs = Vec::new();
+    let slot_dir = channel_dir.join(slot_dir_name(slot_of(key)));
+    make_dirs(&slot_dir, data_dir, &mut changed_dirs)?;
+    let path = slot_dir.join(bucket_file_name(bucket_of(key)));
+    let existed = path.exists();
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(&path)
+        .map_err(named(&path, "open"))?;
+    if !existed {
+        changed_dirs.push(slot_dir.clone());
+    }
+    let mut head = Vec::with_capacity(HEADER_LEN as usize);
+    (&mut file)
+        .take(HEADER_LEN)
+        .read_to_end(&mut head)
+        .map_err(named(&path, "read"))?;
+    let format = match BucketFormat::for_append(&head) {
+        Ok(f) => f,
+        Err(BucketError::TooShort { len }) => {
+            // Under a header: no records (readers skip it). A crash cut it while its header was
+            // written; start it afresh.
+            log::warn!(
+                "{}: {len} bytes, less than a bucket header; rewritten as a new bucket",
+                path.display()
+            );
+            file.set_len(0).map_err(named(&path, "truncate"))?;
+            None
+        }
+        Err(e) => {
+            return Err(io::Error::other(format!(
+                "{}: {e}; not written to",
+                path.display()
+            )))
+        }
+    };
+    let len = file
+        .seek(SeekFrom::End(0))
+        .map_err(named(&path, "seek in"))?;
+    Ok(OpenedBucket {
+        first_key: bucket_first_key(key),
+        path,
+        file,
+        format,
+        len,
+        changed_dirs,
+    })
+}
+
+/// Why a record was not written.
+#[derive(Debug)]
+pub enum PutError {
+    /// The record's bucket is not open: open it ([`open_bucket`]) and install it.
+    NotOpen {
+        /// The bucket's first key.
+        first_key: u64,
+    },
+    /// Writing to the file failed (named in the message).
+    Io(io::Error),
+}
+
+/// An open bucket.
+#[derive(Debug)]
+struct Open {
+    first_key: u64,
+    path: PathBuf,
+    writer: BucketWriter<BufWriter<File>>,
+    /// The file's length with everything written so far (buffered bytes included).
+    len: u64,
+    /// Its length at the last fsync handed out.
+    synced: u64,
+    last_used: u64,
+}
+
+/// A file to fsync and the length the fsync makes durable.
+#[derive(Debug)]
+pub struct SyncItem {
+    /// The file.
+    pub path: PathBuf,
+    /// An open handle (a duplicate of the writer's), or `None` for a bucket closed since: the
+    /// worker opens it by path.
+    pub file: Option<File>,
+    /// Its length when the fsync was asked for (everything before is covered).
+    pub len: u64,
+}
+
+/// One channel's writers.
+#[derive(Debug)]
+pub struct ChannelWriter {
+    buffer_size: usize,
+    open: Vec<Open>,
+    /// Buckets closed with bytes no fsync has covered yet.
+    unsynced: Vec<SyncItem>,
+    /// Buckets written since the last checkpoint and their lengths.
+    checkpoint: BTreeMap<u64, u64>,
+    clock: u64,
+}
+
 impl ChannelWriter {
-    /// Writers for the channel directory `dir` (created, with slot directories, as records
-    /// arrive), each buffering `buffer_size` bytes.
-    pub fn new(dir: &Path, buffer_size: usize) -> ChannelWriter {
+    /// Writers each buffering `buffer_size` bytes.
+    pub fn new(buffer_size: usize) -> ChannelWriter {
         ChannelWriter {
-            dir: dir.to_path_buf(),
             buffer_size: buffer_size.max(1),
             open: Vec::new(),
-            closed: Vec::new(),
+            unsynced: Vec::new(),
+            checkpoint: BTreeMap::new(),
             clock: 0,
         }
     }
 
-    /// Appends a record to its bucket. The value must be non-empty and within the record
-    /// limit (the request handlers check both and answer the statuses).
-    pub fn put(&mut self, key: u64, value: &[u8]) -> io::Result<()> {
+    /// Appends a record to its bucket, if that bucket is open; the bytes it took on disk. The
+    /// value must be non-empty and within the record limit (the request handlers check both
+    /// and answer the statuses).
+    pub fn put(&mut self, key: u64, value: &[u8]) -> Result<u64, PutError> {
         self.clock += 1;
-        let first = bucket_first_key(key);
-        let i = match self.open.iter().position(|o| o.first_key == first) {
-            Some(i) => i,
-            None => self.open_bucket(key)?,
+        let first_key = bucket_first_key(key);
+        let Some(o) = self.open.iter_mut().find(|o| o.first_key == first_key) else {
+            return Err(PutError::NotOpen { first_key });
         };
-        let o = &mut self.open[i];
         o.last_used = self.clock;
         let n = o
             .writer
             .write_record(key, value)
-            .map_err(named(&o.path, "write to"))?;
+            .map_err(|e| PutError::Io(named(&o.path, "write to")(e)))?;
         o.len += n;
-        Ok(())
+        self.checkpoint.insert(first_key, o.len);
+        Ok(n)
     }
 
-    /// Opens `key`'s bucket, evicting the least recently used one if need be; its index.
-    fn open_bucket(&mut self, key: u64) -> io::Result<usize> {
+    /// Whether the bucket starting at `first_key` is open.
+    pub fn is_open(&self, first_key: u64) -> bool {
+        self.open.iter().any(|o| o.first_key == first_key)
+    }
+
+    /// Installs a bucket opened on a worker, evicting the least recently used one if need be
+    /// (its buffer flushed, the file closed). A new file gets its v1 header (buffered).
+    pub fn install(&mut self, b: OpenedBucket) -> io::Result<()> {
+        if self.is_open(b.first_key) {
+            return Ok(()); // opened twice (two connections raced); keep the first
+        }
         if self.open.len() >= MAX_OPEN_WRITERS {
             let lru = (0..self.open.len())
                 .min_by_key(|&i| self.open[i].last_used)
@@ -98,71 +226,42 @@ impl ChannelWriter {
             let o = self.open.swap_remove(lru);
             self.close(o)?;
         }
-        let slot_dir = self.dir.join(slot_dir_name(slot_of(key)));
-        fs::create_dir_all(&slot_dir).map_err(named(&slot_dir, "create directory"))?;
-        let path = slot_dir.join(bucket_file_name(bucket_of(key)));
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(named(&path, "open"))?;
-        let mut head = Vec::with_capacity(HEADER_LEN as usize);
-        (&mut file)
-            .take(HEADER_LEN)
-            .read_to_end(&mut head)
-            .map_err(named(&path, "read"))?;
-        let format = match BucketFormat::for_append(&head) {
-            Ok(f) => f,
-            Err(BucketError::TooShort { len }) => {
-                // Under a header: no records (readers skip it). A crash cut it while its header
-                // was written; start it afresh.
-                log::warn!(
-                    "{}: {len} bytes, less than a bucket header; rewritten as a new bucket",
-                    path.display()
-                );
-                file.set_len(0).map_err(named(&path, "truncate"))?;
-                None
-            }
-            Err(e) => {
-                return Err(io::Error::other(format!(
-                    "{}: {e}; not written to",
-                    path.display()
-                )))
-            }
-        };
-        let len = file
-            .seek(SeekFrom::End(0))
-            .map_err(named(&path, "seek in"))?;
-        let out = BufWriter::with_capacity(self.buffer_size, file);
-        let (writer, len) = match format {
-            Some(f) => (BucketWriter::append(out, f), len),
+        self.clock += 1;
+        let out = BufWriter::with_capacity(self.buffer_size, b.file);
+        let (writer, len) = match b.format {
+            Some(f) => (BucketWriter::append(out, f), b.len),
             None => (
-                BucketWriter::create(out).map_err(named(&path, "write to"))?,
+                BucketWriter::create(out).map_err(named(&b.path, "write to"))?,
                 HEADER_LEN,
             ),
         };
+        // A new file's length on disk is 0 until its header is flushed: that is what a
+        // checkpoint taken before then may promise.
         self.open.push(Open {
-            first_key: bucket_first_key(key),
-            path,
+            first_key: b.first_key,
+            path: b.path,
             writer,
             len,
+            synced: b.len.min(len),
             last_used: self.clock,
-        });
-        Ok(self.open.len() - 1)
-    }
-
-    fn close(&mut self, mut o: Open) -> io::Result<()> {
-        o.writer.flush().map_err(named(&o.path, "write to"))?;
-        self.closed.push(Closed {
-            first_key: o.first_key,
-            path: o.path,
-            len: o.len,
         });
         Ok(())
     }
 
-    /// Hands every buffered record to the OS (before a read of the channel).
+    fn close(&mut self, mut o: Open) -> io::Result<()> {
+        o.writer.flush().map_err(named(&o.path, "write to"))?;
+        if o.len > o.synced {
+            self.unsynced.push(SyncItem {
+                path: o.path,
+                file: None,
+                len: o.len,
+            });
+        }
+        Ok(())
+    }
+
+    /// Hands every buffered record to the OS (before a read of the channel, and before an
+    /// fsync).
     pub fn flush(&mut self) -> io::Result<()> {
         for o in &mut self.open {
             o.writer.flush().map_err(named(&o.path, "write to"))?;
@@ -170,32 +269,41 @@ impl ChannelWriter {
         Ok(())
     }
 
-    /// Flushes and fsyncs every bucket written since the last sync; returns (bucket first
-    /// key, length) of each, the checkpoint's entries for this channel.
-    pub fn sync(&mut self) -> io::Result<Vec<(u64, u64)>> {
-        let mut entries = Vec::new();
-        for c in self.closed.drain(..) {
-            File::open(&c.path)
-                .and_then(|f| f.sync_all())
-                .map_err(named(&c.path, "fsync"))?;
-            entries.push((c.first_key, c.len));
-        }
+    /// Flushes, and returns every bucket with bytes no fsync has covered yet (closed ones by
+    /// path, open ones with a duplicate handle), marking them covered.
+    pub fn take_unsynced(&mut self) -> io::Result<Vec<SyncItem>> {
+        self.flush()?;
+        let mut items = std::mem::take(&mut self.unsynced);
         for o in &mut self.open {
-            o.writer.flush().map_err(named(&o.path, "write to"))?;
-            o.writer
-                .get_ref()
-                .get_ref()
-                .sync_all()
-                .map_err(named(&o.path, "fsync"))?;
-            entries.push((o.first_key, o.len));
+            if o.len > o.synced {
+                let file = o
+                    .writer
+                    .get_ref()
+                    .get_ref()
+                    .try_clone()
+                    .map_err(named(&o.path, "duplicate the handle of"))?;
+                items.push(SyncItem {
+                    path: o.path.clone(),
+                    file: Some(file),
+                    len: o.len,
+                });
+                o.synced = o.len;
+            }
         }
-        // A bucket closed and opened again is listed twice: keep its longer (newer) length.
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-        entries.dedup_by_key(|e| e.0);
-        Ok(entries)
+        Ok(items)
     }
 
-    /// Flushes and closes every bucket (shutdown, RemoveChannel).
+    /// The (bucket first key, length) entries of the next checkpoint for this channel: every
+    /// bucket written since the last one; the open ones stay listed in the next.
+    pub fn take_checkpoint(&mut self) -> Vec<(u64, u64)> {
+        let entries: Vec<(u64, u64)> = std::mem::take(&mut self.checkpoint).into_iter().collect();
+        for o in &self.open {
+            self.checkpoint.insert(o.first_key, o.len);
+        }
+        entries
+    }
+
+    /// Flushes and closes every bucket (shutdown).
     pub fn close_all(&mut self) -> io::Result<()> {
         for o in std::mem::take(&mut self.open) {
             self.close(o)?;
@@ -206,6 +314,29 @@ impl ChannelWriter {
     /// Buckets open now.
     pub fn open_buckets(&self) -> usize {
         self.open.len()
+    }
+
+    /// [`ChannelWriter::put`] that opens the bucket itself when needed, blocking (tools and
+    /// tests; the node opens buckets on its worker threads).
+    pub fn put_now(
+        &mut self,
+        data_dir: &Path,
+        channel_dir: &Path,
+        key: u64,
+        value: &[u8],
+    ) -> io::Result<u64> {
+        match self.put(key, value) {
+            Ok(n) => Ok(n),
+            Err(PutError::Io(e)) => Err(e),
+            Err(PutError::NotOpen { .. }) => {
+                self.install(open_bucket(data_dir, channel_dir, key)?)?;
+                match self.put(key, value) {
+                    Ok(n) => Ok(n),
+                    Err(PutError::Io(e)) => Err(e),
+                    Err(PutError::NotOpen { .. }) => Err(io::Error::other("bucket not open")),
+                }
+            }
+        }
     }
 }
 

@@ -163,3 +163,24 @@ fn legacy_files_and_a_torn_tail_are_read_as_the_spec_says() {
     assert_eq!(keys(&got), [0x30, 0x31]);
     assert_eq!(got[1].1, b"legacy b");
 }
+
+#[test]
+fn a_scan_parked_after_every_record_returns_the_same_records() {
+    let root = tempfile::tempdir().unwrap();
+    let mut recs: Vec<(u64, Vec<u8>)> = Vec::new();
+    for k in 0..300u64 {
+        recs.push((k * 97, format!("v{k}").into_bytes()));
+    }
+    let refs: Vec<(u64, &[u8])> = recs.iter().map(|(k, v)| (*k, &v[..])).collect();
+    put(root.path(), &refs[..150], true);
+    put(root.path(), &refs[150..], false);
+    let whole = scan(root.path(), 0, u64::MAX);
+    let mut s = RangeScan::new(&root.path().join("ch"), 0, u64::MAX, 64).unwrap();
+    let (mut parked, mut v) = (Vec::new(), Vec::new());
+    while let Some(k) = s.next_into(&mut v).unwrap() {
+        parked.push((k, v.clone()));
+        s.park();
+    }
+    assert_eq!(parked, whole);
+    assert_eq!(parked.len(), 300);
+}

@@ -4,6 +4,46 @@ use super::*;
 use crate::storage::scan::RangeScan;
 use swarm_protocol::bucket::path::bucket_path;
 
+/// A writer that opens its buckets itself, and syncs as a checkpoint does.
+struct Blocking {
+    w: ChannelWriter,
+    root: PathBuf,
+    dir: PathBuf,
+}
+
+impl Blocking {
+    fn new(root: &Path, dir: &Path, buffer: usize) -> Blocking {
+        Blocking {
+            w: ChannelWriter::new(buffer),
+            root: root.to_path_buf(),
+            dir: dir.to_path_buf(),
+        }
+    }
+    fn put(&mut self, key: u64, value: &[u8]) -> io::Result<u64> {
+        self.w.put_now(&self.root, &self.dir, key, value)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+    fn close_all(&mut self) -> io::Result<()> {
+        self.w.close_all()
+    }
+    fn open_buckets(&self) -> usize {
+        self.w.open_buckets()
+    }
+    /// fsyncs what is unsynced and returns the checkpoint entries.
+    fn sync(&mut self) -> io::Result<Vec<(u64, u64)>> {
+        for item in self.w.take_unsynced()? {
+            let f = match item.file {
+                Some(f) => f,
+                None => File::open(&item.path)?,
+            };
+            f.sync_all()?;
+        }
+        Ok(self.w.take_checkpoint())
+    }
+}
+
 fn scan_all(dir: &Path) -> Vec<(u64, Vec<u8>)> {
     let mut s = RangeScan::new(dir, 0, u64::MAX, 4096).unwrap();
     let (mut out, mut v) = (Vec::new(), Vec::new());
@@ -17,7 +57,7 @@ fn scan_all(dir: &Path) -> Vec<(u64, Vec<u8>)> {
 fn records_reach_their_buckets_with_at_most_three_open() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("ch");
-    let mut w = ChannelWriter::new(&dir, 64);
+    let mut w = Blocking::new(root.path(), &dir, 64);
     // Five buckets in two slots, revisited: evictions and reopenings.
     let keys = [
         0x1000u64,
@@ -62,7 +102,7 @@ fn records_reach_their_buckets_with_at_most_three_open() {
 fn flush_makes_buffered_records_visible_and_sync_reports_file_lengths() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("ch");
-    let mut w = ChannelWriter::new(&dir, 1 << 20);
+    let mut w = Blocking::new(root.path(), &dir, 1 << 20);
     w.put(0x10, b"buffered").unwrap();
     assert!(scan_all(&dir).is_empty(), "still in the 1 MiB buffer");
     w.flush().unwrap();
@@ -111,7 +151,7 @@ fn a_legacy_file_stays_legacy_and_short_files_start_afresh() {
     fs::write(&legacy, &rec).unwrap();
     let short = dir.join("0000000000/001");
     fs::write(&short, b"DLSB").unwrap();
-    let mut w = ChannelWriter::new(&dir, 64);
+    let mut w = Blocking::new(root.path(), &dir, 64);
     w.put(0x6, b"new").unwrap();
     w.put(0x1006, b"fresh").unwrap();
     w.close_all().unwrap();

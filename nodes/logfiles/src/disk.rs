@@ -1,0 +1,278 @@
+//! The node's disk work off the event loop, on three `swarm_core::work::Pool`s:
+//!
+//! | pool | threads | jobs |
+//! |---|---|---|
+//! | `bucket-open` | 2 | opening a bucket for a Put (directories made, the header read) |
+//! | `sync` | 1, in order | group-commit windows, fsyncs of files and directories, `checkpoint.dat` |
+//! | `scan` | `number_of_thread_workers` | range scans (one turn of a cursor each), deleting a removed channel's files |
+//!
+//! so a cold scan or a slow fsync never delays a Put to an open bucket (which touches no pool),
+//! and a Put that needs its bucket opened waits only for the open. Results come back as
+//! [`LogfilesEvent`]s through the loop's mailbox.
+
+mod journal;
+
+pub use journal::Journal;
+
+use crate::checkpoint::{self, Entry};
+use crate::requests::scan::{ScanCursor, ScanOutput};
+use crate::storage::write::{open_bucket, OpenedBucket, SyncItem};
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use swarm_core::work::{Full, Pool};
+use swarm_core::{ConnRef, Mailbox};
+
+/// Jobs waiting for a worker, per pool, before a submit is refused (and kept by the service
+/// to submit again).
+const QUEUE: usize = 4096;
+
+/// What the workers report to the event loop.
+#[derive(Debug)]
+pub enum LogfilesEvent {
+    /// A bucket was opened for `channel` (or could not be: the message names the file).
+    Opened {
+        /// The channel.
+        channel: String,
+        /// The bucket's first key.
+        first_key: u64,
+        /// The open bucket.
+        result: Result<OpenedBucket, String>,
+    },
+    /// To a connection whose write waited (for its bucket, or for the fsync in sync mode
+    /// `group`): the reply, or why the connection is closed (a malformed record).
+    Written(Result<swarm_protocol::Status, String>),
+    /// The group-commit window is over: time to fsync.
+    GroupDue,
+    /// An fsync (and a checkpoint, if asked) finished.
+    Synced {
+        /// The generation of writes it covers.
+        generation: u64,
+        /// Whether it wrote `checkpoint.dat`.
+        checkpoint: bool,
+        /// The error, naming the file.
+        result: Result<(), String>,
+    },
+    /// One turn of a range scan.
+    Scanned(Box<ScanOutput>),
+    /// A removed channel's files were deleted.
+    Removed {
+        /// The renamed channel directory.
+        dir: PathBuf,
+        /// The error, naming the directory.
+        result: Result<(), String>,
+    },
+}
+
+/// An fsync to make.
+#[derive(Debug)]
+pub struct SyncJob {
+    /// The generation of writes it covers.
+    pub generation: u64,
+    /// Files with bytes not yet covered.
+    pub items: Vec<SyncItem>,
+    /// Directories whose entries changed.
+    pub dirs: Vec<PathBuf>,
+    /// With a checkpoint: the data directory, the entries, and when the checkpoint's flush
+    /// happened (ms since the epoch, for the journal).
+    pub checkpoint: Option<(PathBuf, Vec<Entry>, u64)>,
+}
+
+/// A job of the open pool.
+#[derive(Debug)]
+pub struct OpenJob {
+    /// The channel.
+    pub channel: String,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The channel's directory.
+    pub channel_dir: PathBuf,
+    /// A key of the bucket.
+    pub key: u64,
+}
+
+/// A job of the sync pool.
+#[derive(Debug)]
+pub enum SyncPoolJob {
+    /// Sleep through the group-commit window, then report [`LogfilesEvent::GroupDue`].
+    Window(Duration),
+    /// fsync.
+    Sync(SyncJob),
+}
+
+/// A job of the scan pool.
+#[derive(Debug)]
+pub enum ScanPoolJob {
+    /// One turn of a range scan.
+    Scan(Box<ScanCursor>),
+    /// Delete a removed channel's renamed directory.
+    Remove(PathBuf),
+}
+
+/// The three pools.
+#[derive(Debug)]
+pub struct Disk {
+    open: Pool<OpenJob, LogfilesEvent>,
+    sync: Pool<SyncPoolJob, LogfilesEvent>,
+    scan: Pool<ScanPoolJob, LogfilesEvent>,
+}
+
+/// Milliseconds since the epoch.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Disk {
+    /// Starts the pools; `scan_threads` for scans, `journal` the test hook of `[Testing]
+    /// sync_journal`.
+    pub fn start(
+        mailbox: &Mailbox<LogfilesEvent>,
+        scan_threads: usize,
+        journal: Option<Arc<Journal>>,
+    ) -> io::Result<Disk> {
+        let j = journal.clone();
+        let open = Pool::new("bucket-open", 2, QUEUE, mailbox.clone(), move || {
+            let j = j.clone();
+            move |job: OpenJob| Some(run_open(job, j.as_deref()))
+        })?;
+        let j = journal.clone();
+        let sync = Pool::new("sync", 1, QUEUE, mailbox.clone(), move || {
+            let j = j.clone();
+            move |job: SyncPoolJob| Some(run_sync(job, j.as_deref()))
+        })?;
+        let scan = Pool::new("scan", scan_threads, QUEUE, mailbox.clone(), || {
+            |job: ScanPoolJob| Some(run_scan(job))
+        })?;
+        Ok(Disk { open, sync, scan })
+    }
+
+    /// Queues a bucket open (its result goes to the service).
+    pub fn open(&self, job: OpenJob) -> Result<(), Full<OpenJob>> {
+        self.open.submit_node(job)
+    }
+
+    /// Queues a sync-pool job.
+    pub fn sync(&self, job: SyncPoolJob) -> Result<(), Full<SyncPoolJob>> {
+        self.sync.submit_node(job)
+    }
+
+    /// Queues a scan turn for `conn`.
+    pub fn scan(&self, conn: ConnRef, cursor: Box<ScanCursor>) -> Result<(), Box<ScanCursor>> {
+        match self.scan.submit(conn, ScanPoolJob::Scan(cursor)) {
+            Ok(()) => Ok(()),
+            Err(Full(ScanPoolJob::Scan(c))) => Err(c),
+            Err(Full(ScanPoolJob::Remove(_))) => unreachable!("a scan was submitted"),
+        }
+    }
+
+    /// Queues the deletion of a removed channel's directory.
+    pub fn remove(&self, dir: PathBuf) -> Result<(), PathBuf> {
+        match self.scan.submit_node(ScanPoolJob::Remove(dir)) {
+            Ok(()) => Ok(()),
+            Err(Full(ScanPoolJob::Remove(d))) => Err(d),
+            Err(Full(ScanPoolJob::Scan(_))) => unreachable!("a removal was submitted"),
+        }
+    }
+
+    /// Lets the workers finish their queued jobs and stops them (shutdown: after this no
+    /// checkpoint is being written).
+    pub fn shutdown(&mut self) {
+        self.scan.shutdown();
+        self.open.shutdown();
+        self.sync.shutdown();
+    }
+
+    /// Drops a closed connection's queued scan turns.
+    pub fn cancel(&self, conn: ConnRef) {
+        self.scan.cancel(conn);
+    }
+}
+
+fn run_open(job: OpenJob, journal: Option<&Journal>) -> LogfilesEvent {
+    let result = open_bucket(&job.data_dir, &job.channel_dir, job.key).map_err(|e| e.to_string());
+    if let (Some(j), Ok(b)) = (journal, &result) {
+        if b.len == 0 {
+            j.line(&format!("create {}", b.path.display()));
+        }
+    }
+    LogfilesEvent::Opened {
+        channel: job.channel,
+        first_key: swarm_protocol::bucket::path::bucket_first_key(job.key),
+        result,
+    }
+}
+
+fn run_sync(job: SyncPoolJob, journal: Option<&Journal>) -> LogfilesEvent {
+    match job {
+        SyncPoolJob::Window(d) => {
+            std::thread::sleep(d);
+            LogfilesEvent::GroupDue
+        }
+        SyncPoolJob::Sync(job) => {
+            let generation = job.generation;
+            let checkpoint = job.checkpoint.is_some();
+            let result = sync(job, journal).map_err(|e| e.to_string());
+            LogfilesEvent::Synced {
+                generation,
+                checkpoint,
+                result,
+            }
+        }
+    }
+}
+
+fn named(path: &Path, what: &'static str) -> impl FnOnce(io::Error) -> io::Error {
+    let p = path.display().to_string();
+    move |e| io::Error::new(e.kind(), format!("cannot {what} {p}: {e}"))
+}
+
+/// fsyncs the files, then the directories, then writes the checkpoint.
+fn sync(job: SyncJob, journal: Option<&Journal>) -> io::Result<()> {
+    for item in job.items {
+        let file = match item.file {
+            Some(f) => f,
+            None => match File::open(&item.path) {
+                Ok(f) => f,
+                // Its channel was removed meanwhile.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(named(&item.path, "open for fsync")(e)),
+            },
+        };
+        file.sync_data().map_err(named(&item.path, "fsync"))?;
+        if let Some(j) = journal {
+            j.line(&format!("sync {} {}", item.path.display(), item.len));
+        }
+    }
+    for dir in job.dirs {
+        match swarm_core::files::sync_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(named(&dir, "fsync the directory")(e)),
+        }
+        if let Some(j) = journal {
+            j.line(&format!("dir {}", dir.display()));
+        }
+    }
+    if let Some((data_dir, entries, at)) = job.checkpoint {
+        checkpoint::write(&data_dir, &entries)?;
+        if let Some(j) = journal {
+            j.line(&format!("checkpoint {at}"));
+        }
+    }
+    Ok(())
+}
+
+fn run_scan(job: ScanPoolJob) -> LogfilesEvent {
+    match job {
+        ScanPoolJob::Scan(cursor) => LogfilesEvent::Scanned(Box::new(cursor.run())),
+        ScanPoolJob::Remove(dir) => {
+            let result = fs::remove_dir_all(&dir)
+                .map_err(|e| format!("cannot delete {}: {e}", dir.display()));
+            LogfilesEvent::Removed { dir, result }
+        }
+    }
+}

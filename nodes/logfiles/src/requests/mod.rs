@@ -1,0 +1,35 @@
+//! One file per group of legacy logfiles requests: how each is validated, handled and
+//! answered, in the original's order (spec/logfiles.md section 2, `dlsproto/node/request/*.d`
+//! and `dlsnode/request/*.d`): every field was read (decoding), then the channel name (409),
+//! then the request's own checks, then it executes.
+//!
+//! | file | requests |
+//! |---|---|
+//! | `put` | Put 3, PutBatch 36, and what writes share: bucket opens on workers, group commit, checkpoints |
+//! | `scan` | GetRange 28, GetAll 29, GetAllFilter 31, GetRangeFilter 32, GetRangeRegex 34: the cursor a scan worker runs |
+//! | `info` | GetChannels 17, GetChannelSize 18, GetSize 19, GetNumConnections 23, GetVersion 24 |
+//!
+//! RemoveChannel 22 and the dispatch live in `crate::service`; Redistribute 35 answers
+//! NotSupported (406) until it is built.
+
+pub mod info;
+pub mod put;
+pub mod scan;
+
+use swarm_protocol::wire::put_i32;
+use swarm_protocol::Status;
+
+/// Appends a status code.
+pub(crate) fn status(out: &mut Vec<u8>, s: Status) {
+    put_i32(out, s.code());
+}
+
+/// Whether `channel` is a valid channel name; if not, BadChannelName (409) is written (the
+/// first check of every request that names a channel).
+pub(crate) fn channel_ok(channel: &[u8], out: &mut Vec<u8>) -> bool {
+    let ok = swarm_protocol::channel::is_valid_channel_name(channel);
+    if !ok {
+        status(out, Status::BadChannelName);
+    }
+    ok
+}

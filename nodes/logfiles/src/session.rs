@@ -1,0 +1,60 @@
+//! A logfiles connection's state: the request in progress, if any.
+
+use crate::requests::scan::ScanCursor;
+use std::net::SocketAddr;
+use std::time::Instant;
+use swarm_core::ConnRef;
+use swarm_protocol::logfiles::LogfilesCommand;
+
+/// A request in progress on a connection.
+#[derive(Debug)]
+pub enum Ongoing {
+    /// Nothing: the connection reads its next request.
+    Idle,
+    /// A Put or PutBatch waits: for a bucket to be opened on a worker (its records are kept
+    /// with the open), or in sync mode `group` for the fsync that covers it.
+    Writing(LogfilesCommand),
+    /// A range scan: its cursor is on a worker (`None`) or parked here until the client has
+    /// read what was sent (`Some`).
+    Scan {
+        /// The request.
+        command: LogfilesCommand,
+        /// The parked cursor.
+        parked: Option<Box<ScanCursor>>,
+    },
+}
+
+impl Ongoing {
+    /// The request in progress.
+    pub fn command(&self) -> Option<LogfilesCommand> {
+        match self {
+            Ongoing::Idle => None,
+            Ongoing::Writing(command) | Ongoing::Scan { command, .. } => Some(*command),
+        }
+    }
+}
+
+/// Per-connection state.
+#[derive(Debug)]
+pub struct Session {
+    /// The connection.
+    pub conn: ConnRef,
+    /// The peer, for log lines.
+    pub peer: SocketAddr,
+    /// The request in progress.
+    pub ongoing: Ongoing,
+    /// When the last request started (Put's timing in stats.log).
+    pub started: Instant,
+}
+
+impl Session {
+    /// A fresh connection's state.
+    pub fn new(conn: ConnRef, peer: SocketAddr) -> Self {
+        Session {
+            conn,
+            peer,
+            ongoing: Ongoing::Idle,
+            started: Instant::now(),
+        }
+    }
+}
