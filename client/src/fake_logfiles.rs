@@ -10,8 +10,10 @@
 //! value that contains it literally (case-folded in mode 2), and a pattern starting with `*`
 //! does not compile (500, as the real node answers a bad pattern).
 
+use socket2::SockRef;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{Read, Write};
+use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -160,16 +162,16 @@ impl Shared {
     }
 }
 
-/// Whether the peer closed `c` (a non-blocking peek reads EOF or fails).
+/// Whether the peer closed `c`: a peek that does not wait reads EOF or fails. (Per call, not
+/// `set_nonblocking`, which would also make the serving thread's reads fail.)
 fn is_closed(c: &TcpStream) -> bool {
-    c.set_nonblocking(true).unwrap();
-    let closed = match c.peek(&mut [0u8]) {
+    let mut byte = [MaybeUninit::<u8>::uninit()];
+    let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+    match SockRef::from(c).recv_with_flags(&mut byte, flags) {
         Ok(0) => true,
         Ok(_) => false,
         Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
-    };
-    let _ = c.set_nonblocking(false);
-    closed
+    }
 }
 
 /// Serves one connection until EOF or a protocol error.

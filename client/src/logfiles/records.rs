@@ -36,8 +36,8 @@ type Record = (u64, Vec<u8>);
 type Batch = Result<Vec<Record>, ClientError>;
 
 /// The records of one read on every node, as an iterator that blocks for the next one. Made by
-/// [`super::LogfilesClient::get_all`], `get_range` and the filtered reads; owns its threads, so
-/// it may outlive the call that made it (not the client's nodes, which it shares).
+/// [`super::LogfilesClient::get_all`], `get_range` and the filtered reads; owns its threads and
+/// shares the client's node table, so it may outlive the client.
 ///
 /// Records come in each node's order (keys are not sorted: a node returns its buckets in key
 /// order and a bucket's records as they arrived), interleaved across nodes as they arrive. An
