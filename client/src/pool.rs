@@ -8,7 +8,8 @@
 //! re-checks the node's API version; a logfiles node ([`Handshake::LogfilesVersion`]) has every
 //! new connection checked; the queue protocol has no handshake. Idempotent requests
 //! ([`Retry::Yes`]) are then retried transparently. [`Retry::Failover`] requests (queue Push,
-//! Pop, PushMulti2) make one attempt and return the error, so the caller tries the next node.
+//! Pop, PushMulti2, logfiles Put and PutBatch, the opening of a logfiles read) make one attempt
+//! and return the error, so the caller tries the next node (or, for a read, waits itself).
 
 use crate::config::{Backoff, ClientConfig};
 use crate::conn::{Conn, ConnError};
