@@ -3,11 +3,11 @@
 //! Produce or ProduceMulti, `Ok`), writing the buffer while counting the bytes the socket took,
 //! and ending it (the empty array, then one request whose answer confirms the stream).
 
-use super::failover::Health;
 use super::{read_reply, read_status};
 use crate::config::ClientConfig;
 use crate::conn::{Conn, ConnError};
 use crate::error::NodeFailure;
+use crate::failover::Health;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use swarm_protocol::queue::{encode_stream_end, QueueCommand, QueueReply, QueueRequest};
