@@ -38,9 +38,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
-use swarm_protocol::batch::DEFAULT_BATCH_SIZE;
 use swarm_protocol::channel::is_valid_channel_name;
-use swarm_protocol::key::KEY_HEX_LEN;
 use swarm_protocol::logfiles::{LogfilesCommand, LogfilesReply, LogfilesRequest};
 use swarm_protocol::{ProtocolError, Status};
 
@@ -48,7 +46,7 @@ use swarm_protocol::{ProtocolError, Status};
 /// bytes, a record's two length prefixes and its 16-digit key taking the rest). The original
 /// stored values up to 65,536 bytes that no read could return; our node answers Put with
 /// OutOfMemory (407) above this.
-pub const LOGFILES_MAX_VALUE_LEN: usize = DEFAULT_BATCH_SIZE - 8 - KEY_HEX_LEN - 8;
+pub const LOGFILES_MAX_VALUE_LEN: usize = swarm_protocol::logfiles::MAX_VALUE_LEN;
 
 /// A client for a set of logfiles nodes. Share it between threads by reference (or in an
 /// `Arc`): every call takes `&self` and uses its own pooled connection.

@@ -9,7 +9,8 @@ use crate::fake_logfiles::FakeLogfiles;
 use std::net::TcpListener;
 use std::thread;
 use std::time::{Duration, Instant};
-use swarm_protocol::batch::pair_size;
+use swarm_protocol::batch::{pair_size, DEFAULT_BATCH_SIZE};
+use swarm_protocol::key::KEY_HEX_LEN;
 
 pub(super) fn config() -> ClientConfig {
     ClientConfig::default()

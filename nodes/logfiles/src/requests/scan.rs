@@ -18,7 +18,7 @@ use crate::matcher::{Matcher, MatcherError};
 use crate::storage::scan::RangeScan;
 use std::path::PathBuf;
 use std::time::Duration;
-use swarm_protocol::batch::{pair_size, BatchBuilder, DEFAULT_BATCH_SIZE};
+use swarm_protocol::batch::{BatchBuilder, DEFAULT_BATCH_SIZE};
 use swarm_protocol::key::format_key;
 use swarm_protocol::logfiles::{encode_stream_end, FilterMode, LogfilesCommand};
 use swarm_protocol::Status;
@@ -28,7 +28,7 @@ pub const TURN_OUTPUT: usize = 256 * 1024;
 /// Value bytes one turn reads at most, matching or not, before it gives the worker back.
 pub const TURN_READ: u64 = 8 * 1024 * 1024;
 /// The largest value a batch can carry (a pair of a 16-byte key and the value in 64 KiB).
-pub const MAX_BATCH_VALUE: usize = DEFAULT_BATCH_SIZE - pair_size(16, 0);
+pub const MAX_BATCH_VALUE: usize = swarm_protocol::logfiles::MAX_VALUE_LEN;
 
 /// How a scan filters values.
 #[derive(Debug, Clone)]
