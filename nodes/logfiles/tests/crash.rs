@@ -22,11 +22,32 @@ use crash_support::ingest::{self, probe, Ingest, Rng};
 use crash_support::journal;
 use crash_support::model::Model;
 use crash_support::{crash_node, get_all, journal_path};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use swarm_testkit::logfiles::LogfilesNode;
 
-/// Between Put windows: about 4,000 records a second, so 20 rounds stay a few MB.
-const PAUSE: Duration = Duration::from_millis(2);
+/// Between Put windows: a few thousand records a second, so 20 rounds stay a few MB.
+const PAUSE: Duration = Duration::from_millis(3);
+
+/// Sleeps until a random moment of ingest, and says when it was: in the first 2 s, or with
+/// `after_checkpoint` up to 1.5 s after the run's first checkpoint (so a checkpoint is there to
+/// be kept; the journal of the run starts at byte `from`).
+fn kill_moment(rng: &mut Rng, after_checkpoint: bool, journal: &Path, from: u64) -> String {
+    let t = Instant::now();
+    if after_checkpoint {
+        let wait = Duration::from_secs(20);
+        assert!(
+            journal::wait_checkpoint(journal, from, wait),
+            "no checkpoint in {wait:?}"
+        );
+        let d = Duration::from_millis(rng.range(0, 1500));
+        std::thread::sleep(d);
+        format!("{:?} ({d:?} after the first checkpoint)", t.elapsed())
+    } else {
+        std::thread::sleep(Duration::from_millis(rng.range(50, 2000)));
+        format!("{:?}", t.elapsed())
+    }
+}
 
 /// After a restart: one Put into every bucket of every channel, then GetAll must return
 /// everything as before plus those (noted in `model` as sent); the Puts made.
@@ -61,15 +82,9 @@ fn kill9_at_20_random_moments_of_ingest_loses_nothing_checkpointed() {
     for round in 0..20u32 {
         let what = format!("round {round}, seed {seed}");
         let mut sent = probe_and_read_back(&node, &mut model, round, &what);
-        let kill_after = Duration::from_millis(rng.range(50, 2500));
-        let ingest = Ingest::start(
-            node.addr(),
-            round,
-            sent.len() as u64,
-            Rng(rng.next()),
-            PAUSE,
-        );
-        std::thread::sleep(kill_after);
+        let seq = sent.len() as u64;
+        let ingest = Ingest::start(node.addr(), round, seq, Rng(rng.next()), PAUSE);
+        let kill_after = kill_moment(&mut rng, round % 2 == 1, &journal, from);
         node.kill9();
         let ingested = ingest.join();
         model.sent(&ingested);
@@ -81,7 +96,7 @@ fn kill9_at_20_random_moments_of_ingest_loses_nothing_checkpointed() {
         node.start();
         match model.check(&get_all(&node), &[], true) {
             Ok(c) => println!(
-                "{what}: killed after {kill_after:?}, {} sent ({} acked), checkpoint {checkpoint:?}; \
+                "{what}: killed after {kill_after}, {} sent ({} acked), checkpoint {checkpoint:?}; \
                  {} returned, {} required",
                 sent.len(),
                 sent.iter().filter(|s| s.ack_us.is_some()).count(),
@@ -147,9 +162,8 @@ fn power_loss_round(mode: &str, rng: &mut Rng, tear: bool, what: &str) {
     let mut node = crash_node(mode);
     node.start();
     let mut model = Model::default();
-    let kill_after = Duration::from_millis(rng.range(300, 2000));
     let ingest = Ingest::start(node.addr(), 0, 0, Rng(rng.next()), PAUSE);
-    std::thread::sleep(kill_after);
+    let kill_after = kill_moment(rng, mode == "checkpoint", &journal_path(&node), 0);
     node.kill9();
     let sent = ingest.join();
     model.sent(&sent);
@@ -164,7 +178,7 @@ fn power_loss_round(mode: &str, rng: &mut Rng, tear: bool, what: &str) {
     node.start();
     match model.check(&get_all(&node), &[], true) {
         Ok(c) => println!(
-            "{what}: killed after {kill_after:?}, {} sent, checkpoint {checkpoint:?}, power loss \
+            "{what}: killed after {kill_after}, {} sent, checkpoint {checkpoint:?}, power loss \
              {lost:?}; {} returned, {} required",
             sent.len(),
             c.returned,

@@ -14,6 +14,7 @@ use super::ingest::Rng;
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// One journal line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +55,19 @@ pub fn last_checkpoint(lines: &[Line]) -> Option<u64> {
         Line::Checkpoint(ms) => Some(*ms),
         _ => None,
     })
+}
+
+/// Waits (up to `timeout`) until the journal at `path` holds a checkpoint line after byte
+/// `from`; whether it does.
+pub fn wait_checkpoint(path: &Path, from: u64, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if last_checkpoint(&read(path, from)).is_some() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
 }
 
 /// The length of a journal file (where the next run's lines start).
