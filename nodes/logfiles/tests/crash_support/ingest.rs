@@ -8,18 +8,23 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use swarm_protocol::key::format_key;
 use swarm_protocol::logfiles::LogfilesRequest;
 use swarm_testkit::OK;
 
-/// The channels written.
-pub const CHANNELS: [&str; 3] = ["ch0", "ch1", "ch2"];
+/// The channels written; the last one only from [`LATE`] into an ingest.
+pub const CHANNELS: [&str; 4] = ["ch0", "ch1", "ch2", "ch3"];
 /// Slots (`key >> 24`) the keys fall in.
 const SLOTS: [u64; 2] = [0x57, 0x58];
 /// Buckets (`(key >> 12) & 0xfff`) in each slot: with the slots, 8 per channel, more than the
 /// 3 writers a channel keeps open, so writers are evicted and buckets reopened all the time.
 const BUCKETS: [u64; 4] = [0x275, 0x276, 0x277, 0x9ab];
+/// A bucket in a slot of its own, written only from [`LATE`] into an ingest.
+const LATE_BUCKET: u64 = (0x59 << 24) | (0x001 << 12);
+/// From this far into an ingest a new channel and a new slot are written too, so a crash
+/// also meets directories made after the first checkpoint or fsync.
+const LATE: Duration = Duration::from_millis(1200);
 /// Puts sent before their replies are read.
 const WINDOW: usize = 8;
 
@@ -57,7 +62,8 @@ pub fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// Every key the tests use maps to one of these (slot, bucket) pairs.
+/// Every key the tests use maps to one of these (slot, bucket) pairs; the last is
+/// [`LATE_BUCKET`].
 pub fn bucket_keys() -> Vec<u64> {
     let mut keys = Vec::new();
     for slot in SLOTS {
@@ -65,6 +71,7 @@ pub fn bucket_keys() -> Vec<u64> {
             keys.push((slot << 24) | (bucket << 12));
         }
     }
+    keys.push(LATE_BUCKET);
     keys
 }
 
@@ -200,12 +207,15 @@ impl Ingest {
             let mut s = connect(addr);
             let mut out = Vec::new();
             let mut seq = seq;
+            let started = Instant::now();
             while !flag.load(Ordering::Relaxed) {
+                // Before LATE, the last channel and the last bucket are left out.
+                let late = u64::from(started.elapsed() >= LATE);
                 let batch = (0..WINDOW)
                     .map(|_| {
-                        let key =
-                            keys[rng.range(0, keys.len() as u64) as usize] | (rng.next() & 0xfff);
-                        let channel = rng.range(0, CHANNELS.len() as u64) as usize;
+                        let bucket = rng.range(0, keys.len() as u64 - 1 + late) as usize;
+                        let key = keys[bucket] | (rng.next() & 0xfff);
+                        let channel = rng.range(0, CHANNELS.len() as u64 - 1 + late) as usize;
                         let o = Origin {
                             run,
                             seq,
