@@ -41,8 +41,9 @@ pub enum LogfilesEvent {
         /// The open bucket.
         result: Result<OpenedBucket, String>,
     },
-    /// To a connection waiting for a bucket: it is open now (or not: the error).
-    BucketReady(Result<(), String>),
+    /// To a connection whose write waited (for its bucket, or for the fsync in sync mode
+    /// `group`): the reply, or why the connection is closed (a malformed record).
+    Written(Result<swarm_protocol::Status, String>),
     /// The group-commit window is over: time to fsync.
     GroupDue,
     /// An fsync (and a checkpoint, if asked) finished.
@@ -54,8 +55,6 @@ pub enum LogfilesEvent {
         /// The error, naming the file.
         result: Result<(), String>,
     },
-    /// To a connection waiting for an fsync: it covered its write (or failed).
-    SyncDone(Result<(), String>),
     /// One turn of a range scan.
     Scanned(Box<ScanOutput>),
     /// A removed channel's files were deleted.

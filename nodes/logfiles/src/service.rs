@@ -46,8 +46,6 @@ pub struct LogfilesService {
     settings: Settings,
     stats: Stats,
     next_checkpoint: Instant,
-    /// Records written and sent since start (the console).
-    handled_total: u64,
 }
 
 /// Whether the session's request is over.
@@ -65,7 +63,6 @@ impl LogfilesService {
             settings,
             stats: Stats::default(),
             next_checkpoint,
-            handled_total: 0,
         }
     }
 
@@ -277,7 +274,6 @@ impl LogfilesService {
         }
         let Some(cursor) = output.cursor else {
             self.stats.handled(output.sent.0, output.sent.1);
-            self.handled_total += output.sent.0;
             s.ongoing = Ongoing::Idle;
             return Step::Done;
         };
@@ -337,9 +333,6 @@ impl Service for LogfilesService {
         };
         if step == Step::Done {
             self.stats.finished(cmd, s.started.elapsed());
-            if matches!(cmd, LogfilesCommand::Put | LogfilesCommand::PutBatch) {
-                self.handled_total += 1;
-            }
         }
         Handled::Request { consumed, step }
     }
@@ -369,24 +362,15 @@ impl Service for LogfilesService {
     ) -> Step {
         let cmd = s.ongoing.command();
         let step = match event {
-            LogfilesEvent::BucketReady(result) => {
-                match self
-                    .writes
-                    .bucket_ready(&self.disk, &mut self.stats, s, result, out)
-                {
-                    Ok(step) => step,
-                    Err(reason) => {
-                        s.ongoing = Ongoing::Idle;
-                        Step::Close(reason)
+            LogfilesEvent::Written(result) => {
+                s.ongoing = Ongoing::Idle;
+                match result {
+                    Ok(reply) => {
+                        status(out, reply);
+                        Step::Done
                     }
+                    Err(reason) => Step::Close(reason),
                 }
-            }
-            LogfilesEvent::SyncDone(result) => {
-                if let Ongoing::Syncing { status: reply, .. } = s.ongoing {
-                    status(out, if result.is_ok() { reply } else { Status::Error });
-                    s.ongoing = Ongoing::Idle;
-                }
-                Step::Done
             }
             LogfilesEvent::Scanned(output) => self.scanned(s, *output, out),
             _ => {
@@ -409,7 +393,7 @@ impl Service for LogfilesService {
                 result,
             } => self
                 .writes
-                .opened(cx, &self.disk, channel, first_key, result),
+                .opened(cx, &self.disk, &mut self.stats, channel, first_key, result),
             LogfilesEvent::GroupDue => self.writes.group_due(&self.disk),
             LogfilesEvent::Synced {
                 generation,
@@ -465,7 +449,7 @@ impl Service for LogfilesService {
             total.records,
             total.bytes,
             storage.channel_names().count(),
-            self.handled_total
+            self.stats.total_handled()
         )
     }
 }

@@ -1,31 +1,19 @@
 //! A logfiles connection's state: the request in progress, if any.
 
-use crate::requests::put::PendingWrite;
 use crate::requests::scan::ScanCursor;
 use std::net::SocketAddr;
 use std::time::Instant;
 use swarm_core::ConnRef;
 use swarm_protocol::logfiles::LogfilesCommand;
-use swarm_protocol::Status;
 
 /// A request in progress on a connection.
 #[derive(Debug)]
 pub enum Ongoing {
     /// Nothing: the connection reads its next request.
     Idle,
-    /// A Put or PutBatch waits for a bucket to be opened on a worker; the records not yet
-    /// written are kept here.
-    Opening(PendingWrite),
-    /// Sync mode `group`: the records are written and wait for the fsync of this generation;
-    /// then `status` is the reply.
-    Syncing {
-        /// The request.
-        command: LogfilesCommand,
-        /// The fsync generation that covers the write.
-        generation: u64,
-        /// The reply once it is durable.
-        status: Status,
-    },
+    /// A Put or PutBatch waits: for a bucket to be opened on a worker (its records are kept
+    /// with the open), or in sync mode `group` for the fsync that covers it.
+    Writing(LogfilesCommand),
     /// A range scan: its cursor is on a worker (`None`) or parked here until the client has
     /// read what was sent (`Some`).
     Scan {
@@ -41,8 +29,7 @@ impl Ongoing {
     pub fn command(&self) -> Option<LogfilesCommand> {
         match self {
             Ongoing::Idle => None,
-            Ongoing::Opening(w) => Some(w.command()),
-            Ongoing::Syncing { command, .. } | Ongoing::Scan { command, .. } => Some(*command),
+            Ongoing::Writing(command) | Ongoing::Scan { command, .. } => Some(*command),
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct Stats {
     put_micros: u64,
     /// Records and value bytes written or sent.
     handled_records: (u64, u64),
+    /// Records written or sent since start (never reset: the console line).
+    total_handled: u64,
 }
 
 fn idx(cmd: LogfilesCommand) -> Option<usize> {
@@ -81,6 +83,12 @@ impl Stats {
     pub fn handled(&mut self, records: u64, bytes: u64) {
         self.handled_records.0 += records;
         self.handled_records.1 += bytes;
+        self.total_handled += records;
+    }
+
+    /// Records written or sent since start.
+    pub fn total_handled(&self) -> u64 {
+        self.total_handled
     }
 
     /// The stats.log pairs; resets the counters.
@@ -125,10 +133,11 @@ impl Stats {
         ));
         out.push(("action/redistributed/records".to_string(), "0".to_string()));
         out.push(("action/redistributed/bytes".to_string(), "0".to_string()));
-        let active = self.active;
+        let (active, total_handled) = (self.active, self.total_handled);
         *self = Stats {
             active,
             max_active: active,
+            total_handled,
             ..Stats::default()
         };
         out

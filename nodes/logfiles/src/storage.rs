@@ -44,6 +44,19 @@ struct Channel {
     keys: Option<(u64, u64)>,
 }
 
+impl Channel {
+    fn put(&mut self, key: u64, value: &[u8]) -> Result<(), PutError> {
+        self.writer.put(key, value)?;
+        self.size.records += 1;
+        self.size.bytes += value.len() as u64;
+        self.keys = Some(match self.keys {
+            Some((lo, hi)) => (lo.min(key), hi.max(key)),
+            None => (key, key),
+        });
+        Ok(())
+    }
+}
+
 /// What [`Storage::open`] found and did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct OpenReport {
@@ -161,15 +174,10 @@ impl Storage {
     /// bucket is open; [`PutError::NotOpen`] asks for it to be opened on a worker
     /// ([`write::open_bucket`]) and [`Storage::install`]ed.
     pub fn put(&mut self, channel: &str, key: u64, value: &[u8]) -> Result<(), PutError> {
-        let ch = self.channel_mut(channel);
-        ch.writer.put(key, value)?;
-        ch.size.records += 1;
-        ch.size.bytes += value.len() as u64;
-        ch.keys = Some(match ch.keys {
-            Some((lo, hi)) => (lo.min(key), hi.max(key)),
-            None => (key, key),
-        });
-        Ok(())
+        if let Some(ch) = self.channels.get_mut(channel) {
+            return ch.put(key, value);
+        }
+        self.channel_mut(channel).put(key, value)
     }
 
     /// Installs a bucket opened on a worker for `channel` (creating the channel in memory if

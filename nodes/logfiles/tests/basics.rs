@@ -37,3 +37,46 @@ fn records_come_back_in_bucket_order_and_survive_a_restart_in_both_modes() {
         node.stop();
     }
 }
+
+/// Many connections at once, each record in a bucket of its own: more buckets wanted at the
+/// same time than a channel keeps open, so every write waits for an open and installs evict
+/// one another; every write must still land, and each connection gets its replies in order.
+#[test]
+fn concurrent_writers_to_more_buckets_than_stay_open_all_land() {
+    for mode in ["checkpoint", "group"] {
+        let mut node = LogfilesNode::new(BIN, &[("Options_Dls", "sync_mode", mode)]);
+        node.start();
+        let addr = node.addr();
+        let t0 = std::time::Instant::now();
+        let threads: Vec<_> = (0..16u64)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    let mut c =
+                        swarm_testkit::Conn::connect(addr, std::time::Duration::from_secs(20));
+                    let recs: Vec<Record> = (0..100u64)
+                        .map(|i| {
+                            let k =
+                                swarm_protocol::key::fnv1a64(&(t * 1000 + i).to_le_bytes()) >> 1;
+                            (k, format!("{t}/{i}").into_bytes())
+                        })
+                        .collect();
+                    c.put_all(b"spread", &recs);
+                    recs
+                })
+            })
+            .collect();
+        let mut want: Vec<Record> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        eprintln!("{mode}: 1600 writes in {:?}", t0.elapsed());
+        let mut c = node.connect();
+        let mut got = c.get_all(b"spread");
+        eprintln!("{mode}: read back after {:?}", t0.elapsed());
+        assert_eq!(got.len(), 1600, "{mode}");
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{mode}");
+        node.stop();
+    }
+}

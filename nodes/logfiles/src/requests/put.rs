@@ -11,11 +11,13 @@
 //! connection.
 //!
 //! A record goes into its bucket's write buffer at once when the bucket is open. Otherwise the
-//! connection waits ([`Ongoing::Opening`]) while a worker opens the bucket; every connection
-//! that needs the same bucket meanwhile waits for the same open. In sync mode `checkpoint` the
-//! reply goes out once the record is buffered (the original's); in `group` mode the connection
-//! waits ([`Ongoing::Syncing`]) for an fsync that covers the write: the first write of a group
-//! starts a `group_commit_ms` window, then one fsync covers every write made until it started.
+//! connection waits ([`Ongoing::Writing`]) while a worker opens the bucket, its records kept
+//! with the open; every write that needs the same bucket meanwhile waits for the same open, and
+//! all of them are written the moment it is installed (so no other bucket's install can evict
+//! it first). In sync mode `checkpoint` the reply goes out once the record is buffered (the
+//! original's); in `group` mode the connection waits for an fsync that covers the write: the
+//! first write of a group starts a `group_commit_ms` window, then one fsync covers every write
+//! made until it started.
 
 use crate::config::SyncMode;
 use crate::disk::{unix_ms, Disk, LogfilesEvent, OpenJob, SyncJob, SyncPoolJob};
@@ -44,7 +46,7 @@ enum Records {
 
 /// A Put or PutBatch waiting for a bucket.
 #[derive(Debug)]
-pub struct PendingWrite {
+struct PendingWrite {
     command: LogfilesCommand,
     channel: String,
     records: Records,
@@ -52,24 +54,27 @@ pub struct PendingWrite {
     wrote: bool,
 }
 
-impl PendingWrite {
-    /// The request.
-    pub fn command(&self) -> LogfilesCommand {
-        self.command
-    }
-}
-
 /// Group-commit state (sync mode `group`).
 #[derive(Debug, Default)]
 struct Group {
     /// The generation the writes made now belong to.
     next: u64,
-    /// Connections waiting, with the generation they need.
-    waiting: Vec<(ConnRef, u64)>,
+    /// Connections waiting, with the generation they need and their reply once it is durable.
+    waiting: Vec<(ConnRef, u64, Status)>,
     /// The generation of the fsync running.
     in_flight: Option<u64>,
     /// Whether a window is running.
     window: bool,
+}
+
+/// How a write went on.
+enum Went {
+    /// Every record was handled: the reply, and whether anything was stored.
+    Written(Status, bool),
+    /// It waits for a bucket to open.
+    Waiting,
+    /// A malformed record: close the connection.
+    Close(String),
 }
 
 /// Where storing a write's records stopped.
@@ -87,8 +92,8 @@ pub struct Writes {
     pub storage: Storage,
     mode: SyncMode,
     window: Duration,
-    /// Buckets being opened, and who waits for each.
-    opening: HashMap<(String, u64), Vec<ConnRef>>,
+    /// Buckets being opened, and the writes waiting for each.
+    opening: HashMap<(String, u64), Vec<(ConnRef, PendingWrite)>>,
     /// Opens the full pool refused, submitted again as opens finish.
     open_backlog: VecDeque<OpenJob>,
     group: Group,
@@ -140,30 +145,31 @@ impl Writes {
         }
         let key = parse_key(key).map_err(|e| format!("Put: {e}"))?;
         let ch = channel_str(channel);
-        match self.storage.put(ch, key, value) {
+        // The fast path: the bucket is open, nothing is copied.
+        let first_key = match self.storage.put(ch, key, value) {
             Ok(()) => {
                 stats.handled(1, value.len() as u64);
-                Ok(self.written(disk, s, LogfilesCommand::Put, Status::Ok, out))
+                return Ok(self.reply(disk, s, LogfilesCommand::Put, Status::Ok, true, out));
             }
-            Err(PutError::NotOpen { first_key }) => {
-                let pending = PendingWrite {
-                    command: LogfilesCommand::Put,
-                    channel: ch.to_owned(),
-                    records: Records::One {
-                        key,
-                        value: value.to_vec(),
-                    },
-                    wrote: false,
-                };
-                self.wait_for_bucket(disk, s, pending, first_key);
-                Ok(Step::Wait)
-            }
+            Err(PutError::NotOpen { first_key }) => first_key,
             Err(PutError::Io(e)) => {
                 log::error!("Put to '{ch}': {e}");
                 status(out, Status::Error);
-                Ok(Step::Done)
+                return Ok(Step::Done);
             }
-        }
+        };
+        let pending = PendingWrite {
+            command: LogfilesCommand::Put,
+            channel: ch.to_owned(),
+            records: Records::One {
+                key,
+                value: value.to_vec(),
+            },
+            wrote: false,
+        };
+        self.wait_for_bucket(disk, s.conn, pending, first_key);
+        s.ongoing = Ongoing::Writing(LogfilesCommand::Put);
+        Ok(Step::Wait)
     }
 
     /// PutBatch.
@@ -186,41 +192,43 @@ impl Writes {
             records: Records::Batch { raw, pos: 0 },
             wrote: false,
         };
-        self.go_on(disk, stats, s, pending, out)
-    }
-
-    /// A connection's bucket is open (or could not be): its write goes on.
-    pub fn bucket_ready(
-        &mut self,
-        disk: &Disk,
-        stats: &mut Stats,
-        s: &mut Session,
-        result: Result<(), String>,
-        out: &mut Vec<u8>,
-    ) -> WriteStep {
-        let Ongoing::Opening(pending) = std::mem::replace(&mut s.ongoing, Ongoing::Idle) else {
-            return Ok(Step::Done);
-        };
-        if let Err(e) = result {
-            log::error!("{} to '{}': {e}", pending.command.name(), pending.channel);
-            status(out, Status::Error);
-            return Ok(Step::Done);
+        match self.go_on(disk, stats, s.conn, pending) {
+            Went::Written(reply, wrote) => {
+                Ok(self.reply(disk, s, LogfilesCommand::PutBatch, reply, wrote, out))
+            }
+            Went::Waiting => {
+                s.ongoing = Ongoing::Writing(LogfilesCommand::PutBatch);
+                Ok(Step::Wait)
+            }
+            Went::Close(reason) => Err(reason),
         }
-        self.go_on(disk, stats, s, pending, out)
     }
 
-    /// Stores the records of `w` until one needs a bucket that is not open (then waits) or
-    /// all are stored (then answers).
+    /// Stores the records of `w` until one needs a bucket that is not open (then `w` waits for
+    /// it) or all are handled.
     fn go_on(
         &mut self,
         disk: &Disk,
         stats: &mut Stats,
-        s: &mut Session,
+        conn: ConnRef,
         mut w: PendingWrite,
-        out: &mut Vec<u8>,
-    ) -> WriteStep {
-        let command = w.command;
-        let outcome = match &mut w.records {
+    ) -> Went {
+        let outcome = match self.store(stats, &mut w) {
+            Ok(outcome) => outcome,
+            Err(reason) => return Went::Close(reason),
+        };
+        match outcome {
+            Outcome::NeedOpen(first_key) => {
+                self.wait_for_bucket(disk, conn, w, first_key);
+                Went::Waiting
+            }
+            Outcome::Done(reply) => Went::Written(reply, w.wrote),
+        }
+    }
+
+    /// The storing part of [`Writes::go_on`].
+    fn store(&mut self, stats: &mut Stats, w: &mut PendingWrite) -> Result<Outcome, String> {
+        Ok(match &mut w.records {
             Records::One { key, value } => match self.storage.put(&w.channel, *key, value) {
                 Ok(()) => {
                     stats.handled(1, value.len() as u64);
@@ -268,80 +276,86 @@ impl Writes {
                 }
                 outcome
             }
-        };
-        match outcome {
-            Outcome::NeedOpen(first_key) => {
-                self.wait_for_bucket(disk, s, w, first_key);
-                Ok(Step::Wait)
-            }
-            Outcome::Done(reply) if w.wrote => Ok(self.written(disk, s, command, reply, out)),
-            Outcome::Done(reply) => {
-                status(out, reply);
-                Ok(Step::Done)
-            }
-        }
+        })
     }
 
-    /// Records were stored: answer now (sync mode `checkpoint`) or after the fsync (`group`).
-    fn written(
+    /// A write's records were handled: answer now (nothing written, or sync mode
+    /// `checkpoint`) or after the fsync (`group`).
+    fn reply(
         &mut self,
         disk: &Disk,
         s: &mut Session,
         command: LogfilesCommand,
         reply: Status,
+        wrote: bool,
         out: &mut Vec<u8>,
     ) -> Step {
-        if self.mode == SyncMode::Checkpoint {
+        if !wrote || self.mode == SyncMode::Checkpoint {
             status(out, reply);
             return Step::Done;
         }
-        let generation = self.group.next;
-        s.ongoing = Ongoing::Syncing {
-            command,
-            generation,
-            status: reply,
-        };
-        self.group.waiting.push((s.conn, generation));
-        self.kick_group(disk);
+        s.ongoing = Ongoing::Writing(command);
+        self.wait_for_sync(disk, s.conn, reply);
         Step::Wait
     }
 
-    fn wait_for_bucket(&mut self, disk: &Disk, s: &mut Session, w: PendingWrite, first_key: u64) {
+    fn wait_for_sync(&mut self, disk: &Disk, conn: ConnRef, reply: Status) {
+        self.group.waiting.push((conn, self.group.next, reply));
+        self.kick_group(disk);
+    }
+
+    fn wait_for_bucket(&mut self, disk: &Disk, conn: ConnRef, w: PendingWrite, first_key: u64) {
         let id = (w.channel.clone(), first_key);
+        if let Some(waiting) = self.opening.get_mut(&id) {
+            waiting.push((conn, w));
+            return;
+        }
         let job = OpenJob {
             channel: w.channel.clone(),
             data_dir: self.storage.data_dir().to_path_buf(),
             channel_dir: self.storage.channel_dir(&w.channel),
             key: first_key,
         };
-        s.ongoing = Ongoing::Opening(w);
-        if let Some(waiting) = self.opening.get_mut(&id) {
-            waiting.push(s.conn);
-            return;
-        }
-        self.opening.insert(id, vec![s.conn]);
+        self.opening.insert(id, vec![(conn, w)]);
         if let Err(swarm_core::work::Full(job)) = disk.open(job) {
             self.open_backlog.push_back(job);
         }
     }
 
-    /// A worker opened a bucket (or failed to): install it and let its connections go on.
+    /// A worker opened a bucket (or failed to): install it and write every record waiting
+    /// for it at once; each connection learns its reply through [`LogfilesEvent::Written`].
     pub fn opened(
         &mut self,
         cx: &mut Context<'_, LogfilesEvent>,
         disk: &Disk,
+        stats: &mut Stats,
         channel: String,
         first_key: u64,
         result: Result<crate::storage::write::OpenedBucket, String>,
     ) {
         let result =
             result.and_then(|b| self.storage.install(&channel, b).map_err(|e| e.to_string()));
-        for conn in self
+        let waiting = self
             .opening
             .remove(&(channel, first_key))
-            .unwrap_or_default()
-        {
-            cx.post(conn, LogfilesEvent::BucketReady(result.clone()));
+            .unwrap_or_default();
+        for (conn, w) in waiting {
+            if let Err(e) = &result {
+                log::error!("{} to '{}': {e}", w.command.name(), w.channel);
+                cx.post(conn, LogfilesEvent::Written(Ok(Status::Error)));
+                continue;
+            }
+            match self.go_on(disk, stats, conn, w) {
+                Went::Written(reply, wrote) => {
+                    if wrote && self.mode == SyncMode::Group {
+                        self.wait_for_sync(disk, conn, reply);
+                    } else {
+                        cx.post(conn, LogfilesEvent::Written(Ok(reply)));
+                    }
+                }
+                Went::Waiting => {}
+                Went::Close(reason) => cx.post(conn, LogfilesEvent::Written(Err(reason))),
+            }
         }
         while let Some(job) = self.open_backlog.pop_front() {
             if let Err(swarm_core::work::Full(job)) = disk.open(job) {
@@ -417,9 +431,10 @@ impl Writes {
         if let Err(e) = &result {
             log::error!("group commit fsync failed, the writes it covered answer Error: {e}");
         }
-        self.group.waiting.retain(|&(conn, g)| {
+        self.group.waiting.retain(|&(conn, g, reply)| {
             if g <= generation {
-                cx.post(conn, LogfilesEvent::SyncDone(result.clone()));
+                let reply = if result.is_ok() { reply } else { Status::Error };
+                cx.post(conn, LogfilesEvent::Written(Ok(reply)));
                 false
             } else {
                 true
@@ -432,9 +447,9 @@ impl Writes {
 
     /// A connection closed: it waits for nothing any more.
     pub fn forget(&mut self, conn: ConnRef) {
-        self.group.waiting.retain(|&(c, _)| c != conn);
+        self.group.waiting.retain(|&(c, _, _)| c != conn);
         for waiting in self.opening.values_mut() {
-            waiting.retain(|&c| c != conn);
+            waiting.retain(|(c, _)| *c != conn);
         }
     }
 
@@ -465,32 +480,30 @@ impl Writes {
 }
 
 impl Writes {
-    /// Shutdown (after the workers stopped): every bucket flushed, closed and fsynced, then
-    /// `checkpoint.dat` removed: nothing is to be cut at the next start.
+    /// Shutdown (after the workers stopped): every bucket flushed and closed, the data
+    /// directory's file system synced (one `syncfs(2)` instead of an fsync per bucket written
+    /// since the last checkpoint, which may be thousands), then `checkpoint.dat` removed:
+    /// nothing is to be cut at the next start.
     pub fn close_and_sync(&mut self) -> std::io::Result<()> {
         self.storage.close()?;
-        let (items, dirs) = self.storage.take_unsynced()?;
-        for item in items {
-            let file = match item.file {
-                Some(f) => f,
-                None => match std::fs::File::open(&item.path) {
-                    Ok(f) => f,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(named_err(&item.path, "open for fsync", e)),
-                },
-            };
-            file.sync_data()
-                .map_err(|e| named_err(&item.path, "fsync", e))?;
-        }
-        for dir in dirs {
-            match swarm_core::files::sync_dir(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(named_err(&dir, "fsync the directory", e)),
-            }
-        }
+        // Everything is on its way to the disk now; the ledgers are not needed any more.
+        let _ = self.storage.take_unsynced()?;
+        sync_fs(self.storage.data_dir())?;
         crate::checkpoint::remove(self.storage.data_dir())
     }
+}
+
+/// `syncfs(2)` on the file system holding `dir`: every file written there reaches the disk.
+fn sync_fs(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let d = std::fs::File::open(dir).map_err(|e| named_err(dir, "open", e))?;
+    // SAFETY: `d` is an open file descriptor for the duration of the call; syncfs only reads
+    // it.
+    let r = unsafe { libc::syncfs(d.as_raw_fd()) };
+    if r != 0 {
+        return Err(named_err(dir, "syncfs", std::io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 fn named_err(path: &std::path::Path, what: &str, e: std::io::Error) -> std::io::Error {

@@ -150,6 +150,8 @@ struct Open {
     len: u64,
     /// Its length at the last fsync handed out.
     synced: u64,
+    /// Its length in the last checkpoint (or when opened).
+    checkpointed: u64,
     last_used: u64,
 }
 
@@ -172,7 +174,8 @@ pub struct ChannelWriter {
     open: Vec<Open>,
     /// Buckets closed with bytes no fsync has covered yet.
     unsynced: Vec<SyncItem>,
-    /// Buckets written since the last checkpoint and their lengths.
+    /// Buckets written since the last checkpoint and closed since, with their lengths (the
+    /// open ones are added when the checkpoint is taken).
     checkpoint: BTreeMap<u64, u64>,
     clock: u64,
 }
@@ -204,7 +207,6 @@ impl ChannelWriter {
             .write_record(key, value)
             .map_err(|e| PutError::Io(named(&o.path, "write to")(e)))?;
         o.len += n;
-        self.checkpoint.insert(first_key, o.len);
         Ok(n)
     }
 
@@ -243,6 +245,7 @@ impl ChannelWriter {
             writer,
             len,
             synced: b.len.min(len),
+            checkpointed: b.len.min(len),
             last_used: self.clock,
         });
         Ok(())
@@ -250,6 +253,9 @@ impl ChannelWriter {
 
     fn close(&mut self, mut o: Open) -> io::Result<()> {
         o.writer.flush().map_err(named(&o.path, "write to"))?;
+        if o.len > o.checkpointed {
+            self.checkpoint.insert(o.first_key, o.len);
+        }
         if o.len > o.synced {
             self.unsynced.push(SyncItem {
                 path: o.path,
@@ -294,13 +300,15 @@ impl ChannelWriter {
     }
 
     /// The (bucket first key, length) entries of the next checkpoint for this channel: every
-    /// bucket written since the last one; the open ones stay listed in the next.
+    /// bucket written since the last one and every open one (written or not: its length is
+    /// what a crash cuts it back to).
     pub fn take_checkpoint(&mut self) -> Vec<(u64, u64)> {
-        let entries: Vec<(u64, u64)> = std::mem::take(&mut self.checkpoint).into_iter().collect();
-        for o in &self.open {
-            self.checkpoint.insert(o.first_key, o.len);
+        let mut entries = std::mem::take(&mut self.checkpoint);
+        for o in &mut self.open {
+            entries.insert(o.first_key, o.len);
+            o.checkpointed = o.len;
         }
-        entries
+        entries.into_iter().collect()
     }
 
     /// Flushes and closes every bucket (shutdown).
