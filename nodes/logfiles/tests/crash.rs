@@ -13,11 +13,12 @@
 //!   acknowledged record comes back, in `checkpoint` mode those acknowledged before the last
 //!   checkpoint; no corrupt record in either.
 //!
-//! Half the kill -9 rounds, the `checkpoint`-mode power losses and the torn-tail ones kill at a
-//! random moment after the run's first checkpoint, so there is a checkpoint to keep (and
-//! `checkpoint.dat` marks the crash: see the ignored test of a torn tail before the first
-//! checkpoint); the others at a random moment of the first 2 s. Two ignored tests hold node bugs
-//! these tests found.
+//! Half the kill -9 rounds and the `checkpoint`-mode power losses kill at a random moment after
+//! the run's first checkpoint, so there is a checkpoint to keep; the others at a random moment of
+//! the first 2 s (before the first checkpoint too: the `checkpoint.dat` written at start marks
+//! the crash). Two more tests hold node bugs these tests found, fixed since: a torn tail left
+//! before the first checkpoint is cut, and checkpoints keep their period while writers are
+//! evicted (each file fsynced once per checkpoint).
 //!
 //! The seed is printed; `LFCRASH_SEED=<seed>` replays a run.
 #![allow(clippy::unwrap_used)]
@@ -119,9 +120,6 @@ fn kill9_at_20_random_moments_of_ingest_loses_nothing_checkpointed() {
 }
 
 #[test]
-#[ignore = "node bug: in checkpoint mode every writer eviction queues its own fsync of the closed \
-            bucket (SyncItems not merged by path), so with Puts over more buckets than the 3 open \
-            writers a checkpoint makes thousands of fsyncs and lands seconds late"]
 fn checkpoints_keep_their_period_while_writers_are_evicted() {
     let seed = ingest::seed();
     println!("seed {seed} (LFCRASH_SEED={seed} replays it)");
@@ -162,9 +160,6 @@ fn checkpoints_keep_their_period_while_writers_are_evicted() {
 }
 
 #[test]
-#[ignore = "node bug: a crash before the first checkpoint (no checkpoint.dat yet) is taken for a \
-            clean shutdown, so a torn tail is not cut and every record appended behind it, \
-            acknowledged and in group mode fsynced, is unreadable"]
 fn a_torn_tail_left_before_the_first_checkpoint_is_cut() {
     for mode in ["group", "checkpoint"] {
         // checkpoint_commit_seconds stays 300: no checkpoint happens.
@@ -204,9 +199,9 @@ fn power_loss_round(mode: &str, rng: &mut Rng, tear: bool, what: &str) {
     node.start();
     let mut model = Model::default();
     let ingest = Ingest::start(node.addr(), 0, 0, Rng(rng.next()), PAUSE);
-    // Torn tails only after a checkpoint while a_torn_tail_left_before_the_first_checkpoint_is_cut
-    // is a known node bug.
-    let after_checkpoint = mode == "checkpoint" || tear;
+    // Checkpoint mode kills after a checkpoint, so there is one to keep; group mode (torn or
+    // not) at any moment, before the first checkpoint too (the start's marker finds the crash).
+    let after_checkpoint = mode == "checkpoint";
     let kill_after = kill_moment(rng, after_checkpoint, &journal_path(&node), 0);
     node.kill9();
     let sent = ingest.join();
