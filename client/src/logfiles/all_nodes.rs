@@ -3,7 +3,7 @@
 //! `reconnect_timeout`. A node that cannot be reached fails the call: a sum, a list or a removal
 //! that skipped a node would be reported as a success it is not.
 
-use super::{check_channel, encode, read_reply, read_status, LogfilesClient};
+use super::{check_channel, encode, LogfilesClient};
 use crate::conn::{Conn, ConnError};
 use crate::error::ClientError;
 use crate::pool::Retry;
@@ -25,7 +25,7 @@ impl LogfilesClient {
     pub fn channels(&self) -> Result<Vec<String>, ClientError> {
         let cmd = LogfilesCommand::GetChannels;
         let per_node = self.on_all_nodes(cmd, &encode(&LogfilesRequest::GetChannels), |c| {
-            read_reply(c, cmd, |reply| match reply {
+            c.read_reply(cmd, |reply| match reply {
                 LogfilesReply::Channels(names) => Ok(names
                     .iter()
                     .map(|n| String::from_utf8_lossy(n).into_owned())
@@ -60,7 +60,7 @@ impl LogfilesClient {
     pub fn num_connections(&self) -> Result<Vec<(SocketAddr, u64)>, ClientError> {
         let cmd = LogfilesCommand::GetNumConnections;
         self.on_all_nodes(cmd, &encode(&LogfilesRequest::GetNumConnections), |c| {
-            read_reply(c, cmd, |reply| match reply {
+            c.read_reply(cmd, |reply| match reply {
                 LogfilesReply::NumConnections { count, .. } => Ok(count),
                 _ => Err(ProtocolError::Malformed(
                     "unexpected reply to GetNumConnections",
@@ -77,14 +77,14 @@ impl LogfilesClient {
         let req = encode(&LogfilesRequest::RemoveChannel {
             channel: channel.as_bytes(),
         });
-        self.on_all_nodes(cmd, &req, |c| read_status(c, cmd))?;
+        self.on_all_nodes(cmd, &req, |c| c.read_status(cmd))?;
         Ok(())
     }
 
     fn size_of(&self, cmd: LogfilesCommand, req: &[u8]) -> Result<LogfilesSize, ClientError> {
         let per_node = self
             .on_all_nodes(cmd, req, |c| {
-                read_reply(c, cmd, |reply| match reply {
+                c.read_reply(cmd, |reply| match reply {
                     LogfilesReply::Size { records, bytes, .. } => {
                         Ok(LogfilesSize { records, bytes })
                     }

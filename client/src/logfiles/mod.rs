@@ -29,7 +29,6 @@ pub use read::Filter;
 pub use records::{Records, READ_AHEAD};
 
 use crate::config::ClientConfig;
-use crate::conn::{Conn, ConnError};
 use crate::error::ClientError;
 use crate::failover::FailoverNode;
 use crate::nodes_file::read_nodes_file;
@@ -39,8 +38,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use swarm_protocol::channel::is_valid_channel_name;
-use swarm_protocol::logfiles::{LogfilesCommand, LogfilesReply, LogfilesRequest};
-use swarm_protocol::{ProtocolError, Status};
+use swarm_protocol::logfiles::LogfilesRequest;
 
 /// The longest value the client sends: the largest a 64 KiB read batch can return (65,504
 /// bytes, a record's two length prefixes and its 16-digit key taking the rest). The original
@@ -144,29 +142,4 @@ fn encode(req: &LogfilesRequest<'_>) -> Vec<u8> {
     let mut out = Vec::new();
     req.encode(&mut out);
     out
-}
-
-/// Reads the reply to `cmd`: a non-`Ok` status becomes [`ConnError::Status`]; an `Ok` reply is
-/// handed to `map`, which keeps what it needs.
-fn read_reply<T>(
-    conn: &mut Conn,
-    cmd: LogfilesCommand,
-    mut map: impl FnMut(LogfilesReply<'_>) -> Result<T, ProtocolError>,
-) -> Result<T, ConnError> {
-    conn.decode(|b| {
-        let (reply, used) = LogfilesReply::decode(cmd, b)?;
-        let mapped = match reply {
-            LogfilesReply::Status(s) if s != Status::Ok => Err(ConnError::Status(s)),
-            other => map(other).map_err(ConnError::Protocol),
-        };
-        Ok((mapped, used))
-    })?
-}
-
-/// Reads a reply that is a bare status (Put, PutBatch, RemoveChannel, the heads of the streams).
-fn read_status(conn: &mut Conn, cmd: LogfilesCommand) -> Result<(), ConnError> {
-    read_reply(conn, cmd, |reply| match reply {
-        LogfilesReply::Status(_) => Ok(()),
-        _ => Err(ProtocolError::Malformed("unexpected reply")),
-    })
 }

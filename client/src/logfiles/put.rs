@@ -8,9 +8,7 @@
 //! the records; they are sent to the next node, as the original client's resent batches, so
 //! they may be stored twice (a logfiles channel keeps duplicates, "PutDup"), never lost.
 
-use super::{
-    check_channel, check_value, encode, read_status, LogfilesClient, LOGFILES_MAX_VALUE_LEN,
-};
+use super::{check_channel, check_value, encode, LogfilesClient, LOGFILES_MAX_VALUE_LEN};
 use crate::error::ClientError;
 use crate::failover::{failover, Attempt};
 use crate::pool::Retry;
@@ -97,7 +95,7 @@ impl LogfilesClient {
         failover(&self.nodes, start, cmd, &self.config, |node| {
             let sent = node.pool.request(cmd, Retry::Failover, |c| {
                 c.send(req)?;
-                read_status(c, cmd)
+                c.read_status(cmd)
             });
             match sent {
                 Ok(()) => Attempt::Done(()),

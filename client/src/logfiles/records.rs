@@ -14,7 +14,6 @@
 //! node's socket down, wakes backoff sleeps and joins the threads; a thread in the middle of a
 //! connect or a handshake ends after `connect_timeout` or `io_timeout` at the longest.
 
-use super::read_status;
 use crate::conn::{Conn, ConnError};
 use crate::error::ClientError;
 use crate::failover::{FailoverNode, Health};
@@ -194,7 +193,7 @@ impl Reader {
                     )));
                 }
                 c.send(&self.req)?;
-                read_status(c, self.cmd)
+                c.read_status(self.cmd)
             });
             if self.stop.stopped() {
                 return Err(None);

@@ -11,6 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 use swarm_protocol::batch::{pair_size, DEFAULT_BATCH_SIZE};
 use swarm_protocol::key::KEY_HEX_LEN;
+use swarm_protocol::logfiles::LogfilesCommand;
+use swarm_protocol::Status;
 
 pub(super) fn config() -> ClientConfig {
     ClientConfig::default()

@@ -8,6 +8,8 @@ use crate::error::Command;
 use crate::fake_logfiles::FakeLogfiles;
 use std::thread;
 use std::time::{Duration, Instant};
+use swarm_protocol::logfiles::LogfilesCommand;
+use swarm_protocol::Status;
 
 type Record = (u64, Vec<u8>);
 

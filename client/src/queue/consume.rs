@@ -17,7 +17,7 @@
 //! removed node, or dropping the consumer loses: the records in the sockets, plus at most
 //! [`CONSUME_AHEAD`] records read and queued here but not yet returned by `next`.
 
-use super::{check_channel, encode, read_status, QueueClient};
+use super::{check_channel, encode, QueueClient};
 use crate::config::ClientConfig;
 use crate::conn::{Conn, ConnError};
 use crate::error::ClientError;
@@ -188,10 +188,7 @@ impl Reader {
         if !self.stop.register(self.index, &conn) {
             return End::Stopped;
         }
-        if let Err(e) = conn
-            .send(&self.req)
-            .and_then(|()| read_status(&mut conn, cmd))
-        {
+        if let Err(e) = conn.send(&self.req).and_then(|()| conn.read_status(cmd)) {
             return lost(e);
         }
         // Records may be rare: only the node, keep-alive or the drop ends a read.

@@ -33,7 +33,6 @@ pub use consume::{Consumer, CONSUME_AHEAD};
 pub use produce::{Producer, PRODUCE_BUFFER};
 
 use crate::config::ClientConfig;
-use crate::conn::{Conn, ConnError};
 use crate::error::ClientError;
 use crate::failover::FailoverNode;
 use crate::nodes_file::read_nodes_file;
@@ -42,8 +41,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::AtomicUsize;
 use swarm_protocol::channel::is_valid_channel_name;
-use swarm_protocol::queue::{QueueCommand, QueueReply, QueueRequest};
-use swarm_protocol::{ProtocolError, Status, MAX_ARRAY_LEN};
+use swarm_protocol::queue::QueueRequest;
+use swarm_protocol::MAX_ARRAY_LEN;
 
 /// A client for a set of queue nodes. Share it between threads by reference (or in an `Arc`):
 /// every call takes `&self` and uses its own pooled connection.
@@ -139,29 +138,4 @@ fn encode(req: &QueueRequest<'_>) -> Vec<u8> {
     let mut out = Vec::new();
     req.encode(&mut out);
     out
-}
-
-/// Reads the reply to `cmd`: a non-`Ok` status becomes [`ConnError::Status`]; an `Ok` reply is
-/// handed to `map`, which keeps what it needs.
-fn read_reply<T>(
-    conn: &mut Conn,
-    cmd: QueueCommand,
-    mut map: impl FnMut(QueueReply<'_>) -> Result<T, ProtocolError>,
-) -> Result<T, ConnError> {
-    conn.decode(|b| {
-        let (reply, used) = QueueReply::decode(cmd, b)?;
-        let mapped = match reply {
-            QueueReply::Status(s) if s != Status::Ok => Err(ConnError::Status(s)),
-            other => map(other).map_err(ConnError::Protocol),
-        };
-        Ok((mapped, used))
-    })?
-}
-
-/// Reads a reply that is a bare status (Push, RemoveChannel, the heads of the streams).
-fn read_status(conn: &mut Conn, cmd: QueueCommand) -> Result<(), ConnError> {
-    read_reply(conn, cmd, |reply| match reply {
-        QueueReply::Status(_) => Ok(()),
-        _ => Err(ProtocolError::Malformed("unexpected reply")),
-    })
 }

@@ -7,7 +7,7 @@
 //! 10). When its connection breaks after the request was sent, whether the node stored the
 //! record is unknown: it is not sent elsewhere ([`ClientError::OutcomeUnknown`]).
 
-use super::{check_channel, check_record, encode, read_reply, read_status, QueueClient};
+use super::{check_channel, check_record, encode, QueueClient};
 use crate::error::{ClientError, NodeFailure};
 use crate::failover::{failover, Attempt, FailoverNode};
 use crate::pool::Retry;
@@ -46,7 +46,7 @@ impl QueueClient {
         failover(&self.nodes, start, cmd, &self.config, |node| {
             let pushed = node.pool.request(cmd, Retry::Failover, |c| {
                 c.send(&req)?;
-                read_status(c, cmd)
+                c.read_status(cmd)
             });
             match pushed {
                 Ok(()) => Attempt::Done(()),
@@ -75,7 +75,7 @@ impl QueueClient {
         let popped = failover(&self.nodes, start, cmd, &self.config, |node| {
             let value = node.pool.request(cmd, Retry::Failover, |c| {
                 c.send(&req)?;
-                read_reply(c, cmd, |reply| match reply {
+                c.read_reply(cmd, |reply| match reply {
                     QueueReply::Value(v) => Ok(v.to_vec()),
                     _ => Err(ProtocolError::Malformed("unexpected reply to Pop")),
                 })
@@ -184,7 +184,7 @@ fn push_multi_on(
     let reply = node.pool.request(cmd, Retry::Failover, |c| {
         sent = true;
         c.send(&req)?;
-        read_reply(c, cmd, |reply| match reply {
+        c.read_reply(cmd, |reply| match reply {
             QueueReply::Failed(names) => Ok(names.iter().map(|n| n.to_vec()).collect()),
             _ => Err(ProtocolError::Malformed("unexpected reply to PushMulti2")),
         })
