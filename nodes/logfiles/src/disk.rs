@@ -132,6 +132,7 @@ pub struct Disk {
     open: Pool<OpenJob, LogfilesEvent>,
     sync: Pool<SyncPoolJob, LogfilesEvent>,
     scan: Pool<ScanPoolJob, LogfilesEvent>,
+    mailbox: Mailbox<LogfilesEvent>,
 }
 
 /// Milliseconds since the epoch.
@@ -162,7 +163,18 @@ impl Disk {
         let scan = Pool::new("scan", scan_threads, QUEUE, mailbox.clone(), || {
             |job: ScanPoolJob| Some(run_scan(job))
         })?;
-        Ok(Disk { open, sync, scan })
+        Ok(Disk {
+            open,
+            sync,
+            scan,
+            mailbox: mailbox.clone(),
+        })
+    }
+
+    /// Sends the service `event` in the loop's next turn, after the connections of this one
+    /// were handled.
+    pub fn next_turn(&self, event: LogfilesEvent) {
+        self.mailbox.post_node(event);
     }
 
     /// Queues a bucket open (its result goes to the service).

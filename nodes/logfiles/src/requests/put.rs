@@ -415,7 +415,9 @@ impl Writes {
             return;
         }
         if self.window.is_zero() {
-            self.start_group_sync(disk);
+            // At the end of this loop turn: every write read in it shares the fsync.
+            disk.next_turn(LogfilesEvent::GroupDue);
+            self.group.window = true;
         } else if disk.sync(SyncPoolJob::Window(self.window)).is_ok() {
             self.group.window = true;
         } else {
