@@ -32,6 +32,33 @@ pub fn compress(raw: &[u8]) -> Vec<u8> {
     lzo1x::compress(raw, lzo1x::CompressLevel::new(3))
 }
 
+/// `raw` as an LZO1X stream of literals only (one literal run, then the end marker): what
+/// liblzo2's compressor emits for data it finds no match in, made without searching, so any
+/// LZO1X decompressor reads it. For batches that do not compress (random or encrypted values),
+/// where LZO's search costs time and saves nothing.
+pub fn store(raw: &[u8]) -> Vec<u8> {
+    let len = raw.len();
+    let mut out = Vec::with_capacity(len + 8 + len / 255);
+    if len == 0 {
+        // Nothing but the end marker, as liblzo2 makes for empty input.
+    } else if len <= 238 {
+        // The first literal run's short form: one byte, len + 17.
+        out.push((len + 17) as u8);
+    } else {
+        // A literal run of t + 3 literals: t = 0 extended by zero bytes (255 each) and a last
+        // byte r (1..=255) for t - 15.
+        let x = len - 3 - 15;
+        let zeros = (x - 1) / 255;
+        out.push(0);
+        out.resize(out.len() + zeros, 0);
+        out.push((x - 255 * zeros) as u8);
+    }
+    out.extend_from_slice(raw);
+    // End of stream: an M4 match of distance 0.
+    out.extend_from_slice(&[0x11, 0, 0]);
+    out
+}
+
 /// Collects items up to a capacity, then compresses them into one wire array.
 #[derive(Debug)]
 pub struct BatchBuilder {
@@ -95,12 +122,26 @@ impl BatchBuilder {
     /// Compresses the collected items and appends them to `out` as one wire array
     /// (`u64 array length`, `u64 uncompressed length`, LZO bytes); then starts a new batch.
     pub fn finish_into(&mut self, out: &mut Vec<u8>) {
-        let compressed = compress(&self.raw);
-        put_u64(out, 8 + compressed.len() as u64);
+        self.finish_with(out, false);
+    }
+
+    /// [`BatchBuilder::finish_into`], with the batch compressed by LZO1X-1, or with `stored`
+    /// written as literals ([`store`]); returns whether compressing saved at least 1/16 of the
+    /// batch (always `false` when stored), so a caller can stop compressing data that does not
+    /// compress.
+    pub fn finish_with(&mut self, out: &mut Vec<u8>, stored: bool) -> bool {
+        let body = if stored {
+            store(&self.raw)
+        } else {
+            compress(&self.raw)
+        };
+        let paid = !stored && body.len() + self.raw.len() / 16 <= self.raw.len();
+        put_u64(out, 8 + body.len() as u64);
         put_u64(out, self.raw.len() as u64);
-        out.extend_from_slice(&compressed);
+        out.extend_from_slice(&body);
         self.raw.clear();
         self.items = 0;
+        paid
     }
 }
 
@@ -202,6 +243,47 @@ impl<'a> Iterator for Pairs<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_streams_decompress_at_every_length_form() {
+        for len in [
+            0usize, 1, 2, 3, 4, 17, 18, 19, 238, 239, 240, 273, 274, 529, 530, 65_536,
+        ] {
+            let raw: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let s = store(&raw);
+            let mut back = vec![0u8; len];
+            lzo1x::decompress(&s, &mut back).unwrap_or_else(|e| panic!("{len}: {e:?}"));
+            assert_eq!(back, raw, "{len}");
+            assert_eq!(&s[s.len() - 3..], &[0x11, 0, 0]);
+        }
+        assert_eq!(store(&[]), [0x11, 0, 0], "liblzo2's form of nothing");
+    }
+
+    #[test]
+    fn finish_with_says_whether_compressing_paid() {
+        let mut b = BatchBuilder::new(DEFAULT_BATCH_SIZE);
+        assert!(b.try_push_pair(b"0000000000000001", &[b'a'; 1000]));
+        let mut out = Vec::new();
+        assert!(b.finish_with(&mut out, false), "repetitive values compress");
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let noise: Vec<u8> = (0..1000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        assert!(b.try_push_pair(b"0000000000000002", &noise));
+        let mut out2 = Vec::new();
+        assert!(!b.finish_with(&mut out2, false), "noise does not");
+        assert!(b.try_push_pair(b"0000000000000002", &noise));
+        let mut out3 = Vec::new();
+        assert!(!b.finish_with(&mut out3, true));
+        let raw = decompress(&out3[8..]).unwrap();
+        let pairs: Vec<_> = Pairs::new(&raw).map(|p| p.unwrap()).collect();
+        assert_eq!(pairs, [(&b"0000000000000002"[..], &noise[..])]);
+    }
     use crate::wire::Reader;
     use proptest::prelude::*;
 

@@ -157,3 +157,74 @@ fn pipelined_group_puts_share_fsyncs_and_replies_stay_in_order() {
     );
     node.stop();
 }
+
+/// Batches of values LZO cannot shrink by 1/16 (here 1 KB of noise each: the keys and lengths
+/// beside them are too little to compress) go out as LZO literal runs (no search), which decode
+/// like any other; values that compress stay compressed.
+#[test]
+fn incompressible_values_are_sent_as_literals_and_text_stays_compressed() {
+    let mut node = LogfilesNode::new(BIN, &[]);
+    node.start();
+    let mut c = node.connect();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let noise: Vec<Record> = (0..600u64)
+        .map(|i| {
+            let v = (0..1000)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 32) as u8
+                })
+                .collect();
+            (i, v)
+        })
+        .collect();
+    let text: Vec<Record> = (0..3000u64)
+        .map(|i| {
+            (
+                i,
+                format!("GET /imp?aid=google&vw={}&ts=1466000000 HTTP/1.1", i % 7).into_bytes(),
+            )
+        })
+        .collect();
+    c.put_all(b"noise", &noise);
+    c.put_all(b"text", &text);
+    for (ch, want, stored_expected) in [(&b"noise"[..], &noise, true), (&b"text"[..], &text, false)]
+    {
+        let req = swarm_protocol::logfiles::LogfilesRequest::GetAll { channel: ch };
+        c.send_logfiles(&req);
+        assert_eq!(c.read_n(4), swarm_testkit::OK);
+        let (mut got, mut stored, mut batches) = (Vec::new(), 0, 0);
+        loop {
+            let a = c.read_array();
+            if a.is_empty() {
+                break;
+            }
+            let raw_len = u64::from_le_bytes(a[..8].try_into().unwrap()) as usize;
+            if raw_len == 0 {
+                continue;
+            }
+            batches += 1;
+            // A literal run: its header, the raw bytes, the 3-byte end marker.
+            if a.len() - 8 >= raw_len + 4 && a[8] == 0 {
+                stored += 1;
+            }
+            let raw = swarm_protocol::batch::decompress(&a).unwrap();
+            for p in swarm_protocol::batch::Pairs::new(&raw) {
+                let (k, v) = p.unwrap();
+                got.push((swarm_protocol::key::parse_key(k).unwrap(), v.to_vec()));
+            }
+        }
+        assert_eq!(&got, want);
+        if stored_expected {
+            assert!(
+                stored + 1 >= batches,
+                "{stored} of {batches} batches stored"
+            );
+        } else {
+            assert_eq!(stored, 0, "text compresses");
+        }
+    }
+    node.stop();
+}

@@ -11,8 +11,9 @@
 //! again while the client reads, parks it (no file, no buffer held) while it does not.
 //!
 //! Differences from the original (docs/DIFFERENCES.md): range bounds are compared as numbers
-//! (it compared hex strings), and a regex is the `regex` crate's linear-time engine (no
-//! backtracking limit to hit).
+//! (it compared hex strings), a regex is the `regex` crate's linear-time engine (no
+//! backtracking limit to hit), and batches of values LZO cannot shrink are sent as LZO literal
+//! runs, which every LZO1X decompressor reads, without the search ([`STORE_RUN`]).
 
 use crate::matcher::{Matcher, MatcherError};
 use crate::storage::scan::RangeScan;
@@ -30,6 +31,9 @@ pub const TURN_READ: u64 = 8 * 1024 * 1024;
 /// A scan that has sent nothing for this long sends what it has (an empty batch if nothing
 /// matched yet), so a client's read timeout does not fire during a long filtered scan.
 pub const KEEPALIVE: Duration = Duration::from_secs(1);
+/// Batches sent as plain literals after one that LZO could not shrink by 1/16, before LZO is
+/// tried again: values that do not compress (random, encrypted) cost no search.
+pub const STORE_RUN: u32 = 16;
 /// The largest value a batch can carry (a pair of a 16-byte key and the value in 64 KiB).
 pub const MAX_BATCH_VALUE: usize = swarm_protocol::logfiles::MAX_VALUE_LEN;
 
@@ -75,6 +79,8 @@ pub struct ScanCursor {
     started: bool,
     /// When output was last produced.
     last_output: Instant,
+    /// Batches still to send as literals (see [`STORE_RUN`]).
+    store_left: u32,
     /// Records and value bytes sent.
     pub sent: (u64, u64),
 }
@@ -107,6 +113,7 @@ impl ScanCursor {
             value: Vec::new(),
             started: false,
             last_output: Instant::now(),
+            store_left: 0,
             sent: (0, 0),
         }
     }
@@ -150,7 +157,7 @@ impl ScanCursor {
             let key = match scan.next_into(&mut self.value) {
                 Ok(Some(k)) => k,
                 Ok(None) => {
-                    self.batch.finish_into(&mut wire);
+                    self.finish_batch(&mut wire);
                     encode_stream_end(&mut wire);
                     return self.output(wire, true, None);
                 }
@@ -172,7 +179,7 @@ impl ScanCursor {
             }
         }
         if wire.is_empty() && self.last_output.elapsed() >= KEEPALIVE {
-            self.batch.finish_into(&mut wire);
+            self.finish_batch(&mut wire);
         }
         if !wire.is_empty() {
             self.last_output = Instant::now();
@@ -209,6 +216,22 @@ impl ScanCursor {
         Ok(())
     }
 
+    /// Sends the batch: LZO1X-1 compressed, or as literals while values do not compress.
+    fn finish_batch(&mut self, wire: &mut Vec<u8>) {
+        if self.batch.is_empty() {
+            // The last or a keepalive batch: says nothing about the values.
+            self.batch.finish_into(wire);
+            return;
+        }
+        let stored = self.store_left > 0;
+        let paid = self.batch.finish_with(wire, stored);
+        if stored {
+            self.store_left -= 1;
+        } else if !paid {
+            self.store_left = STORE_RUN;
+        }
+    }
+
     fn push(&mut self, key: u64, wire: &mut Vec<u8>) {
         if self.value.len() > MAX_BATCH_VALUE {
             log::warn!(
@@ -221,7 +244,7 @@ impl ScanCursor {
         }
         let hex = format_key(key);
         if !self.batch.try_push_pair(&hex, &self.value) {
-            self.batch.finish_into(wire);
+            self.finish_batch(wire);
             // An empty batch takes any value up to MAX_BATCH_VALUE.
             let _ = self.batch.try_push_pair(&hex, &self.value);
         }
