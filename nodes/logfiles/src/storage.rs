@@ -57,6 +57,17 @@ impl Channel {
     }
 }
 
+/// One channel's writers, for [`ChannelPut::put`] as [`Storage::put`] without the lookup.
+#[derive(Debug)]
+pub struct ChannelPut<'a>(&'a mut Channel);
+
+impl ChannelPut<'_> {
+    /// [`Storage::put`] into this channel.
+    pub fn put(&mut self, key: u64, value: &[u8]) -> Result<(), PutError> {
+        self.0.put(key, value)
+    }
+}
+
 /// What [`Storage::open`] found and did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct OpenReport {
@@ -186,6 +197,11 @@ impl Storage {
             return ch.put(key, value);
         }
         self.channel_mut(channel).put(key, value)
+    }
+
+    /// `channel`'s writers, looked up once for many records (a PutBatch).
+    pub fn channel_put(&mut self, channel: &str) -> ChannelPut<'_> {
+        ChannelPut(self.channel_mut(channel))
     }
 
     /// Installs a bucket opened on a worker for `channel` (creating the channel in memory if

@@ -2,6 +2,8 @@
 //! format (v1 with parity for new files, legacy for old ones, which stay legacy, as the
 //! original's `TestLegacyWrite` demands). Each record is built in one buffer and handed to the
 //! sink in one `write_all`, so a buffered sink never splits a small record across two writes.
+//! (The logfiles node encodes records straight into its own write buffers with
+//! [`encode_record`]; the writer serves tools and tests.)
 
 use super::{
     parity, BucketFormat, HEADER_LEN, LEGACY_RECORD_HEADER_LEN, MAGIC, MAX_VALUE_LEN, VERSION_1,

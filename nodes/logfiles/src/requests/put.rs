@@ -259,6 +259,7 @@ impl Writes {
                 let len = raw.len();
                 let mut pairs = Pairs::new(&raw[*pos..]);
                 let mut outcome = Outcome::Done(Status::Ok);
+                let mut channel = self.storage.channel_put(&w.channel);
                 while let Some(pair) = pairs.next() {
                     let (key, value) = pair.map_err(|e| format!("PutBatch: {e}"))?;
                     let key = parse_key(key).map_err(|e| format!("PutBatch: {e}"))?;
@@ -270,7 +271,7 @@ impl Writes {
                         outcome = Outcome::Done(Status::OutOfMemory);
                         break;
                     }
-                    match self.storage.put(&w.channel, key, value) {
+                    match channel.put(key, value) {
                         Ok(()) => {
                             stats.handled(1, value.len() as u64);
                             w.wrote = true;

@@ -20,12 +20,13 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use swarm_protocol::bucket::path::{
     bucket_file_name, bucket_first_key, bucket_of, slot_dir_name, slot_of,
 };
-use swarm_protocol::bucket::{BucketError, BucketFormat, BucketWriter, HEADER_LEN};
+use swarm_protocol::bucket::{encode_header, encode_record, record_len};
+use swarm_protocol::bucket::{BucketError, BucketFormat, HEADER_LEN};
 
 /// Buckets a channel keeps open for writing (the original's `max_files`).
 pub const MAX_OPEN_WRITERS: usize = 3;
@@ -196,7 +197,12 @@ pub enum PutError {
 struct Open {
     first_key: u64,
     path: PathBuf,
-    writer: BucketWriter<BufWriter<File>>,
+    /// The file, opened for appending.
+    file: File,
+    /// The file's format.
+    format: BucketFormat,
+    /// Whole records not handed to the OS yet (at most the buffer size, or one record).
+    buf: Vec<u8>,
     /// The file's length with everything written so far (buffered bytes included).
     len: u64,
     /// Its length at the last fsync handed out.
@@ -204,6 +210,19 @@ struct Open {
     /// Its length in the last checkpoint (or when opened).
     checkpointed: u64,
     last_used: u64,
+}
+
+impl Open {
+    /// Hands the buffered records to the OS.
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            (&self.file)
+                .write_all(&self.buf)
+                .map_err(named(&self.path, "write to"))?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
 }
 
 /// A file to fsync and the length the fsync makes durable.
@@ -253,10 +272,13 @@ impl ChannelWriter {
             return Err(PutError::NotOpen { first_key });
         };
         o.last_used = self.clock;
-        let n = o
-            .writer
-            .write_record(key, value)
-            .map_err(|e| PutError::Io(named(&o.path, "write to")(e)))?;
+        let n = record_len(o.format, value.len());
+        // Whole records reach the OS: a record that does not fit what is buffered goes in the
+        // next write.
+        if o.buf.len() as u64 + n > self.buffer_size as u64 && !o.buf.is_empty() {
+            o.flush().map_err(PutError::Io)?;
+        }
+        encode_record(o.format, key, value, &mut o.buf);
         o.len += n;
         Ok(n)
     }
@@ -280,20 +302,22 @@ impl ChannelWriter {
             self.close(o)?;
         }
         self.clock += 1;
-        let out = BufWriter::with_capacity(self.buffer_size, b.file);
-        let (writer, len) = match b.format {
-            Some(f) => (BucketWriter::append(out, f), b.len),
-            None => (
-                BucketWriter::create(out).map_err(named(&b.path, "write to"))?,
-                HEADER_LEN,
-            ),
+        let mut buf = Vec::with_capacity(self.buffer_size);
+        let (format, len) = match b.format {
+            Some(f) => (f, b.len),
+            None => {
+                encode_header(&mut buf);
+                (BucketFormat::V1, HEADER_LEN)
+            }
         };
         // A new file's length on disk is 0 until its header is flushed: that is what a
         // checkpoint taken before then may promise.
         self.open.push(Open {
             first_key: b.first_key,
             path: b.path,
-            writer,
+            file: b.file,
+            format,
+            buf,
             len,
             synced: b.len.min(len),
             checkpointed: b.len.min(len),
@@ -303,7 +327,7 @@ impl ChannelWriter {
     }
 
     fn close(&mut self, mut o: Open) -> io::Result<()> {
-        o.writer.flush().map_err(named(&o.path, "write to"))?;
+        o.flush()?;
         if o.len > o.checkpointed {
             self.checkpoint.insert(o.first_key, o.len);
         }
@@ -325,7 +349,7 @@ impl ChannelWriter {
     /// fsync).
     pub fn flush(&mut self) -> io::Result<()> {
         for o in &mut self.open {
-            o.writer.flush().map_err(named(&o.path, "write to"))?;
+            o.flush()?;
         }
         Ok(())
     }
@@ -340,9 +364,7 @@ impl ChannelWriter {
                 // Open again after a close: its handle's fsync covers the closed entry too.
                 items.retain(|i| i.path != o.path);
                 let file = o
-                    .writer
-                    .get_ref()
-                    .get_ref()
+                    .file
                     .try_clone()
                     .map_err(named(&o.path, "duplicate the handle of"))?;
                 items.push(SyncItem {
