@@ -29,8 +29,11 @@ pub const DEFAULT_CHECKPOINT_COMMIT_SECONDS: u64 = 300;
 pub const DEFAULT_WORKERS: usize = 20;
 /// `[Options_Dls] write_buffer_size` default: bytes buffered per open bucket writer.
 pub const DEFAULT_WRITE_BUFFER_SIZE: usize = 65_536;
-/// `[Options_Dls] group_commit_ms` default (ours).
-pub const DEFAULT_GROUP_COMMIT_MS: u64 = 2;
+/// `[Options_Dls] group_commit_ms` default (ours): 0, the fsync of a group starts at the loop's
+/// next turn, covering every write read in this one (and every write arriving while an fsync
+/// runs waits for the next). Measured on the development machine, a 2 ms window halved group
+/// throughput at 50 connections and doubled p50 latency, with no better batching.
+pub const DEFAULT_GROUP_COMMIT_MS: u64 = 0;
 /// The section the original node reads.
 pub const OPTIONS_SECTION: &str = "Options_Dls";
 /// The spelling of the original's example configs, read as well.
@@ -78,7 +81,8 @@ pub struct LogfilesConfig {
     pub write_buffer_size: usize,
     /// `[Options_Dls] sync_mode`.
     pub sync_mode: SyncMode,
-    /// `[Options_Dls] group_commit_ms`: the window one group fsync covers.
+    /// `[Options_Dls] group_commit_ms`: how long the first write of a group waits for others
+    /// before the fsync starts (0: the loop's next turn).
     pub group_commit_ms: u64,
     /// The directory of `[LOG.Root] file`: root.log, and stats.log unless `[STATS] file_name`
     /// says otherwise.

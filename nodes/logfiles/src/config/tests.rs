@@ -28,7 +28,7 @@ fn example_config_loads_without_warnings() {
     assert_eq!(c.workers, 20);
     assert_eq!(c.write_buffer_size, 65_536);
     assert_eq!(c.sync_mode, SyncMode::Checkpoint);
-    assert_eq!(c.group_commit_ms, 2);
+    assert_eq!(c.group_commit_ms, 0);
     assert_eq!(c.pid_lock, None);
     assert_eq!(c.server.stats_file, Some(PathBuf::from("log/stats.log")));
     assert_eq!(warnings(text), Vec::<String>::new());

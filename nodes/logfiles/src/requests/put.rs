@@ -15,9 +15,11 @@
 //! with the open; every write that needs the same bucket meanwhile waits for the same open, and
 //! all of them are written the moment it is installed (so no other bucket's install can evict
 //! it first). In sync mode `checkpoint` the reply goes out once the record is buffered (the
-//! original's); in `group` mode the connection waits for an fsync that covers the write: the
-//! first write of a group starts a `group_commit_ms` window, then one fsync covers every write
-//! made until it started.
+//! original's); in `group` mode the reply waits in the session for an fsync that covers the
+//! write while the connection goes on with its next requests ([`Writes::defer`]): the first
+//! write of a group schedules the fsync for the loop's next turn (or after
+//! `group_commit_ms`, if set), and one fsync covers every write made until it started; writes
+//! arriving while it runs are covered by the next, which starts as soon as it ends.
 
 use crate::config::SyncMode;
 use crate::disk::{unix_ms, Disk, LogfilesEvent, OpenJob, SyncJob, SyncPoolJob};
