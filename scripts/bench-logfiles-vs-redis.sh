@@ -16,7 +16,8 @@
 #   - the same against the group-commit node and Redis with appendfsync always (timed runs);
 #   - PutBatch of 64 KiB raw batches from a few connections, into both nodes, vs
 #     `dd bs=1M count=1024 conv=fdatasync` into the same dir (a `sync` before each);
-#   - one GetRange of the 1,000,000 prefilled records vs XRANGE pages of COUNT 10000;
+#   - one GetRange of the 1,000,000 prefilled records vs XRANGE pages of COUNT 10000, and
+#     `swarm-bench lzo` (LZO1X-1 alone over as many records: the floor of a scan);
 # and prints one table of medians with the ratios and the issue's targets. Stops only the
 # processes it started; raw output goes to the log.
 #
@@ -163,23 +164,29 @@ dd_write() {
   secs=$(sed -n 's/.* copied, \([0-9.]*\) s.*/\1/p' <<<"$out")
   add "pb_value_mb_per_s/dd" "$(awk -v s="$secs" -v n="$DD_MB" 'BEGIN {if (s > 0) printf "%.1f", n * 1048576 / s / 1e6; else print "-"}')"
 }
-# scan SERVER ARGS...: one timed read of the prefilled log.
+# scan SERVER: one timed read of the prefilled log (`prefill SERVER`: the prefill alone).
+scan_args() {
+  echo scan --target "$(target_of "$1")" --addr "127.0.0.1:$(addr_of "$1")" --channel "$SCAN_CHANNEL" \
+    --records "$SCAN_RECORDS" --value-size "$VALUE_SIZE" --node-pid "$(pid_of "$1")"
+}
 scan() {
-  local t=$1 j f; shift
-  j=$(bench scan --target "$(target_of "$t")" --addr "127.0.0.1:$(addr_of "$t")" \
-    --channel "$SCAN_CHANNEL" --records "$SCAN_RECORDS" --value-size "$VALUE_SIZE" \
-    --node-pid "$(pid_of "$t")" "$@")
-  for f in records_per_s value_mb_per_s node_cpu_us_per_record node_cpu_util client_cpu_util \
-    prefill_records_per_s; do
-    add "scan_$f/$t" "$(jget $f "$j")"
+  local j f
+  j=$(bench $(scan_args "$1") --no-prefill --rounds 1)
+  for f in records_per_s value_mb_per_s node_cpu_us_per_record node_cpu_util client_cpu_util; do
+    add "scan_$f/$1" "$(jget $f "$j")"
   done
+}
+prefill() {
+  local j
+  j=$(bench $(scan_args "$1") --rounds 0)
+  add "scan_prefill_records_per_s/$1" "$(jget prefill_records_per_s "$j")"
 }
 
 declare -A R  # R[figure/op/pipeline/server] = "v1 v2 v3"
 
 # --- prefill of the scans ------------------------------------------------------------------
-scan node --rounds 0 >/dev/null
-scan redis --rounds 0 >/dev/null
+prefill node
+prefill redis
 
 # --- runs ----------------------------------------------------------------------------------
 for round in $(seq "$ROUNDS"); do
@@ -193,7 +200,10 @@ for round in $(seq "$ROUNDS"); do
   done
   for t in $batch; do putbatch "$t"; done
   dd_write
-  for t in $plain; do scan "$t" --no-prefill --rounds 1; done
+  for t in $plain; do scan "$t"; done
+  # The floor of a scan: LZO1X-1 alone over as many records in 64 KiB batches.
+  j=$(bench lzo --keys "$SCAN_RECORDS" --value-size "$VALUE_SIZE")
+  add scan_records_per_s/lzo "$(jget records_per_s "$j")"
 done
 
 # --- table ---------------------------------------------------------------------------------
@@ -239,7 +249,8 @@ done
   info "PutBatch records/s (ckpt | group)" "$(m pb_records_per_s/node)" "$(m pb_records_per_s/group)" "-"
   info "PutBatch node CPU cores (ckpt | grp)" "$(m pb_node_cpu_util/node)" "$(m pb_node_cpu_util/group)" "-"
   info "PutBatch p99 latency us (ckpt | grp)" "$(m pb_lat_p99_us/node)" "$(m pb_lat_p99_us/group)" "-"
-  row "GetRange vs XRANGE records/s" scan_records_per_s/node scan_records_per_s/redis - ">=" 5 ""
+  row "GetRange vs XRANGE records/s (LZO)" scan_records_per_s/node scan_records_per_s/redis \
+    scan_records_per_s/lzo ">=" 5 ""
   row "GetRange vs XRANGE value MB/s" scan_value_mb_per_s/node scan_value_mb_per_s/redis - ">=" "" ""
   row "scan server CPU us/record" scan_node_cpu_us_per_record/node \
     scan_node_cpu_us_per_record/redis - "<=" "" ""
