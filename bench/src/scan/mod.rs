@@ -163,7 +163,8 @@ pub fn run(args: &ScanArgs) -> Result<(), String> {
         .zip(cpu::cpu_seconds("self"))
         .map(|(a, b)| b - a);
     let secs = total.elapsed.as_secs_f64();
-    let per_s = |v: u64| Some(v as f64 / secs).filter(|r| r.is_finite());
+    // Per second of the timed reads; none without reads (--rounds 0).
+    let per_s = |v: f64| Some(v / secs).filter(|r| r.is_finite());
     let figures = [
         ("rounds", Some(f64::from(args.rounds))),
         ("records", Some(total.records as f64)),
@@ -174,17 +175,19 @@ pub fn run(args: &ScanArgs) -> Result<(), String> {
             prefill_s.map(|p| args.records as f64 / p),
         ),
         ("elapsed_s", Some(secs)),
-        ("records_per_s", per_s(total.records)),
-        ("value_mb_per_s", per_s(total.value_bytes).map(|b| b / 1e6)),
-        ("wire_mb_per_s", per_s(total.wire_bytes).map(|b| b / 1e6)),
+        ("records_per_s", per_s(total.records as f64)),
+        ("value_mb_per_s", per_s(total.value_bytes as f64 / 1e6)),
+        ("wire_mb_per_s", per_s(total.wire_bytes as f64 / 1e6)),
         ("node_cpu_s", node_cpu),
-        ("node_cpu_util", node_cpu.map(|c| c / secs)),
+        ("node_cpu_util", node_cpu.and_then(per_s)),
         (
             "node_cpu_us_per_record",
-            node_cpu.map(|c| c * 1e6 / total.records.max(1) as f64),
+            node_cpu
+                .filter(|_| total.records > 0)
+                .map(|c| c * 1e6 / total.records as f64),
         ),
         ("client_cpu_s", client_cpu),
-        ("client_cpu_util", client_cpu.map(|c| c / secs)),
+        ("client_cpu_util", client_cpu.and_then(per_s)),
     ];
     let mode = match args.target {
         ScanTarget::Logfiles => "scan-logfiles",
