@@ -9,8 +9,7 @@ use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
-use swarm_protocol::dht::{DhtCommand, DhtReply};
-use swarm_protocol::{DecodeError, ProtocolError, Reader, Status};
+use swarm_protocol::{DecodeError, ProtocolError, Reader, ReplyKind, Status};
 
 /// Initial (and resting) size of a connection's read buffer.
 const READ_BUF_SIZE: usize = 64 * 1024;
@@ -149,29 +148,28 @@ impl Conn {
         })
     }
 
-    /// Reads the head of the reply to `cmd`: a non-`Ok` status becomes
+    /// Reads the head of the reply to `cmd` (of any node kind): a non-`Ok` status becomes
     /// [`ConnError::Status`]; an `Ok` reply is handed to `map`, which keeps what it needs.
-    pub(crate) fn read_reply<T>(
+    pub(crate) fn read_reply<C: ReplyKind, T>(
         &mut self,
-        cmd: DhtCommand,
-        mut map: impl FnMut(DhtReply<'_>) -> Result<T, ProtocolError>,
+        cmd: C,
+        mut map: impl FnMut(C::Reply<'_>) -> Result<T, ProtocolError>,
     ) -> Result<T, ConnError> {
-        let head = self.decode(|b| {
-            let (reply, used) = DhtReply::decode(cmd, b)?;
-            let mapped = match reply {
-                DhtReply::Status(s) if s != Status::Ok => Err(ConnError::Status(s)),
-                other => map(other).map_err(ConnError::Protocol),
+        self.decode(|b| {
+            let (reply, used) = cmd.decode_reply(b)?;
+            let mapped = match C::bare_status(&reply) {
+                Some(s) if s != Status::Ok => Err(ConnError::Status(s)),
+                _ => map(reply).map_err(ConnError::Protocol),
             };
             Ok((mapped, used))
-        })?;
-        head
+        })?
     }
 
     /// Reads a reply that is a bare status (Put, Remove, RemoveChannel, PutBatch, stream heads).
-    pub(crate) fn read_status(&mut self, cmd: DhtCommand) -> Result<(), ConnError> {
-        self.read_reply(cmd, |reply| match reply {
-            DhtReply::Status(_) => Ok(()),
-            _ => Err(ProtocolError::Malformed("unexpected reply")),
+    pub(crate) fn read_status<C: ReplyKind>(&mut self, cmd: C) -> Result<(), ConnError> {
+        self.read_reply(cmd, |reply| match C::bare_status(&reply) {
+            Some(_) => Ok(()),
+            None => Err(ProtocolError::Malformed("unexpected reply")),
         })
     }
 
@@ -224,6 +222,7 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
     use std::thread;
+    use swarm_protocol::dht::DhtCommand;
     use swarm_protocol::wire::{put_array, put_u64};
     use swarm_protocol::MAX_ARRAY_LEN;
 

@@ -1,18 +1,19 @@
 //! The client's typed error, [`ClientError`]: every failure names the node it came from, and a
-//! node's status keeps its code and the request it answered ([`Command`], dht or queue). A
-//! request tried on several nodes in turn (queue Push, Pop, PushMulti) that failed on all of
-//! them lists what each node did ([`NodeFailure`]).
+//! node's status keeps its code and the request it answered ([`Command`], dht, queue or
+//! logfiles). A request tried on several nodes in turn (queue Push, Pop, PushMulti, logfiles Put
+//! and PutBatch) that failed on all of them lists what each node did ([`NodeFailure`]).
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use swarm_protocol::channel::MAX_CHANNEL_NAME_LEN;
 use swarm_protocol::dht::DhtCommand;
+use swarm_protocol::logfiles::LogfilesCommand;
 use swarm_protocol::queue::QueueCommand;
 use swarm_protocol::{ProtocolError, Status};
 
-/// The request a node answered, of either protocol. `#[non_exhaustive]`: the logfiles protocol
-/// will add a case.
+/// The request a node answered, of any of the three protocols. `#[non_exhaustive]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Command {
@@ -20,6 +21,8 @@ pub enum Command {
     Dht(DhtCommand),
     /// A queue request.
     Queue(QueueCommand),
+    /// A logfiles request.
+    Logfiles(LogfilesCommand),
 }
 
 impl Command {
@@ -28,6 +31,7 @@ impl Command {
         match self {
             Command::Dht(c) => c.name(),
             Command::Queue(c) => c.name(),
+            Command::Logfiles(c) => c.name(),
         }
     }
 }
@@ -41,6 +45,12 @@ impl From<DhtCommand> for Command {
 impl From<QueueCommand> for Command {
     fn from(c: QueueCommand) -> Self {
         Command::Queue(c)
+    }
+}
+
+impl From<LogfilesCommand> for Command {
+    fn from(c: LogfilesCommand) -> Self {
+        Command::Logfiles(c)
     }
 }
 
@@ -121,6 +131,14 @@ pub enum ClientError {
         /// The version it announced.
         version: String,
     },
+    /// The node answered NotSupported (406) to a request it does not implement, as the original
+    /// logfiles node did for GetChannelSize and GetSize.
+    NotSupported {
+        /// The node.
+        node: SocketAddr,
+        /// The request.
+        command: Command,
+    },
     /// The handshake found the node set unusable (gaps, overlaps, unreachable nodes).
     Handshake(String),
     /// The channel name is not valid (letters, digits, `_`, `-`); refused before sending.
@@ -130,12 +148,15 @@ pub enum ClientError {
     },
     /// An empty value; the client refuses it before sending, as the original does.
     EmptyValue,
-    /// A value that can never be stored (over the wire array limit, or too large for a batch).
+    /// A value that can never be stored (over the wire array limit, or too large for a batch);
+    /// refused before sending.
     ValueTooBig {
         /// The record's key.
         key: u64,
         /// The value's length.
         len: usize,
+        /// The longest value the request can carry.
+        limit: usize,
     },
     /// A request for a node this client does not know (or that failed its handshake).
     UnknownNode(SocketAddr),
@@ -209,14 +230,21 @@ impl fmt::Display for ClientError {
                 f,
                 "node {node}: API version {version:?} is not the supported \"20110401\""
             ),
+            ClientError::NotSupported { node, command } => write!(
+                f,
+                "node {node} does not support {command} (it answered NotSupported, 406)"
+            ),
             ClientError::Handshake(why) => write!(f, "handshake failed: {why}"),
-            ClientError::BadChannelName { channel } => {
-                write!(f, "invalid channel name {channel:?}")
-            }
+            ClientError::BadChannelName { channel } => write!(
+                f,
+                "invalid channel name {channel:?}: a name is 1 to {MAX_CHANNEL_NAME_LEN} ASCII \
+                 letters, digits, '_' or '-'"
+            ),
             ClientError::EmptyValue => f.write_str("empty values cannot be stored"),
-            ClientError::ValueTooBig { key, len } => {
-                write!(f, "value of {len} bytes for key {key:016x} is too big")
-            }
+            ClientError::ValueTooBig { key, len, limit } => write!(
+                f,
+                "value of {len} bytes for key {key:016x} is over the limit of {limit} bytes"
+            ),
             ClientError::UnknownNode(node) => write!(f, "node {node} is not a usable node"),
             ClientError::RecordTooBig { len } => {
                 write!(f, "a record of {len} bytes is over the array limit")
@@ -279,116 +307,23 @@ impl ClientError {
             | ClientError::Status { node, .. }
             | ClientError::Protocol { node, .. }
             | ClientError::VersionMismatch { node, .. }
+            | ClientError::NotSupported { node, .. }
             | ClientError::OutcomeUnknown { node, .. }
             | ClientError::UnknownNode(node) => Some(*node),
             _ => None,
         }
     }
 
-    /// The node's status, for [`ClientError::Status`].
+    /// The node's status, for [`ClientError::Status`] (and NotSupported for
+    /// [`ClientError::NotSupported`]).
     pub fn status(&self) -> Option<Status> {
         match self {
             ClientError::Status { status, .. } => Some(*status),
+            ClientError::NotSupported { .. } => Some(Status::NotSupported),
             _ => None,
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::error::Error;
-
-    fn addr() -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], 10000))
-    }
-
-    #[test]
-    fn display_names_node_command_and_status() {
-        let e = ClientError::Status {
-            node: addr(),
-            command: DhtCommand::Put.into(),
-            status: Status::WrongNode,
-        };
-        assert_eq!(
-            e.to_string(),
-            "node 127.0.0.1:10000: Put answered WrongNode (404)"
-        );
-        assert_eq!(e.status(), Some(Status::WrongNode));
-        assert_eq!(e.node(), Some(addr()));
-    }
-
-    #[test]
-    fn display_of_other_variants() {
-        let io = ClientError::Io {
-            node: addr(),
-            source: io::Error::new(io::ErrorKind::ConnectionReset, "reset"),
-        };
-        assert_eq!(io.to_string(), "node 127.0.0.1:10000: I/O error: reset");
-        assert!(io.source().is_some());
-        assert_eq!(
-            ClientError::NoResponsibleNode { key: 0xab }.to_string(),
-            "no node is responsible for key 00000000000000ab"
-        );
-        let v = ClientError::VersionMismatch {
-            node: addr(),
-            version: "1".into(),
-        };
-        assert!(v.to_string().contains("\"1\""));
-        let nf = ClientError::NodesFile {
-            path: "nodes.txt".into(),
-            line: Some(3),
-            reason: "bad".into(),
-        };
-        assert_eq!(nf.to_string(), "nodes.txt:3: bad");
-        let p = ClientError::Protocol {
-            node: addr(),
-            error: ProtocolError::BadKey,
-        };
-        assert!(p.to_string().contains("malformed key"));
-        assert_eq!(ClientError::EmptyValue.node(), None);
-    }
-
-    #[test]
-    fn display_of_the_queue_variants() {
-        let q = |c| Command::Queue(c);
-        let all = ClientError::AllNodesFailed {
-            command: q(QueueCommand::Push),
-            failures: vec![
-                (addr(), NodeFailure::Status(Status::OutOfMemory)),
-                (addr(), NodeFailure::Down),
-            ],
-        };
-        assert_eq!(
-            all.to_string(),
-            "Push failed on every node: 127.0.0.1:10000 answered OutOfMemory (407); \
-             127.0.0.1:10000 skipped (down, reconnecting with backoff)"
-        );
-        let lost = ClientError::StreamsLost {
-            command: q(QueueCommand::Produce),
-            streams: vec![(addr(), 5), (addr(), 1)],
-        };
-        assert_eq!(
-            lost.to_string(),
-            "Produce streams broke with records unconfirmed, which may be lost: \
-             127.0.0.1:10000 (5 records), 127.0.0.1:10000 (1 records)"
-        );
-        let unknown = ClientError::OutcomeUnknown {
-            node: addr(),
-            command: q(QueueCommand::PushMulti2),
-            channels: vec!["a".into()],
-            source: io::ErrorKind::UnexpectedEof.into(),
-        };
-        assert!(
-            unknown.to_string().contains("[\"a\"] is unknown"),
-            "{unknown}"
-        );
-        assert_eq!(unknown.node(), Some(addr()));
-        assert!(unknown.source().is_some());
-        assert_eq!(
-            ClientError::RecordTooBig { len: 3 }.to_string(),
-            "a record of 3 bytes is over the array limit"
-        );
-        assert_eq!(Command::from(DhtCommand::Get).to_string(), "Get");
-    }
-}
+mod tests;

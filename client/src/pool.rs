@@ -5,9 +5,11 @@
 //! an I/O error the node has probably restarted: the connection and every idle one are dropped,
 //! and the next connection is made anew with exponential backoff until `reconnect_timeout`.
 //! For a dht node ([`Handshake::DhtVersion`]) the first connection made after such a loss
-//! re-checks the node's API version; the queue protocol has no handshake. Idempotent requests
+//! re-checks the node's API version; a logfiles node ([`Handshake::LogfilesVersion`]) has every
+//! new connection checked; the queue protocol has no handshake. Idempotent requests
 //! ([`Retry::Yes`]) are then retried transparently. [`Retry::Failover`] requests (queue Push,
-//! Pop, PushMulti2) make one attempt and return the error, so the caller tries the next node.
+//! Pop, PushMulti2, logfiles Put and PutBatch, the opening of a logfiles read) make one attempt
+//! and return the error, so the caller tries the next node (or, for a read, waits itself).
 
 use crate::config::{Backoff, ClientConfig};
 use crate::conn::{Conn, ConnError};
@@ -17,7 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 use swarm_protocol::dht::{DhtCommand, DhtReply, DhtRequest, API_VERSION};
-use swarm_protocol::ProtocolError;
+use swarm_protocol::logfiles::{self, LogfilesCommand, LogfilesReply, LogfilesRequest};
+use swarm_protocol::{ProtocolError, Status};
 
 /// Whether a request may be sent again after its connection broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +38,23 @@ pub(crate) enum Retry {
 pub(crate) enum Handshake {
     /// dht: after a lost connection, GetVersion must answer "20110401" again.
     DhtVersion,
+    /// logfiles: every new connection sends GetVersion before its first request and is
+    /// refused unless the answer is "20110401" (the original refuses every request to a node
+    /// whose handshake did not match). One round trip per connection, not per request, and no
+    /// window in which a connection opened beside the first check skips it.
+    LogfilesVersion,
     /// queue: the protocol has none.
     None,
+}
+
+impl Handshake {
+    /// The request the handshake sends, for its errors.
+    fn command(self) -> Command {
+        match self {
+            Handshake::LogfilesVersion => LogfilesCommand::GetVersion.into(),
+            Handshake::DhtVersion | Handshake::None => DhtCommand::GetVersion.into(),
+        }
+    }
 }
 
 /// The connections to one node.
@@ -155,15 +173,15 @@ impl NodePool {
                 self.config.connect_timeout,
                 self.config.io_timeout,
             ) {
-                Ok(mut conn) => match self.verify_after_loss(&mut conn) {
+                Ok(mut conn) => match self.verify(&mut conn) {
                     Ok(()) => return Ok(conn),
                     Err(ConnError::Io(e)) => e,
-                    Err(e) => return Err(self.error(DhtCommand::GetVersion, e)),
+                    Err(e) => return Err(self.error(self.handshake.command(), e)),
                 },
                 Err(e) => e,
             };
             if !backoff.wait(deadline) {
-                return Err(self.error(DhtCommand::GetVersion, ConnError::Io(err)));
+                return Err(self.error(self.handshake.command(), ConnError::Io(err)));
             }
             log::debug!("{}: reconnecting ({err})", self.addr);
         }
@@ -188,21 +206,24 @@ impl NodePool {
         e.at(self.addr, command)
     }
 
-    fn verify_after_loss(&self, conn: &mut Conn) -> Result<(), ConnError> {
-        if self.handshake == Handshake::None || !self.reverify.swap(false, Ordering::SeqCst) {
-            return Ok(());
-        }
-        let result = get_version(conn).and_then(|v| {
-            if v == API_VERSION {
-                Ok(())
-            } else {
-                Err(ConnError::WrongVersion(v))
+    /// The handshake of a new connection (see [`Handshake`]).
+    fn verify(&self, conn: &mut Conn) -> Result<(), ConnError> {
+        match self.handshake {
+            Handshake::None => Ok(()),
+            Handshake::LogfilesVersion => {
+                check_version(logfiles_version(conn)?, logfiles::API_VERSION)
             }
-        });
-        if result.is_err() {
-            self.reverify.store(true, Ordering::SeqCst);
+            Handshake::DhtVersion => {
+                if !self.reverify.swap(false, Ordering::SeqCst) {
+                    return Ok(());
+                }
+                let result = get_version(conn).and_then(|v| check_version(v, API_VERSION));
+                if result.is_err() {
+                    self.reverify.store(true, Ordering::SeqCst);
+                }
+                result
+            }
         }
-        result
     }
 
     fn idle(&self) -> MutexGuard<'_, Vec<Conn>> {
@@ -214,6 +235,34 @@ impl NodePool {
     pub(crate) fn idle_count(&self) -> usize {
         self.idle().len()
     }
+}
+
+/// Whether a node announced the version the client speaks.
+fn check_version(version: Vec<u8>, expected: &[u8]) -> Result<(), ConnError> {
+    if version == expected {
+        Ok(())
+    } else {
+        Err(ConnError::WrongVersion(version))
+    }
+}
+
+/// Sends the logfiles GetVersion and returns the node's version string.
+fn logfiles_version(conn: &mut Conn) -> Result<Vec<u8>, ConnError> {
+    let cmd = LogfilesCommand::GetVersion;
+    let mut req = Vec::with_capacity(4);
+    LogfilesRequest::GetVersion.encode(&mut req);
+    conn.send(&req)?;
+    conn.decode(|b| {
+        let (reply, used) = LogfilesReply::decode(cmd, b)?;
+        let version = match reply {
+            LogfilesReply::Version(v) => Ok(v.to_vec()),
+            LogfilesReply::Status(s) if s != Status::Ok => Err(ConnError::Status(s)),
+            _ => Err(ConnError::Protocol(ProtocolError::Malformed(
+                "unexpected reply to GetVersion",
+            ))),
+        };
+        Ok((version, used))
+    })?
 }
 
 /// Sends GetVersion and returns the node's version string.

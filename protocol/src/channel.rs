@@ -14,6 +14,16 @@ pub fn is_valid_channel_name(name: &[u8]) -> bool {
             .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
 }
 
+/// The first check of every request that names a channel: whether `name` is valid; if not,
+/// BadChannelName (409) is appended to `out`, the whole reply.
+pub fn check_name(name: &[u8], out: &mut Vec<u8>) -> bool {
+    let ok = is_valid_channel_name(name);
+    if !ok {
+        crate::Status::BadChannelName.put(out);
+    }
+    ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ pub mod error;
 pub mod key;
 pub mod logfiles;
 pub mod queue;
+pub mod reply;
 pub mod rq;
 pub mod status;
 pub mod tcm;
@@ -25,5 +26,6 @@ pub mod wire;
 
 pub use error::{DecodeError, ProtocolError};
 pub use key::{bit_reverse, format_key, parse_key, HashRange};
+pub use reply::ReplyKind;
 pub use status::Status;
 pub use wire::{Reader, MAX_ARRAY_LEN};

@@ -44,6 +44,12 @@ impl Status {
         Status::Error,
     ];
 
+    /// Appends the status as it is on the wire (an i32 LE).
+    #[inline]
+    pub fn put(self, out: &mut Vec<u8>) {
+        crate::wire::put_i32(out, self.code());
+    }
+
     /// The wire code.
     pub fn code(self) -> i32 {
         self as i32

@@ -95,6 +95,7 @@ impl DhtClient {
                 return Err(ClientError::ValueTooBig {
                     key,
                     len: value.len(),
+                    limit: builder.capacity() - pair_size(16, 0),
                 });
             }
         }

@@ -90,6 +90,7 @@ pub(super) fn check_put(channel: &str, key: u64, value: &[u8]) -> Result<(), Cli
         return Err(ClientError::ValueTooBig {
             key,
             len: value.len(),
+            limit: MAX_ARRAY_LEN as usize,
         });
     }
     Ok(())

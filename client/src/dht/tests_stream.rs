@@ -191,7 +191,8 @@ fn put_batch_sends_several_batches_to_one_node() {
         client.put_batch(a.addr(), "ch", &[(0, &huge[..])]),
         Err(ClientError::ValueTooBig {
             key: 0,
-            len: 70_000
+            len: 70_000,
+            limit: 65_504,
         })
     ));
 }

@@ -3,7 +3,7 @@
 //! restart until `reconnect_timeout`. A node that cannot be reached fails the call: a sum or a
 //! removal that skipped a node would be reported as a success it is not.
 
-use super::{check_channel, encode, read_reply, read_status, QueueClient};
+use super::{check_channel, encode, QueueClient};
 use crate::conn::{Conn, ConnError};
 use crate::error::ClientError;
 use crate::pool::Retry;
@@ -29,7 +29,7 @@ impl QueueClient {
         let req = encode(&QueueRequest::RemoveChannel {
             channel: channel.as_bytes(),
         });
-        self.on_all_nodes(cmd, &req, |c| read_status(c, cmd))?;
+        self.on_all_nodes(cmd, &req, |c| c.read_status(cmd))?;
         Ok(())
     }
 
@@ -51,7 +51,7 @@ impl QueueClient {
     pub fn channels(&self) -> Result<Vec<String>, ClientError> {
         let cmd = QueueCommand::GetChannels;
         let per_node = self.on_all_nodes(cmd, &encode(&QueueRequest::GetChannels), |c| {
-            read_reply(c, cmd, |reply| match reply {
+            c.read_reply(cmd, |reply| match reply {
                 QueueReply::Channels(names) => Ok(names
                     .iter()
                     .map(|n| String::from_utf8_lossy(n).into_owned())
@@ -70,7 +70,7 @@ impl QueueClient {
     pub fn size_limit(&self) -> Result<Vec<(SocketAddr, u64)>, ClientError> {
         let cmd = QueueCommand::GetSizeLimit;
         self.on_all_nodes(cmd, &encode(&QueueRequest::GetSizeLimit), |c| {
-            read_reply(c, cmd, |reply| match reply {
+            c.read_reply(cmd, |reply| match reply {
                 QueueReply::SizeLimit { limit, .. } => Ok(limit),
                 _ => Err(ProtocolError::Malformed("unexpected reply to GetSizeLimit")),
             })
@@ -81,7 +81,7 @@ impl QueueClient {
     pub fn num_connections(&self) -> Result<Vec<(SocketAddr, u64)>, ClientError> {
         let cmd = QueueCommand::GetNumConnections;
         self.on_all_nodes(cmd, &encode(&QueueRequest::GetNumConnections), |c| {
-            read_reply(c, cmd, |reply| match reply {
+            c.read_reply(cmd, |reply| match reply {
                 QueueReply::NumConnections { count, .. } => Ok(count),
                 _ => Err(ProtocolError::Malformed(
                     "unexpected reply to GetNumConnections",
@@ -92,7 +92,7 @@ impl QueueClient {
 
     fn size_of(&self, cmd: QueueCommand, req: &[u8]) -> Result<QueueSize, ClientError> {
         let per_node = self.on_all_nodes(cmd, req, |c| {
-            read_reply(c, cmd, |reply| match reply {
+            c.read_reply(cmd, |reply| match reply {
                 QueueReply::Size { records, bytes, .. } => Ok(QueueSize { records, bytes }),
                 _ => Err(ProtocolError::Malformed("unexpected reply")),
             })

@@ -17,14 +17,15 @@
 //! removed node, or dropping the consumer loses: the records in the sockets, plus at most
 //! [`CONSUME_AHEAD`] records read and queued here but not yet returned by `next`.
 
-use super::failover::Health;
-use super::{check_channel, encode, read_status, QueueClient};
+use super::{check_channel, encode, QueueClient};
 use crate::config::ClientConfig;
 use crate::conn::{Conn, ConnError};
 use crate::error::ClientError;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use crate::failover::Health;
+use crate::stop::Stop;
+use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use swarm_protocol::queue::{ConsumeBatch, QueueCommand, QueueRequest};
@@ -40,23 +41,8 @@ type Item = Result<Vec<u8>, ClientError>;
 #[derive(Debug)]
 pub struct Consumer {
     rx: Option<Receiver<Item>>,
-    shared: Arc<Shared>,
+    stop: Arc<Stop>,
     threads: Vec<JoinHandle<()>>,
-}
-
-/// What the reader threads and the consumer share: the stop flag and every open socket, so a
-/// drop can cut reads and wake sleeps.
-#[derive(Debug)]
-struct Shared {
-    state: Mutex<State>,
-    wake: Condvar,
-}
-
-#[derive(Debug)]
-struct State {
-    stopped: bool,
-    /// Each node's current connection, if any (a clone of its socket).
-    sockets: Vec<Option<TcpStream>>,
 }
 
 impl QueueClient {
@@ -69,16 +55,10 @@ impl QueueClient {
         });
         let nodes = self.nodes();
         let (tx, rx) = mpsc::sync_channel(CONSUME_AHEAD);
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                stopped: false,
-                sockets: nodes.iter().map(|_| None).collect(),
-            }),
-            wake: Condvar::new(),
-        });
+        let stop = Arc::new(Stop::new(nodes.len()));
         let mut consumer = Consumer {
             rx: Some(rx),
-            shared: Arc::clone(&shared),
+            stop: Arc::clone(&stop),
             threads: Vec::new(),
         };
         for (i, node) in nodes.into_iter().enumerate() {
@@ -87,7 +67,7 @@ impl QueueClient {
                 node,
                 req: req.clone(),
                 config: self.config().clone(),
-                shared: Arc::clone(&shared),
+                stop: Arc::clone(&stop),
                 tx: tx.clone(),
             };
             let thread = thread::Builder::new()
@@ -123,55 +103,10 @@ impl Drop for Consumer {
     fn drop(&mut self) {
         // The receiver first, so a thread blocked on a full queue wakes up too.
         self.rx = None;
-        self.shared.stop();
+        self.stop.stop();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
-    }
-}
-
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn stop(&self) {
-        let mut st = self.state();
-        st.stopped = true;
-        for s in st.sockets.iter_mut().filter_map(Option::take) {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-        self.wake.notify_all();
-    }
-
-    fn stopped(&self) -> bool {
-        self.state().stopped
-    }
-
-    /// Keeps a clone of node `i`'s socket for [`Shared::stop`]; `false` once stopped.
-    fn register(&self, i: usize, conn: &Conn) -> bool {
-        let mut st = self.state();
-        if st.stopped {
-            return false;
-        }
-        st.sockets[i] = conn.stream().try_clone().ok();
-        true
-    }
-
-    /// Sleeps until `until` or the stop; `false` once stopped.
-    fn sleep_until(&self, until: Instant) -> bool {
-        let mut st = self.state();
-        while !st.stopped {
-            let now = Instant::now();
-            if now >= until {
-                return true;
-            }
-            st = match self.wake.wait_timeout(st, until - now) {
-                Ok((st, _)) => st,
-                Err(p) => p.into_inner().0,
-            };
-        }
-        false
     }
 }
 
@@ -191,7 +126,7 @@ struct Reader {
     node: SocketAddr,
     req: Vec<u8>,
     config: ClientConfig,
-    shared: Arc<Shared>,
+    stop: Arc<Stop>,
     tx: SyncSender<Item>,
 }
 
@@ -210,7 +145,7 @@ impl Reader {
                     return;
                 }
                 End::Lost { error, delivered } => {
-                    if self.shared.stopped() {
+                    if self.stop.stopped() {
                         return;
                     }
                     if delivered {
@@ -227,7 +162,7 @@ impl Reader {
                             return;
                         }
                     }
-                    if !self.shared.sleep_until(Instant::now() + delay) {
+                    if !self.stop.sleep_until(Instant::now() + delay) {
                         return;
                     }
                 }
@@ -250,13 +185,10 @@ impl Reader {
             Ok(c) => c,
             Err(e) => return lost(ConnError::Io(e)),
         };
-        if !self.shared.register(self.index, &conn) {
+        if !self.stop.register(self.index, &conn) {
             return End::Stopped;
         }
-        if let Err(e) = conn
-            .send(&self.req)
-            .and_then(|()| read_status(&mut conn, cmd))
-        {
+        if let Err(e) = conn.send(&self.req).and_then(|()| conn.read_status(cmd)) {
             return lost(e);
         }
         // Records may be rare: only the node, keep-alive or the drop ends a read.

@@ -4,12 +4,14 @@
 //!
 //! | file | what it owns |
 //! |---|---|
-//! | `failover.rs` | each node's health (down, reconnect backoff) and the round-robin loop Push, Pop and PushMulti run through |
 //! | `single.rs` | Push, Pop, PushMulti (through PushMulti2) |
 //! | `all_nodes.rs` | RemoveChannel, the sizes, GetChannels, GetSizeLimit, GetNumConnections |
 //! | `produce.rs` | [`Producer`]: Produce and ProduceMulti streams, one per node, records round-robin, re-sent when a stream fails |
 //! | `produce_stream.rs` | one Produce stream: open, buffer, write counting what left, end and confirm |
 //! | `consume.rs` | [`Consumer`]: Consume on every node, read in parallel |
+//!
+//! Each node's health (down, reconnect backoff) and the round-robin loop Push, Pop and
+//! PushMulti run through live in the crate's `failover.rs`.
 //!
 //! Queue nodes are independent: only the client knows the node list, and no node knows what the
 //! others hold (spec/queue.md section 3). The protocol has no handshake, so a client is made
@@ -17,7 +19,6 @@
 
 mod all_nodes;
 mod consume;
-mod failover;
 mod produce;
 mod produce_stream;
 mod single;
@@ -32,17 +33,16 @@ pub use consume::{Consumer, CONSUME_AHEAD};
 pub use produce::{Producer, PRODUCE_BUFFER};
 
 use crate::config::ClientConfig;
-use crate::conn::{Conn, ConnError};
 use crate::error::ClientError;
+use crate::failover::FailoverNode;
 use crate::nodes_file::read_nodes_file;
 use crate::pool::{Handshake, NodePool};
-use failover::QueueNode;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::AtomicUsize;
 use swarm_protocol::channel::is_valid_channel_name;
-use swarm_protocol::queue::{QueueCommand, QueueReply, QueueRequest};
-use swarm_protocol::{ProtocolError, Status, MAX_ARRAY_LEN};
+use swarm_protocol::queue::QueueRequest;
+use swarm_protocol::MAX_ARRAY_LEN;
 
 /// A client for a set of queue nodes. Share it between threads by reference (or in an `Arc`):
 /// every call takes `&self` and uses its own pooled connection.
@@ -55,7 +55,7 @@ use swarm_protocol::{ProtocolError, Status, MAX_ARRAY_LEN};
 /// `reconnect_timeout`.
 #[derive(Debug)]
 pub struct QueueClient {
-    nodes: Vec<QueueNode>,
+    nodes: Vec<FailoverNode>,
     config: ClientConfig,
     /// Round-robin position of Push and PushMulti (the original's `push_node`).
     push_next: AtomicUsize,
@@ -77,7 +77,7 @@ impl QueueClient {
         let nodes = nodes
             .iter()
             .map(|&addr| {
-                QueueNode::new(NodePool::with_handshake(
+                FailoverNode::new(NodePool::with_handshake(
                     addr,
                     config.clone(),
                     Handshake::None,
@@ -138,29 +138,4 @@ fn encode(req: &QueueRequest<'_>) -> Vec<u8> {
     let mut out = Vec::new();
     req.encode(&mut out);
     out
-}
-
-/// Reads the reply to `cmd`: a non-`Ok` status becomes [`ConnError::Status`]; an `Ok` reply is
-/// handed to `map`, which keeps what it needs.
-fn read_reply<T>(
-    conn: &mut Conn,
-    cmd: QueueCommand,
-    mut map: impl FnMut(QueueReply<'_>) -> Result<T, ProtocolError>,
-) -> Result<T, ConnError> {
-    conn.decode(|b| {
-        let (reply, used) = QueueReply::decode(cmd, b)?;
-        let mapped = match reply {
-            QueueReply::Status(s) if s != Status::Ok => Err(ConnError::Status(s)),
-            other => map(other).map_err(ConnError::Protocol),
-        };
-        Ok((mapped, used))
-    })?
-}
-
-/// Reads a reply that is a bare status (Push, RemoveChannel, the heads of the streams).
-fn read_status(conn: &mut Conn, cmd: QueueCommand) -> Result<(), ConnError> {
-    read_reply(conn, cmd, |reply| match reply {
-        QueueReply::Status(_) => Ok(()),
-        _ => Err(ProtocolError::Malformed("unexpected reply")),
-    })
 }

@@ -3,11 +3,10 @@
 //! Produce or ProduceMulti, `Ok`), writing the buffer while counting the bytes the socket took,
 //! and ending it (the empty array, then one request whose answer confirms the stream).
 
-use super::failover::Health;
-use super::{read_reply, read_status};
 use crate::config::ClientConfig;
 use crate::conn::{Conn, ConnError};
 use crate::error::NodeFailure;
+use crate::failover::Health;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use swarm_protocol::queue::{encode_stream_end, QueueCommand, QueueReply, QueueRequest};
@@ -46,7 +45,7 @@ impl Stream {
             .map_err(ConnError::Io)
             .and_then(|mut c| {
                 c.send(open)?;
-                read_status(&mut c, cmd)?;
+                c.read_status(cmd)?;
                 Ok(c)
             });
         match opened {
@@ -157,7 +156,7 @@ fn confirm_stream(conn: &mut Conn) -> Result<(), ConnError> {
     let mut req = Vec::new();
     QueueRequest::GetNumConnections.encode(&mut req);
     conn.send(&req)?;
-    read_reply(conn, cmd, |r| match r {
+    conn.read_reply(cmd, |r| match r {
         QueueReply::NumConnections { .. } => Ok(()),
         _ => Err(ProtocolError::Malformed(
             "unexpected reply to GetNumConnections",

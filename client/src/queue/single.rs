@@ -7,14 +7,18 @@
 //! 10). When its connection breaks after the request was sent, whether the node stored the
 //! record is unknown: it is not sent elsewhere ([`ClientError::OutcomeUnknown`]).
 
-use super::failover::{failover, Attempt};
-use super::{check_channel, check_record, encode, read_reply, read_status, QueueClient};
+use super::{check_channel, check_record, encode, QueueClient};
 use crate::error::{ClientError, NodeFailure};
+use crate::failover::{failover, Attempt, FailoverNode};
 use crate::pool::Retry;
 use std::io;
 use std::sync::atomic::Ordering;
 use swarm_protocol::queue::{QueueCommand, QueueReply, QueueRequest};
 use swarm_protocol::{ProtocolError, Status};
+
+/// The statuses that send a request on to the next node: the channel is full there (407), or
+/// the node failed internally (500).
+const NEXT_ON: &[Status] = &[Status::OutOfMemory, Status::Error];
 
 impl QueueClient {
     /// Appends `record` to `channel` on one node: the next one in round-robin order, or the one
@@ -42,11 +46,11 @@ impl QueueClient {
         failover(&self.nodes, start, cmd, &self.config, |node| {
             let pushed = node.pool.request(cmd, Retry::Failover, |c| {
                 c.send(&req)?;
-                read_status(c, cmd)
+                c.read_status(cmd)
             });
             match pushed {
                 Ok(()) => Attempt::Done(()),
-                Err(e) => Attempt::from_error(e),
+                Err(e) => Attempt::from_error(e, NEXT_ON),
             }
         })
     }
@@ -71,7 +75,7 @@ impl QueueClient {
         let popped = failover(&self.nodes, start, cmd, &self.config, |node| {
             let value = node.pool.request(cmd, Retry::Failover, |c| {
                 c.send(&req)?;
-                read_reply(c, cmd, |reply| match reply {
+                c.read_reply(cmd, |reply| match reply {
                     QueueReply::Value(v) => Ok(v.to_vec()),
                     _ => Err(ProtocolError::Malformed("unexpected reply to Pop")),
                 })
@@ -79,7 +83,7 @@ impl QueueClient {
             match value {
                 Ok(v) if v.is_empty() => Attempt::Next(NodeFailure::Empty),
                 Ok(v) => Attempt::Done(v),
-                Err(e) => Attempt::from_error(e),
+                Err(e) => Attempt::from_error(e, NEXT_ON),
             }
         });
         match popped {
@@ -140,7 +144,7 @@ impl QueueClient {
                     channels: remaining.iter().map(|c| c.to_string()).collect(),
                     source,
                 }),
-                Err(Sent::No(e)) => Attempt::from_error(e),
+                Err(Sent::No(e)) => Attempt::from_error(e, NEXT_ON),
             },
         );
         match pushed {
@@ -166,7 +170,7 @@ enum Sent {
 
 /// One PushMulti2 on one node; the channels it was full for.
 fn push_multi_on(
-    node: &super::failover::QueueNode,
+    node: &FailoverNode,
     channels: &[&str],
     record: &[u8],
 ) -> Result<Vec<Vec<u8>>, Sent> {
@@ -180,7 +184,7 @@ fn push_multi_on(
     let reply = node.pool.request(cmd, Retry::Failover, |c| {
         sent = true;
         c.send(&req)?;
-        read_reply(c, cmd, |reply| match reply {
+        c.read_reply(cmd, |reply| match reply {
             QueueReply::Failed(names) => Ok(names.iter().map(|n| n.to_vec()).collect()),
             _ => Err(ProtocolError::Malformed("unexpected reply to PushMulti2")),
         })

@@ -8,6 +8,8 @@ use crate::fake_queue::FakeQueue;
 use std::net::TcpListener;
 use std::thread;
 use std::time::{Duration, Instant};
+use swarm_protocol::queue::QueueCommand;
+use swarm_protocol::Status;
 
 pub(super) fn config() -> ClientConfig {
     ClientConfig::default()

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::mpsc::RecvTimeoutError;
 use std::thread;
 use std::time::{Duration, Instant};
+use swarm_protocol::Status;
 
 fn rec(i: usize) -> Vec<u8> {
     format!("p-{i}").into_bytes()

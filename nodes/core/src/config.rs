@@ -125,6 +125,29 @@ pub fn parse_ini(text: &str) -> Result<Ini, ConfigError> {
     parse_named(text, "<string>".to_owned())
 }
 
+/// How a node's embedded default configuration is named in messages.
+pub const EMBEDDED_CONFIG_NAME: &str = "<embedded default config>";
+
+/// A node's configuration: `path` read, or without it the node's `embedded` default text; the
+/// config from `read` and the warnings from `warnings`, both given the INI and the name to use
+/// in messages. The warnings come with the result also when the config is refused: an unknown
+/// key is often the typo behind a missing one.
+pub fn load_node_config<C>(
+    path: Option<&Path>,
+    embedded: &str,
+    read: impl FnOnce(&Ini, &str) -> Result<C, ConfigError>,
+    warnings: impl FnOnce(&Ini, &str) -> Vec<ConfigWarning>,
+) -> (Result<C, ConfigError>, Vec<ConfigWarning>) {
+    let (ini, file) = match path {
+        Some(p) => (load_ini(p), p.display().to_string()),
+        None => (parse_ini(embedded), EMBEDDED_CONFIG_NAME.to_owned()),
+    };
+    match ini {
+        Ok(ini) => (read(&ini, &file), warnings(&ini, &file)),
+        Err(e) => (Err(e), Vec::new()),
+    }
+}
+
 fn parse_named(text: &str, file: String) -> Result<Ini, ConfigError> {
     Ini::load_from_str_opt(text, parse_option()).map_err(|e| ConfigError::Parse {
         file,

@@ -10,7 +10,7 @@
 use crate::config::{self, ConfigError, ConfigWarning};
 use std::io;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// What a node kind tells [`main`].
@@ -21,6 +21,11 @@ pub trait NodeProgram: Sized {
     const NAME: &'static str;
     /// The node kind, in root.log's first line (`DHT node`).
     const KIND: &'static str;
+    /// What the binary is, the first line of its `--help`.
+    const ABOUT: &'static str;
+    /// What the embedded default configuration sets up, for `--help`
+    /// (`127.0.0.1:10000, full hash range, data in ./data, logs in ./log`).
+    const DEFAULT_SUMMARY: &'static str;
     /// Loads `path` (`None`: the embedded default), with the warnings about it.
     fn load_config(path: Option<&Path>) -> (Result<Self::Config, ConfigError>, Vec<ConfigWarning>);
     /// Where root.log goes.
@@ -33,6 +38,37 @@ pub trait NodeProgram: Sized {
     fn local_addr(&self) -> SocketAddr;
     /// Serves until shutdown.
     fn run(&mut self) -> io::Result<()>;
+}
+
+/// The command line every node binary takes; [`run`] parses it with the node's own name and
+/// help texts.
+#[derive(Debug, clap::Parser)]
+#[command(version)]
+pub struct Args {
+    /// config.ini to use; without it, the embedded default.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log level of root.log (error, warn, info, debug, trace).
+    #[arg(long, default_value = "info", value_parser = crate::logging::parse_level)]
+    pub log_level: log::LevelFilter,
+}
+
+/// A node binary's whole `main`: parses the command line ([`Args`], named and described as
+/// `N`), then [`main`].
+pub fn run<N: NodeProgram>() -> ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Args::command()
+        .name(N::NAME)
+        .about(N::ABOUT)
+        .mut_arg("config", |a| {
+            a.help(format!(
+                "config.ini to use; without it, the embedded default ({})",
+                N::DEFAULT_SUMMARY
+            ))
+        })
+        .get_matches();
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    main::<N>(args.config.as_deref(), args.log_level)
 }
 
 /// Runs node kind `N` with the config file `config` (or its default) and root.log at

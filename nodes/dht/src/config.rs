@@ -178,20 +178,12 @@ impl DhtConfig {
     pub fn load(
         path: Option<&std::path::Path>,
     ) -> (Result<DhtConfig, ConfigError>, Vec<ConfigWarning>) {
-        let (ini, file) = match path {
-            Some(p) => (config::load_ini(p), p.display().to_string()),
-            None => (
-                config::parse_ini(DEFAULT_CONFIG),
-                "<embedded default config>".to_owned(),
-            ),
-        };
-        match ini {
-            Ok(ini) => (
-                DhtConfig::from_ini(&ini, &file),
-                DhtConfig::warnings(&ini, &file),
-            ),
-            Err(e) => (Err(e), Vec::new()),
-        }
+        config::load_node_config(
+            path,
+            DEFAULT_CONFIG,
+            DhtConfig::from_ini,
+            DhtConfig::warnings,
+        )
     }
 }
 

@@ -110,6 +110,9 @@ impl swarm_core::program::NodeProgram for DhtNode {
     type Config = DhtConfig;
     const NAME: &'static str = "dhtnode";
     const KIND: &'static str = "DHT node";
+    const ABOUT: &'static str = "In-memory key/value node speaking the legacy swarm dht protocol.";
+    const DEFAULT_SUMMARY: &'static str =
+        "127.0.0.1:10000, full hash range, data in ./data, logs in ./log";
 
     fn load_config(
         path: Option<&std::path::Path>,

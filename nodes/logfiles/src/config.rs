@@ -15,7 +15,7 @@ use swarm_core::{ConfigError, ServerConfig};
 /// The embedded configuration `logfilesnode` runs with when no file is given.
 pub const DEFAULT_CONFIG: &str = include_str!("default_config.ini");
 /// How [`DEFAULT_CONFIG`] is named in messages.
-pub const DEFAULT_CONFIG_NAME: &str = "<embedded default config>";
+pub const DEFAULT_CONFIG_NAME: &str = config::EMBEDDED_CONFIG_NAME;
 
 /// `[Server] data_dir` default.
 pub const DEFAULT_DATA_DIR: &str = "data";
@@ -221,20 +221,12 @@ impl LogfilesConfig {
     /// Loads `path` (`None`: [`DEFAULT_CONFIG`]). The warnings come with the result, also when
     /// the config is refused: an unknown key is often the typo behind a missing one.
     pub fn load(path: Option<&Path>) -> (Result<LogfilesConfig, ConfigError>, Vec<ConfigWarning>) {
-        let (ini, file) = match path {
-            Some(p) => (config::load_ini(p), p.display().to_string()),
-            None => (
-                config::parse_ini(DEFAULT_CONFIG),
-                DEFAULT_CONFIG_NAME.to_owned(),
-            ),
-        };
-        match ini {
-            Ok(ini) => (
-                LogfilesConfig::from_ini(&ini, &file),
-                LogfilesConfig::warnings(&ini, &file),
-            ),
-            Err(e) => (Err(e), Vec::new()),
-        }
+        config::load_node_config(
+            path,
+            DEFAULT_CONFIG,
+            LogfilesConfig::from_ini,
+            LogfilesConfig::warnings,
+        )
     }
 }
 

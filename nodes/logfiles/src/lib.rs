@@ -134,6 +134,8 @@ impl swarm_core::program::NodeProgram for LogfilesNode {
     type Config = LogfilesConfig;
     const NAME: &'static str = "logfilesnode";
     const KIND: &'static str = "logfiles node";
+    const ABOUT: &'static str = "Logfiles node (timestamp-keyed records in bucket files) speaking the legacy swarm logfiles (DLS) protocol.";
+    const DEFAULT_SUMMARY: &'static str = "127.0.0.1:12000, data in ./data, logs in ./log";
 
     fn load_config(
         path: Option<&std::path::Path>,

@@ -253,7 +253,8 @@ impl LogfilesService {
     /// Hands a scan's next turn to a worker; when the queue is full it stays parked and the
     /// connection is woken once there is room.
     fn send_scan(&mut self, s: &mut Session, cursor: Box<ScanCursor>) -> Step {
-        if let Err(cursor) = self.disk.scan(s.conn, cursor) {
+        if let Err(mut cursor) = self.disk.scan(s.conn, cursor) {
+            cursor.park();
             if let Ongoing::Scan { parked, .. } = &mut s.ongoing {
                 *parked = Some(cursor);
             }
@@ -280,6 +281,8 @@ impl LogfilesService {
         if out.room() > 0 {
             return self.send_scan(s, cursor);
         }
+        let mut cursor = cursor;
+        cursor.park();
         if let Ongoing::Scan { parked, .. } = &mut s.ongoing {
             *parked = Some(cursor);
         }

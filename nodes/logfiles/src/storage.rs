@@ -44,6 +44,19 @@ struct Channel {
     keys: Option<(u64, u64)>,
 }
 
+impl Channel {
+    fn put(&mut self, key: u64, value: &[u8]) -> Result<(), PutError> {
+        self.writer.put(key, value)?;
+        self.size.records += 1;
+        self.size.bytes += value.len() as u64;
+        self.keys = Some(match self.keys {
+            Some((lo, hi)) => (lo.min(key), hi.max(key)),
+            None => (key, key),
+        });
+        Ok(())
+    }
+}
+
 /// What [`Storage::open`] found and did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct OpenReport {
@@ -69,6 +82,8 @@ pub struct Storage {
     channels: BTreeMap<String, Channel>,
     /// Directories whose entries changed since the last fsync of them.
     changed_dirs: Vec<PathBuf>,
+    /// Buckets found damaged at start and not cut yet, with their good length.
+    damaged: std::collections::HashMap<PathBuf, u64>,
 }
 
 impl Storage {
@@ -98,6 +113,7 @@ impl Storage {
             }
         }
         let mut channels = BTreeMap::new();
+        let mut damaged = std::collections::HashMap::new();
         for name in channel_names(data_dir)? {
             let dir = data_dir.join(&name);
             let counted = count_channel(&dir, read_buffer, report.crashed)?;
@@ -110,6 +126,7 @@ impl Storage {
             report.damaged += counted.damaged - counted.cut;
             report.total.records += counted.size.records;
             report.total.bytes += counted.size.bytes;
+            damaged.extend(counted.left_damaged);
             let writer = ChannelWriter::new(write_buffer);
             channels.insert(
                 name,
@@ -126,7 +143,11 @@ impl Storage {
             write_buffer,
             channels,
             changed_dirs: Vec::new(),
+            damaged,
         };
+        // The run's marker: a crash from now on, even before the first checkpoint, is found
+        // at the next start (an empty checkpoint cuts nothing).
+        checkpoint::write(data_dir, &[])?;
         Ok((storage, report))
     }
 
@@ -161,15 +182,10 @@ impl Storage {
     /// bucket is open; [`PutError::NotOpen`] asks for it to be opened on a worker
     /// ([`write::open_bucket`]) and [`Storage::install`]ed.
     pub fn put(&mut self, channel: &str, key: u64, value: &[u8]) -> Result<(), PutError> {
-        let ch = self.channel_mut(channel);
-        ch.writer.put(key, value)?;
-        ch.size.records += 1;
-        ch.size.bytes += value.len() as u64;
-        ch.keys = Some(match ch.keys {
-            Some((lo, hi)) => (lo.min(key), hi.max(key)),
-            None => (key, key),
-        });
-        Ok(())
+        if let Some(ch) = self.channels.get_mut(channel) {
+            return ch.put(key, value);
+        }
+        self.channel_mut(channel).put(key, value)
     }
 
     /// Installs a bucket opened on a worker for `channel` (creating the channel in memory if
@@ -178,6 +194,15 @@ impl Storage {
         self.changed_dirs
             .extend(bucket.changed_dirs.iter().cloned());
         self.channel_mut(channel).writer.install(bucket)
+    }
+
+    /// If the bucket at `path` was found damaged at start: the length of its good records,
+    /// which it is cut to before anything is appended (once).
+    pub fn take_damaged(&mut self, path: &Path) -> Option<u64> {
+        if self.damaged.is_empty() {
+            return None;
+        }
+        self.damaged.remove(path)
     }
 
     /// Hands `channel`'s buffered records to the OS, so a scan starting now sees them.

@@ -80,3 +80,42 @@ fn concurrent_writers_to_more_buckets_than_stay_open_all_land() {
         node.stop();
     }
 }
+
+/// A filtered scan that finds nothing for a long time (a slow disk here) still sends something
+/// every second: an empty batch, which every client reads as no records, so a client's read
+/// timeout does not cut a long scan.
+#[test]
+fn a_long_scan_that_matches_nothing_sends_empty_batches_meanwhile() {
+    let mut node = LogfilesNode::new(BIN, &[("Testing", "read_delay_ms", "1100")]);
+    node.start();
+    let mut c = node.connect();
+    let value = vec![b'x'; 60_000];
+    let recs: Vec<Record> = (0..300u64).map(|i| (i, value.clone())).collect();
+    c.put_all(b"big", &recs);
+    // 18 MB: three turns of at most 8 MiB, each 1.1 s late.
+    let filter = b"not in any value";
+    let req = swarm_protocol::logfiles::LogfilesRequest::GetAllFilter {
+        channel: b"big",
+        filter,
+    };
+    c.send_logfiles(&req);
+    assert_eq!(c.read_n(4), swarm_testkit::OK);
+    let mut arrays = Vec::new();
+    loop {
+        let a = c.read_array();
+        if a.is_empty() {
+            break;
+        }
+        arrays.push(a);
+    }
+    assert!(
+        arrays.len() >= 2,
+        "a keepalive batch before the last one: {} arrays",
+        arrays.len()
+    );
+    for a in &arrays {
+        let raw = swarm_protocol::batch::decompress(a).unwrap();
+        assert!(raw.is_empty(), "no record matched");
+    }
+    node.stop();
+}

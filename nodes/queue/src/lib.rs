@@ -107,6 +107,10 @@ impl swarm_core::program::NodeProgram for QueueNode {
     type Config = QueueConfig;
     const NAME: &'static str = "queuenode";
     const KIND: &'static str = "queue node";
+    const ABOUT: &'static str =
+        "Queue node (per-channel fixed rings) speaking the legacy swarm queue protocol.";
+    const DEFAULT_SUMMARY: &'static str =
+        "127.0.0.1:11000, 64 MiB per channel, data in ./data, logs in ./log";
 
     fn load_config(
         path: Option<&std::path::Path>,

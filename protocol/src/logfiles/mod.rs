@@ -14,6 +14,12 @@ pub use request::{LogfilesRequest, RedistributeNode};
 /// the client handshake marks a node with any other answer incompatible.
 pub const API_VERSION: &[u8] = b"20110401";
 
+/// The largest value a logfiles record may have: what a 64 KiB read batch can carry beside its
+/// 16-digit key (the original's Put took up to 65,536 bytes, of which 65,505 and more could
+/// never be read back; ours refuses them, DECISIONS).
+pub const MAX_VALUE_LEN: usize =
+    crate::batch::DEFAULT_BATCH_SIZE - crate::batch::pair_size(crate::key::KEY_HEX_LEN, 0);
+
 /// Legacy logfiles command codes. They reuse the dht numbering (Put = 3 was the dht's old PutDup
 /// slot), so the gaps are dht or dead codes: unknown here, and the node closes the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

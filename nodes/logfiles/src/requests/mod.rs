@@ -16,20 +16,12 @@ pub mod info;
 pub mod put;
 pub mod scan;
 
-use swarm_protocol::wire::put_i32;
 use swarm_protocol::Status;
 
 /// Appends a status code.
 pub(crate) fn status(out: &mut Vec<u8>, s: Status) {
-    put_i32(out, s.code());
+    s.put(out);
 }
 
-/// Whether `channel` is a valid channel name; if not, BadChannelName (409) is written (the
-/// first check of every request that names a channel).
-pub(crate) fn channel_ok(channel: &[u8], out: &mut Vec<u8>) -> bool {
-    let ok = swarm_protocol::channel::is_valid_channel_name(channel);
-    if !ok {
-        status(out, Status::BadChannelName);
-    }
-    ok
-}
+/// Whether `channel` is a valid channel name; if not, BadChannelName (409) is written.
+pub(crate) use swarm_protocol::channel::check_name as channel_ok;

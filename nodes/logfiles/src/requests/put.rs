@@ -310,11 +310,16 @@ impl Writes {
             waiting.push((conn, w));
             return;
         }
+        let channel_dir = self.storage.channel_dir(&w.channel);
+        let cut_to = self
+            .storage
+            .take_damaged(&crate::storage::write::bucket_file(&channel_dir, first_key));
         let job = OpenJob {
             channel: w.channel.clone(),
             data_dir: self.storage.data_dir().to_path_buf(),
-            channel_dir: self.storage.channel_dir(&w.channel),
+            channel_dir,
             key: first_key,
+            cut_to,
         };
         self.opening.insert(id, vec![(conn, w)]);
         if let Err(swarm_core::work::Full(job)) = disk.open(job) {
@@ -396,12 +401,13 @@ impl Writes {
             }
         };
         let job = SyncJob {
+            data_dir: self.storage.data_dir().to_path_buf(),
             generation,
             items,
             dirs,
             checkpoint: None,
         };
-        match disk.sync(SyncPoolJob::Sync(job)) {
+        match disk.sync(SyncPoolJob::Sync(Box::new(job))) {
             Ok(()) => self.group.in_flight = Some(generation),
             Err(_) => log::error!("group commit: the sync queue is full"),
         }
@@ -468,12 +474,13 @@ impl Writes {
         };
         let entries = self.storage.take_checkpoint();
         let job = SyncJob {
+            data_dir: self.storage.data_dir().to_path_buf(),
             generation: 0,
             items,
             dirs,
             checkpoint: Some((self.storage.data_dir().to_path_buf(), entries, unix_ms())),
         };
-        if disk.sync(SyncPoolJob::Sync(job)).is_ok() {
+        if disk.sync(SyncPoolJob::Sync(Box::new(job))).is_ok() {
             self.checkpoint_in_flight = true;
         }
     }
@@ -488,26 +495,9 @@ impl Writes {
         self.storage.close()?;
         // Everything is on its way to the disk now; the ledgers are not needed any more.
         let _ = self.storage.take_unsynced()?;
-        sync_fs(self.storage.data_dir())?;
+        crate::disk::sync_fs(self.storage.data_dir())?;
         crate::checkpoint::remove(self.storage.data_dir())
     }
-}
-
-/// `syncfs(2)` on the file system holding `dir`: every file written there reaches the disk.
-fn sync_fs(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let d = std::fs::File::open(dir).map_err(|e| named_err(dir, "open", e))?;
-    // SAFETY: `d` is an open file descriptor for the duration of the call; syncfs only reads
-    // it.
-    let r = unsafe { libc::syncfs(d.as_raw_fd()) };
-    if r != 0 {
-        return Err(named_err(dir, "syncfs", std::io::Error::last_os_error()));
-    }
-    Ok(())
-}
-
-fn named_err(path: &std::path::Path, what: &str, e: std::io::Error) -> std::io::Error {
-    std::io::Error::new(e.kind(), format!("cannot {what} {}: {e}", path.display()))
 }
 
 /// The channel name as text (it passed [`channel_ok`]: ASCII only).

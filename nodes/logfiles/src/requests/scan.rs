@@ -17,8 +17,8 @@
 use crate::matcher::{Matcher, MatcherError};
 use crate::storage::scan::RangeScan;
 use std::path::PathBuf;
-use std::time::Duration;
-use swarm_protocol::batch::{pair_size, BatchBuilder, DEFAULT_BATCH_SIZE};
+use std::time::{Duration, Instant};
+use swarm_protocol::batch::{BatchBuilder, DEFAULT_BATCH_SIZE};
 use swarm_protocol::key::format_key;
 use swarm_protocol::logfiles::{encode_stream_end, FilterMode, LogfilesCommand};
 use swarm_protocol::Status;
@@ -27,8 +27,11 @@ use swarm_protocol::Status;
 pub const TURN_OUTPUT: usize = 256 * 1024;
 /// Value bytes one turn reads at most, matching or not, before it gives the worker back.
 pub const TURN_READ: u64 = 8 * 1024 * 1024;
+/// A scan that has sent nothing for this long sends what it has (an empty batch if nothing
+/// matched yet), so a client's read timeout does not fire during a long filtered scan.
+pub const KEEPALIVE: Duration = Duration::from_secs(1);
 /// The largest value a batch can carry (a pair of a 16-byte key and the value in 64 KiB).
-pub const MAX_BATCH_VALUE: usize = DEFAULT_BATCH_SIZE - pair_size(16, 0);
+pub const MAX_BATCH_VALUE: usize = swarm_protocol::logfiles::MAX_VALUE_LEN;
 
 /// How a scan filters values.
 #[derive(Debug, Clone)]
@@ -70,6 +73,8 @@ pub struct ScanCursor {
     value: Vec<u8>,
     /// Whether the Ok status was written.
     started: bool,
+    /// When output was last produced.
+    last_output: Instant,
     /// Records and value bytes sent.
     pub sent: (u64, u64),
 }
@@ -101,6 +106,7 @@ impl ScanCursor {
             batch: BatchBuilder::new(DEFAULT_BATCH_SIZE),
             value: Vec::new(),
             started: false,
+            last_output: Instant::now(),
             sent: (0, 0),
         }
     }
@@ -165,10 +171,21 @@ impl ScanCursor {
                 break;
             }
         }
+        if wire.is_empty() && self.last_output.elapsed() >= KEEPALIVE {
+            self.batch.finish_into(&mut wire);
+        }
+        if !wire.is_empty() {
+            self.last_output = Instant::now();
+        }
+        self.output(wire, false, None)
+    }
+
+    /// Closes the bucket being read and drops its read-ahead buffer, to wait for the client
+    /// holding nothing but the position (a turn that goes on at once keeps them).
+    pub fn park(&mut self) {
         if let Some(scan) = self.scan.as_mut() {
             scan.park();
         }
-        self.output(wire, false, None)
     }
 
     /// The first turn: the pattern compiled, the slot directories listed.

@@ -63,6 +63,9 @@ pub struct Counted {
     pub bytes_cut: u64,
     /// The lowest and highest key.
     pub keys: Option<(u64, u64)>,
+    /// Damaged buckets not cut here, with the length of their good records: cut (keeping
+    /// the rest beside them) before a write appends to them, so no new record is hidden.
+    pub left_damaged: Vec<(std::path::PathBuf, u64)>,
 }
 
 /// Counts every record of the channel in `dir`, reading each bucket through a `buffer`-byte
@@ -106,6 +109,8 @@ pub fn count_channel(dir: &Path, buffer: usize, cut_torn: bool) -> io::Result<Co
         if cut_torn && torn {
             counted.bytes_cut += cut_torn_tail(&path, end.offset)?;
             counted.cut += 1;
+        } else {
+            counted.left_damaged.push((path, end.offset));
         }
     }
     Ok(counted)

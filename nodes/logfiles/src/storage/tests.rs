@@ -10,7 +10,7 @@ fn put(s: &mut Storage, ch: &str, key: u64, value: &[u8]) {
     match s.put(ch, key, value) {
         Ok(()) => {}
         Err(PutError::NotOpen { .. }) => {
-            let b = write::open_bucket(s.data_dir(), &s.channel_dir(ch), key).unwrap();
+            let b = write::open_bucket(s.data_dir(), &s.channel_dir(ch), key, None).unwrap();
             s.install(ch, b).unwrap();
             s.put(ch, key, value).map_err(|_| "put").unwrap();
         }

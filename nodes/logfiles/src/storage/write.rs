@@ -73,10 +73,54 @@ fn make_dirs(dir: &Path, stop: &Path, changed: &mut Vec<PathBuf>) -> io::Result<
     Ok(())
 }
 
+/// The path of `key`'s bucket in `channel_dir`.
+pub fn bucket_file(channel_dir: &Path, key: u64) -> PathBuf {
+    channel_dir
+        .join(slot_dir_name(slot_of(key)))
+        .join(bucket_file_name(bucket_of(key)))
+}
+
+/// Cuts a damaged bucket after its last good record (`good` bytes), keeping the cut bytes as
+/// `<file>.cut-<unix time>` (fsynced first), so records appended next are not hidden behind
+/// the damage.
+fn cut_damaged(path: &Path, file: &File, good: u64) -> io::Result<()> {
+    let len = file.metadata().map_err(named(path, "stat"))?.len();
+    if len <= good {
+        return Ok(());
+    }
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let keep = PathBuf::from(format!("{}.cut-{secs}", path.display()));
+    let mut tail = Vec::new();
+    let mut r = file;
+    r.seek(SeekFrom::Start(good))
+        .map_err(named(path, "seek in"))?;
+    r.read_to_end(&mut tail).map_err(named(path, "read"))?;
+    let out = File::create(&keep).map_err(named(&keep, "create"))?;
+    io::Write::write_all(&mut &out, &tail).map_err(named(&keep, "write"))?;
+    out.sync_all().map_err(named(&keep, "fsync"))?;
+    file.set_len(good).map_err(named(path, "truncate"))?;
+    file.sync_all().map_err(named(path, "fsync"))?;
+    log::warn!(
+        "{}: its records end at byte {good} of {len} (damage found at start); cut there before \
+         a write appends to it, the {} bytes after kept as {}",
+        path.display(),
+        len - good,
+        keep.display()
+    );
+    Ok(())
+}
+
 /// Opens (creating it, its slot directory and its channel directory under `data_dir` as
-/// needed) the bucket of `key` in `channel_dir`, and reads its format. Blocking: runs on a
-/// worker thread.
-pub fn open_bucket(data_dir: &Path, channel_dir: &Path, key: u64) -> io::Result<OpenedBucket> {
+/// needed) the bucket of `key` in `channel_dir`, and reads its format; a bucket found damaged
+/// at start is first cut to `cut_to`, its good records. Blocking: runs on a worker thread.
+pub fn open_bucket(
+    data_dir: &Path,
+    channel_dir: &Path,
+    key: u64,
+    cut_to: Option<u64>,
+) -> io::Result<OpenedBucket> {
     let mut changed_dirs = Vec::new();
     let slot_dir = channel_dir.join(slot_dir_name(slot_of(key)));
     make_dirs(&slot_dir, data_dir, &mut changed_dirs)?;
@@ -90,6 +134,13 @@ pub fn open_bucket(data_dir: &Path, channel_dir: &Path, key: u64) -> io::Result<
         .map_err(named(&path, "open"))?;
     if !existed {
         changed_dirs.push(slot_dir.clone());
+    }
+    if let Some(good) = cut_to {
+        cut_damaged(&path, &file, good)?;
+        changed_dirs.push(slot_dir.clone());
+        // The cut read the tail: back to the header.
+        file.seek(SeekFrom::Start(0))
+            .map_err(named(&path, "seek in"))?;
     }
     let mut head = Vec::with_capacity(HEADER_LEN as usize);
     (&mut file)
@@ -150,6 +201,8 @@ struct Open {
     len: u64,
     /// Its length at the last fsync handed out.
     synced: u64,
+    /// Its length in the last checkpoint (or when opened).
+    checkpointed: u64,
     last_used: u64,
 }
 
@@ -170,9 +223,10 @@ pub struct SyncItem {
 pub struct ChannelWriter {
     buffer_size: usize,
     open: Vec<Open>,
-    /// Buckets closed with bytes no fsync has covered yet.
+    /// Buckets closed with bytes no fsync has covered yet, one entry per file.
     unsynced: Vec<SyncItem>,
-    /// Buckets written since the last checkpoint and their lengths.
+    /// Buckets written since the last checkpoint and closed since, with their lengths (the
+    /// open ones are added when the checkpoint is taken).
     checkpoint: BTreeMap<u64, u64>,
     clock: u64,
 }
@@ -204,7 +258,6 @@ impl ChannelWriter {
             .write_record(key, value)
             .map_err(|e| PutError::Io(named(&o.path, "write to")(e)))?;
         o.len += n;
-        self.checkpoint.insert(first_key, o.len);
         Ok(n)
     }
 
@@ -243,6 +296,7 @@ impl ChannelWriter {
             writer,
             len,
             synced: b.len.min(len),
+            checkpointed: b.len.min(len),
             last_used: self.clock,
         });
         Ok(())
@@ -250,12 +304,19 @@ impl ChannelWriter {
 
     fn close(&mut self, mut o: Open) -> io::Result<()> {
         o.writer.flush().map_err(named(&o.path, "write to"))?;
+        if o.len > o.checkpointed {
+            self.checkpoint.insert(o.first_key, o.len);
+        }
         if o.len > o.synced {
-            self.unsynced.push(SyncItem {
-                path: o.path,
-                file: None,
-                len: o.len,
-            });
+            // A bucket evicted, opened again and evicted again is fsynced once.
+            match self.unsynced.iter_mut().find(|u| u.path == o.path) {
+                Some(u) => u.len = u.len.max(o.len),
+                None => self.unsynced.push(SyncItem {
+                    path: o.path,
+                    file: None,
+                    len: o.len,
+                }),
+            }
         }
         Ok(())
     }
@@ -276,6 +337,8 @@ impl ChannelWriter {
         let mut items = std::mem::take(&mut self.unsynced);
         for o in &mut self.open {
             if o.len > o.synced {
+                // Open again after a close: its handle's fsync covers the closed entry too.
+                items.retain(|i| i.path != o.path);
                 let file = o
                     .writer
                     .get_ref()
@@ -294,13 +357,15 @@ impl ChannelWriter {
     }
 
     /// The (bucket first key, length) entries of the next checkpoint for this channel: every
-    /// bucket written since the last one; the open ones stay listed in the next.
+    /// bucket written since the last one and every open one (written or not: its length is
+    /// what a crash cuts it back to).
     pub fn take_checkpoint(&mut self) -> Vec<(u64, u64)> {
-        let entries: Vec<(u64, u64)> = std::mem::take(&mut self.checkpoint).into_iter().collect();
-        for o in &self.open {
-            self.checkpoint.insert(o.first_key, o.len);
+        let mut entries = std::mem::take(&mut self.checkpoint);
+        for o in &mut self.open {
+            entries.insert(o.first_key, o.len);
+            o.checkpointed = o.len;
         }
-        entries
+        entries.into_iter().collect()
     }
 
     /// Flushes and closes every bucket (shutdown).
@@ -329,7 +394,7 @@ impl ChannelWriter {
             Ok(n) => Ok(n),
             Err(PutError::Io(e)) => Err(e),
             Err(PutError::NotOpen { .. }) => {
-                self.install(open_bucket(data_dir, channel_dir, key)?)?;
+                self.install(open_bucket(data_dir, channel_dir, key, None)?)?;
                 match self.put(key, value) {
                     Ok(n) => Ok(n),
                     Err(PutError::Io(e)) => Err(e),

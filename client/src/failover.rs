@@ -1,4 +1,6 @@
-//! Each queue node's health and the round-robin loop that Push, Pop and PushMulti run through.
+//! Each node's health and the round-robin loop of the requests that go to one node and move
+//! on to the next when it cannot take them: queue Push, Pop and PushMulti, logfiles Put and
+//! PutBatch.
 //!
 //! A node whose connection failed (refused, reset, EOF, protocol violation) is marked down and
 //! skipped until its next attempt is due; each failure doubles the wait, from
@@ -11,42 +13,46 @@
 //! first node whose attempt is due and goes round again, until `reconnect_timeout`: a single
 //! node restarting behind the client, or all of them, is waited for as the dht client waits.
 //! When some node did answer (full, empty), the round's failures are the result.
+//!
+//! Which statuses move on to the next node is the protocol's call ([`Attempt::from_error`]): a
+//! full queue channel (407) does, a logfiles value too big (407) would fail on every node and
+//! does not.
 
 use crate::config::ClientConfig;
-use crate::error::{ClientError, NodeFailure};
+use crate::error::{ClientError, Command, NodeFailure};
 use crate::pool::NodePool;
 use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
-use swarm_protocol::queue::QueueCommand;
+use swarm_protocol::Status;
 
 /// One node: its connection pool and whether it is believed down.
 #[derive(Debug)]
-pub(super) struct QueueNode {
-    pub(super) pool: NodePool,
+pub(crate) struct FailoverNode {
+    pub(crate) pool: NodePool,
     health: Mutex<Health>,
 }
 
-impl QueueNode {
-    pub(super) fn new(pool: NodePool) -> Self {
-        QueueNode {
+impl FailoverNode {
+    pub(crate) fn new(pool: NodePool) -> Self {
+        FailoverNode {
             pool,
             health: Mutex::new(Health::default()),
         }
     }
 
     /// When the node may be tried again; `None` when it is not down.
-    pub(super) fn down_until(&self) -> Option<Instant> {
+    pub(crate) fn down_until(&self) -> Option<Instant> {
         self.health().down_until
     }
 
     /// The node answered: it is up, and its backoff starts over.
-    pub(super) fn mark_up(&self) {
+    pub(crate) fn mark_up(&self) {
         self.health().mark_up();
     }
 
     /// The node failed: skip it for the current delay, then double the delay.
-    pub(super) fn mark_down(&self) {
+    pub(crate) fn mark_down(&self) {
         let delay = self.health().mark_down(self.pool.config());
         log::debug!("{}: down, next attempt in {delay:?}", self.pool.addr());
     }
@@ -58,29 +64,29 @@ impl QueueNode {
 }
 
 /// Whether a node (or one stream to it) is down, and for how long the next failure makes it
-/// wait. Shared by the request loop, the [`super::Producer`] streams and the
-/// [`super::Consumer`] readers.
+/// wait. Shared by the request loop, the queue's Producer streams and Consumer readers, and the
+/// logfiles readers.
 #[derive(Debug, Default)]
-pub(super) struct Health {
+pub(crate) struct Health {
     /// Not to be tried before this instant (set after a failure).
-    pub(super) down_until: Option<Instant>,
+    pub(crate) down_until: Option<Instant>,
     /// The wait after the next failure.
     delay: Duration,
 }
 
 impl Health {
     /// Whether the node may be tried now.
-    pub(super) fn is_due(&self, now: Instant) -> bool {
+    pub(crate) fn is_due(&self, now: Instant) -> bool {
         self.down_until.is_none_or(|t| t <= now)
     }
 
-    pub(super) fn mark_up(&mut self) {
+    pub(crate) fn mark_up(&mut self) {
         self.down_until = None;
         self.delay = Duration::ZERO;
     }
 
     /// Marks the node down for the current delay (returned) and doubles the delay.
-    pub(super) fn mark_down(&mut self, config: &ClientConfig) -> Duration {
+    pub(crate) fn mark_down(&mut self, config: &ClientConfig) -> Duration {
         let delay = if self.delay.is_zero() {
             config.reconnect_backoff_start
         } else {
@@ -94,7 +100,7 @@ impl Health {
 
 /// What one attempt on one node came to.
 #[derive(Debug)]
-pub(super) enum Attempt<T> {
+pub(crate) enum Attempt<T> {
     /// Done: the call returns this.
     Done(T),
     /// This node could not do it; try the next one.
@@ -104,17 +110,16 @@ pub(super) enum Attempt<T> {
 }
 
 impl<T> Attempt<T> {
-    /// The attempt for a request's error: a full channel, an internal node error, a lost or
-    /// refused connection and a protocol violation move on to the next node (nothing was
-    /// stored on this one, or the node died with it); any other status (EmptyValue,
-    /// BadChannelName, ...) would be the same on every node and stops.
-    pub(super) fn from_error(e: ClientError) -> Attempt<T> {
+    /// The attempt for a request's error: a status in `next_on`, a lost or refused connection
+    /// and a protocol violation move on to the next node (nothing was stored on this one, or
+    /// the node died with it); any other status would be the same on every node and stops.
+    /// Queue requests move on for OutOfMemory (the channel is full there) and Error; logfiles
+    /// requests for Error only.
+    pub(crate) fn from_error(e: ClientError, next_on: &[Status]) -> Attempt<T> {
         match e {
-            ClientError::Status {
-                status:
-                    status @ (swarm_protocol::Status::OutOfMemory | swarm_protocol::Status::Error),
-                ..
-            } => Attempt::Next(NodeFailure::Status(status)),
+            ClientError::Status { status, .. } if next_on.contains(&status) => {
+                Attempt::Next(NodeFailure::Status(status))
+            }
             ClientError::Io { source, .. } => Attempt::Next(NodeFailure::Io(source)),
             ClientError::Protocol { error, .. } => Attempt::Next(NodeFailure::Protocol(error)),
             other => Attempt::Stop(other),
@@ -126,13 +131,14 @@ impl<T> Attempt<T> {
 /// an I/O or protocol error is marked down, any other outcome marks it up. Returns the first
 /// `Done` value, the first `Stop` error, or [`ClientError::AllNodesFailed`] with what each node
 /// of the last round did.
-pub(super) fn failover<T>(
-    nodes: &[QueueNode],
+pub(crate) fn failover<T>(
+    nodes: &[FailoverNode],
     start: usize,
-    command: QueueCommand,
+    command: impl Into<Command>,
     config: &ClientConfig,
-    mut attempt: impl FnMut(&QueueNode) -> Attempt<T>,
+    mut attempt: impl FnMut(&FailoverNode) -> Attempt<T>,
 ) -> Result<T, ClientError> {
+    let command = command.into();
     let deadline = Instant::now() + config.reconnect_timeout;
     loop {
         let mut failures = Vec::with_capacity(nodes.len());
@@ -169,15 +175,12 @@ pub(super) fn failover<T>(
         }
         let now = Instant::now();
         if answered || now >= deadline {
-            return Err(ClientError::AllNodesFailed {
-                command: command.into(),
-                failures,
-            });
+            return Err(ClientError::AllNodesFailed { command, failures });
         }
         // Nobody answered: wait for the first node that may be tried again.
         let due = nodes
             .iter()
-            .filter_map(QueueNode::down_until)
+            .filter_map(FailoverNode::down_until)
             .min()
             .unwrap_or(now)
             .min(deadline);
@@ -190,11 +193,11 @@ mod tests {
     use super::*;
     use crate::pool::Handshake;
     use std::net::SocketAddr;
-    use swarm_protocol::Status;
+    use swarm_protocol::queue::QueueCommand;
 
-    fn node(port: u16, config: &ClientConfig) -> QueueNode {
+    fn node(port: u16, config: &ClientConfig) -> FailoverNode {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        QueueNode::new(NodePool::with_handshake(
+        FailoverNode::new(NodePool::with_handshake(
             addr,
             config.clone(),
             Handshake::None,
