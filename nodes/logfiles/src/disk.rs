@@ -41,9 +41,20 @@ pub enum LogfilesEvent {
         /// The open bucket.
         result: Result<OpenedBucket, String>,
     },
-    /// To a connection whose write waited (for its bucket, or for the fsync in sync mode
-    /// `group`): the reply, or why the connection is closed (a malformed record).
+    /// To a connection whose write waited for its bucket: the reply, or why the connection is
+    /// closed (a malformed record).
     Written(Result<swarm_protocol::Status, String>),
+    /// Sync mode `group`: a write that waited for its bucket was stored; its reply waits for
+    /// the fsync of the current generation.
+    Deferred(swarm_protocol::Status),
+    /// Sync mode `group`: the fsync of `generation` finished (`ok`: it succeeded): the
+    /// deferred replies it covers go out.
+    SyncDone {
+        /// The generation it covered.
+        generation: u64,
+        /// Whether it succeeded (if not, the replies are Error).
+        ok: bool,
+    },
     /// The group-commit window is over: time to fsync.
     GroupDue,
     /// An fsync (and a checkpoint, if asked) finished.

@@ -328,13 +328,24 @@ impl Service for LogfilesService {
             Err(DecodeError::Invalid(e)) => return Handled::Close(e.to_string()),
         };
         let cmd = req.command();
+        let write = matches!(cmd, LogfilesCommand::Put | LogfilesCommand::PutBatch);
+        if !write && !s.unsynced.is_empty() {
+            // Earlier writes' replies wait for their fsync: this request waits for them, so
+            // the replies stay in order (SyncDone wakes it).
+            return Handled::Request {
+                consumed: 0,
+                step: Step::Wait,
+            };
+        }
         self.stats.started(cmd);
         s.started = cx.now();
+        let deferred = s.unsynced.len();
         let step = match self.dispatch(cx, s, req, out) {
             Ok(step) => step,
             Err(reason) => return Handled::Close(reason),
         };
-        if step == Step::Done {
+        // A deferred write is finished when its reply goes out.
+        if step == Step::Done && s.unsynced.len() == deferred {
             self.stats.finished(cmd, s.started.elapsed());
         }
         Handled::Request { consumed, step }
@@ -374,6 +385,23 @@ impl Service for LogfilesService {
                     }
                     Err(reason) => Step::Close(reason),
                 }
+            }
+            LogfilesEvent::Deferred(reply) => {
+                let (command, started) = (cmd.unwrap_or(LogfilesCommand::Put), s.started);
+                s.ongoing = Ongoing::Idle;
+                self.writes.defer(&self.disk, s, command, reply, started);
+                return Step::Done;
+            }
+            LogfilesEvent::SyncDone { generation, ok } => {
+                while let Some(d) = s.unsynced.front().copied() {
+                    if d.generation > generation {
+                        break;
+                    }
+                    s.unsynced.pop_front();
+                    status(out, if ok { d.status } else { Status::Error });
+                    self.stats.finished(d.command, d.started.elapsed());
+                }
+                return if is_idle(s) { Step::Done } else { Step::Wait };
             }
             LogfilesEvent::Scanned(output) => self.scanned(s, *output, out),
             _ => {
@@ -416,12 +444,16 @@ impl Service for LogfilesService {
     fn close(&mut self, _cx: &mut Context<'_, LogfilesEvent>, s: Session) {
         self.disk.cancel(s.conn);
         self.writes.forget(s.conn);
+        for d in &s.unsynced {
+            self.stats.finished(d.command, d.started.elapsed());
+        }
         if let Some(cmd) = s.ongoing.command() {
             self.stats.finished(cmd, s.started.elapsed());
         }
     }
 
     fn tick(&mut self, cx: &mut Context<'_, LogfilesEvent>) {
+        self.writes.tick(&self.disk);
         if cx.now() >= self.next_checkpoint {
             self.writes.checkpoint(&self.disk);
             self.next_checkpoint = cx.now() + self.settings.checkpoint_every;

@@ -1,6 +1,8 @@
 //! A logfiles connection's state: the request in progress, if any.
 
+use crate::requests::put::Deferred;
 use crate::requests::scan::ScanCursor;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 use swarm_core::ConnRef;
@@ -11,8 +13,8 @@ use swarm_protocol::logfiles::LogfilesCommand;
 pub enum Ongoing {
     /// Nothing: the connection reads its next request.
     Idle,
-    /// A Put or PutBatch waits: for a bucket to be opened on a worker (its records are kept
-    /// with the open), or in sync mode `group` for the fsync that covers it.
+    /// A Put or PutBatch waits for a bucket to be opened on a worker (its records are kept
+    /// with the open).
     Writing(LogfilesCommand),
     /// A range scan: its cursor is on a worker (`None`) or parked here until the client has
     /// read what was sent (`Some`).
@@ -45,6 +47,9 @@ pub struct Session {
     pub ongoing: Ongoing,
     /// When the last request started (Put's timing in stats.log).
     pub started: Instant,
+    /// Sync mode `group`: replies of writes stored but not yet covered by an fsync, oldest
+    /// first. While there are any, a request that is not a write waits.
+    pub unsynced: VecDeque<Deferred>,
 }
 
 impl Session {
@@ -55,6 +60,7 @@ impl Session {
             peer,
             ongoing: Ongoing::Idle,
             started: Instant::now(),
+            unsynced: VecDeque::new(),
         }
     }
 }

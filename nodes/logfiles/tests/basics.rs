@@ -119,3 +119,41 @@ fn a_long_scan_that_matches_nothing_sends_empty_batches_meanwhile() {
     }
     node.stop();
 }
+
+/// Sync mode `group`: the Puts a client pipelines share fsyncs (the journal counts them), and a
+/// read pipelined behind them answers after their replies, seeing them.
+#[test]
+fn pipelined_group_puts_share_fsyncs_and_replies_stay_in_order() {
+    let mut node = LogfilesNode::new(BIN, &[("Options_Dls", "sync_mode", "group")]);
+    let journal = node.dir.path().join("journal.txt");
+    node.set("Testing", "sync_journal", &journal.display().to_string());
+    node.start();
+    let mut c = node.connect();
+    let recs = records(500);
+    let mut bytes = Vec::new();
+    for (k, v) in &recs {
+        let key = swarm_protocol::key::format_key(*k);
+        swarm_protocol::logfiles::LogfilesRequest::Put {
+            channel: b"g",
+            key: &key,
+            value: v,
+        }
+        .encode(&mut bytes);
+    }
+    swarm_protocol::logfiles::LogfilesRequest::GetAll { channel: b"g" }.encode(&mut bytes);
+    c.send_raw(&bytes);
+    let replies = c.read_n(4 * 500);
+    assert!(replies.chunks(4).all(|r| r == swarm_testkit::OK));
+    assert_eq!(c.read_n(4), swarm_testkit::OK, "the GetAll's status");
+    assert_eq!(c.read_stream(), recs, "the GetAll sees every Put before it");
+    let syncs = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("sync "))
+        .count();
+    assert!(
+        (1..=50).contains(&syncs),
+        "500 pipelined Puts made {syncs} fsyncs"
+    );
+    node.stop();
+}

@@ -59,12 +59,26 @@ struct PendingWrite {
 struct Group {
     /// The generation the writes made now belong to.
     next: u64,
-    /// Connections waiting, with the generation they need and their reply once it is durable.
-    waiting: Vec<(ConnRef, u64, Status)>,
+    /// Connections with deferred replies, and the generation they wait for.
+    waiting: Vec<(ConnRef, u64)>,
     /// The generation of the fsync running.
     in_flight: Option<u64>,
     /// Whether a window is running.
     window: bool,
+}
+
+/// A write's reply in sync mode `group`, kept in the session until the fsync of its
+/// generation.
+#[derive(Debug, Clone, Copy)]
+pub struct Deferred {
+    /// The fsync generation that covers the write.
+    pub generation: u64,
+    /// The request.
+    pub command: LogfilesCommand,
+    /// The reply once durable.
+    pub status: Status,
+    /// When the request started (Put's timing in stats.log).
+    pub started: std::time::Instant,
 }
 
 /// How a write went on.
@@ -294,14 +308,38 @@ impl Writes {
             status(out, reply);
             return Step::Done;
         }
-        s.ongoing = Ongoing::Writing(command);
-        self.wait_for_sync(disk, s.conn, reply);
-        Step::Wait
+        self.defer(disk, s, command, reply, s.started);
+        Step::Done
     }
 
-    fn wait_for_sync(&mut self, disk: &Disk, conn: ConnRef, reply: Status) {
-        self.group.waiting.push((conn, self.group.next, reply));
+    /// Sync mode `group`: the reply waits in the session for the fsync of the current
+    /// generation, and the connection goes on with its next request, so the writes a client
+    /// pipelines share one fsync (requests that are not writes wait for the replies first,
+    /// which keeps replies in order).
+    pub fn defer(
+        &mut self,
+        disk: &Disk,
+        s: &mut Session,
+        command: LogfilesCommand,
+        reply: Status,
+        started: std::time::Instant,
+    ) {
+        let generation = self.group.next;
+        if s.unsynced.back().map(|d| d.generation) != Some(generation) {
+            self.group.waiting.push((s.conn, generation));
+        }
+        s.unsynced.push_back(Deferred {
+            generation,
+            command,
+            status: reply,
+            started,
+        });
         self.kick_group(disk);
+    }
+
+    /// The generation the writes made now are covered by (group mode).
+    pub fn generation(&self) -> u64 {
+        self.group.next
     }
 
     fn wait_for_bucket(&mut self, disk: &Disk, conn: ConnRef, w: PendingWrite, first_key: u64) {
@@ -353,7 +391,8 @@ impl Writes {
             match self.go_on(disk, stats, conn, w) {
                 Went::Written(reply, wrote) => {
                     if wrote && self.mode == SyncMode::Group {
-                        self.wait_for_sync(disk, conn, reply);
+                        // The session takes the reply as deferred (Service::deliver).
+                        cx.post(conn, LogfilesEvent::Deferred(reply));
                     } else {
                         cx.post(conn, LogfilesEvent::Written(Ok(reply)));
                     }
@@ -382,6 +421,11 @@ impl Writes {
         } else {
             self.start_group_sync(disk);
         }
+    }
+
+    /// The loop's timer: a group fsync that could not be queued is tried again.
+    pub fn tick(&mut self, disk: &Disk) {
+        self.kick_group(disk);
     }
 
     /// The group window is over.
@@ -437,10 +481,10 @@ impl Writes {
         if let Err(e) = &result {
             log::error!("group commit fsync failed, the writes it covered answer Error: {e}");
         }
-        self.group.waiting.retain(|&(conn, g, reply)| {
+        let ok = result.is_ok();
+        self.group.waiting.retain(|&(conn, g)| {
             if g <= generation {
-                let reply = if result.is_ok() { reply } else { Status::Error };
-                cx.post(conn, LogfilesEvent::Written(Ok(reply)));
+                cx.post(conn, LogfilesEvent::SyncDone { generation, ok });
                 false
             } else {
                 true
@@ -453,7 +497,7 @@ impl Writes {
 
     /// A connection closed: it waits for nothing any more.
     pub fn forget(&mut self, conn: ConnRef) {
-        self.group.waiting.retain(|&(c, _, _)| c != conn);
+        self.group.waiting.retain(|&(c, _)| c != conn);
         for waiting in self.opening.values_mut() {
             waiting.retain(|(c, _)| *c != conn);
         }
