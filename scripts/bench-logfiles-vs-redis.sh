@@ -246,9 +246,9 @@ done
   row "PutBatch value MB/s (floor: dd)" pb_value_mb_per_s/node - pb_value_mb_per_s/dd ">=" "" 0.5
   row "PutBatch group value MB/s (dd)" pb_value_mb_per_s/group - pb_value_mb_per_s/dd ">=" "" ""
   # Rows of two nodes: the checkpoint node in the first column, the group node in the second.
-  info "PutBatch records/s (ckpt | group)" "$(m pb_records_per_s/node)" "$(m pb_records_per_s/group)" "-"
-  info "PutBatch node CPU cores (ckpt | grp)" "$(m pb_node_cpu_util/node)" "$(m pb_node_cpu_util/group)" "-"
-  info "PutBatch p99 latency us (ckpt | grp)" "$(m pb_lat_p99_us/node)" "$(m pb_lat_p99_us/group)" "-"
+  info "PutBatch records/s (ckpt / group)" "$(m pb_records_per_s/node)" "$(m pb_records_per_s/group)" "-"
+  info "PutBatch node CPU cores (ckpt / grp)" "$(m pb_node_cpu_util/node)" "$(m pb_node_cpu_util/group)" "-"
+  info "PutBatch p99 latency us (ckpt / grp)" "$(m pb_lat_p99_us/node)" "$(m pb_lat_p99_us/group)" "-"
   row "GetRange vs XRANGE records/s (LZO)" scan_records_per_s/node scan_records_per_s/redis \
     scan_records_per_s/lzo ">=" 5 ""
   row "GetRange vs XRANGE value MB/s" scan_value_mb_per_s/node scan_value_mb_per_s/redis - ">=" "" ""
@@ -268,7 +268,7 @@ done
     info "group Put others' CPU (cores), p$p" "$(m other_cpu_cores/put/$p/group)" \
       "$(m other_cpu_cores/put/$p/redis_aof)" "-"
   done
-  info "PutBatch others' CPU (ckpt | grp)" "$(m pb_other_cpu_cores/node)" "$(m pb_other_cpu_cores/group)" "-"
+  info "PutBatch others' CPU (ckpt / grp)" "$(m pb_other_cpu_cores/node)" "$(m pb_other_cpu_cores/group)" "-"
   errs=0
   for k in "${!R[@]}"; do
     case $k in
