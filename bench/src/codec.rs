@@ -1,9 +1,12 @@
 //! One request and its reply for each target: the dht and queue legacy protocols through
-//! `swarm_protocol`, RESP for Redis, and swarm-echo's fixed sizes (a dht or queue request's
-//! request and reply sizes, so the echo server moves the same bytes per round trip as the node).
+//! `swarm_protocol` (the logfiles node's in `codec_log`), RESP for Redis, and swarm-echo's fixed
+//! sizes (a dht, queue or logfiles request's request and reply sizes, so the echo server moves
+//! the same bytes per round trip as the node).
 
+use super::codec_log::{BatchShape, LogCodec};
 use super::mix::Op;
 use super::opts::{RunArgs, Target};
+use super::records::Values;
 use super::resp::{self, Reply};
 use swarm_protocol::dht::{DhtCommand, DhtReply, DhtRequest};
 use swarm_protocol::queue::{QueueCommand, QueueReply, QueueRequest};
@@ -36,11 +39,13 @@ pub enum Codec {
         /// Channel name.
         channel: Vec<u8>,
     },
-    /// RESP commands; queue operations on this list.
+    /// RESP commands; queue operations on this list, appends on this stream.
     Redis {
-        /// List key of LPUSH and RPOP.
+        /// List key of LPUSH and RPOP, stream key of XADD.
         list: Vec<u8>,
     },
+    /// Legacy logfiles requests.
+    Logfiles(LogCodec),
     /// Legacy queue requests on this channel.
     Queue {
         /// Channel name.
@@ -56,9 +61,19 @@ pub enum Codec {
 }
 
 impl Codec {
-    /// The codec for a run's options.
-    pub fn new(args: &RunArgs) -> Codec {
+    /// The codec for a run's options (PutBatch's batches are built from `values`, keys from
+    /// `key_base`).
+    pub fn new(args: &RunArgs, values: &Values, key_base: u64) -> Codec {
         match args.target {
+            Target::Logfiles => {
+                let batches = args.mix.used().iter().any(|(op, _)| *op == Op::PutBatch);
+                let shape = batches.then_some(BatchShape {
+                    value_size: args.value_size,
+                    batch_size: args.batch_size,
+                    key_base,
+                });
+                Codec::Logfiles(LogCodec::new(args.channel.as_bytes(), values, shape))
+            }
             Target::Dht => Codec::Dht {
                 channel: args.channel.as_bytes().to_vec(),
             },
@@ -79,11 +94,21 @@ impl Codec {
         }
     }
 
-    /// Appends the request for `op` on `key` (16 hex digits; queue operations have none);
-    /// `value` is used by Put and Push. Panics for a queue operation on a dht codec or the
-    /// reverse, which `RunArgs::validate` refuses before any socket opens.
-    pub fn encode(&self, op: Op, key: &[u8; 16], value: &[u8], out: &mut Vec<u8>) {
+    /// Records a successful request of `op` stores or fetches (a PutBatch's batch; else 1).
+    pub fn records_per_request(&self, op: Op) -> u64 {
         match self {
+            Codec::Logfiles(log) => log.records_per_request(op),
+            _ => 1,
+        }
+    }
+
+    /// Appends the request for `op` on `key` (16 hex digits; queue operations have none);
+    /// `value` is used by Put, Push and Append; `seq` (the connection's count of log requests)
+    /// picks a PutBatch's batch. Panics for an operation of another family than the target's,
+    /// which `RunArgs::validate` refuses before any socket opens.
+    pub fn encode(&self, op: Op, key: &[u8; 16], value: &[u8], seq: u64, out: &mut Vec<u8>) {
+        match self {
+            Codec::Logfiles(log) => log.encode(op, key, value, seq, out),
             Codec::Dht { channel } => {
                 let (channel, key) = (channel.as_slice(), key.as_slice());
                 let req = match op {
@@ -95,7 +120,7 @@ impl Codec {
                     },
                     Op::Exists => DhtRequest::Exists { channel, key },
                     Op::Remove => DhtRequest::Remove { channel, key },
-                    Op::Push | Op::Pop => unreachable!("{}: {WRONG_FAMILY}", op.name()),
+                    _ => unreachable!("{}: {WRONG_FAMILY}", op.name()),
                 };
                 req.encode(out);
             }
@@ -115,6 +140,8 @@ impl Codec {
                 Op::Remove => resp::encode_command(out, &[b"DEL", key]),
                 Op::Push => resp::encode_command(out, &[b"LPUSH", list, value]),
                 Op::Pop => resp::encode_command(out, &[b"RPOP", list]),
+                Op::Append => resp::encode_command(out, &[b"XADD", list, b"*", b"v", value]),
+                Op::PutBatch => unreachable!("putbatch: RunArgs::validate refuses it for Redis"),
             },
             Codec::Echo { request, .. } => out.resize(out.len() + request, b'e'),
         }
@@ -125,6 +152,7 @@ impl Codec {
         match self {
             Codec::Dht { .. } => parse_dht(op, buf),
             Codec::Queue { .. } => parse_queue(op, buf),
+            Codec::Logfiles(_) => LogCodec::parse(op, buf),
             Codec::Redis { .. } => parse_redis(op, buf),
             Codec::Echo { reply, .. } => {
                 Ok((buf.len() >= *reply).then_some((Outcome::Hit, *reply)))
@@ -133,14 +161,15 @@ impl Codec {
     }
 }
 
-/// Request and reply sizes of the dht or queue request `op` with this channel length and
-/// value size (a Get or Pop reply carries the value; a Put or Push request does).
+/// Request and reply sizes of the dht, queue or logfiles request `op` with this channel length
+/// and value size (a Get or Pop reply carries the value; a Put, Push or Append request does: a
+/// logfiles Put has a dht Put's layout). PutBatch has no fixed size; it is given a Put's.
 pub fn echo_sizes(op: Op, channel_len: usize, value_size: usize) -> (usize, usize) {
     let head = 4 + 8 + channel_len;
     let keyed = head + 8 + 16;
     match op {
         Op::Get => (keyed, 4 + 8 + value_size),
-        Op::Put => (keyed + 8 + value_size, 4),
+        Op::Put | Op::Append | Op::PutBatch => (keyed + 8 + value_size, 4),
         Op::Exists => (keyed, 4 + 1),
         Op::Remove => (keyed, 4),
         Op::Push => (head + 8 + value_size, 4),
@@ -154,7 +183,7 @@ fn command(op: Op) -> DhtCommand {
         Op::Put => DhtCommand::Put,
         Op::Exists => DhtCommand::Exists,
         Op::Remove => DhtCommand::Remove,
-        Op::Push | Op::Pop => unreachable!("{}: {WRONG_FAMILY}", op.name()),
+        _ => unreachable!("{}: {WRONG_FAMILY}", op.name()),
     }
 }
 
@@ -217,7 +246,7 @@ fn parse_redis(op: Op, buf: &[u8]) -> Result<Option<(Outcome, usize)>, Fatal> {
     let outcome = match (op, reply) {
         (_, Reply::Error) => Outcome::Error,
         (Op::Get | Op::Pop, Reply::Bulk(_)) | (Op::Put, Reply::Simple) => Outcome::Hit,
-        (Op::Push, Reply::Int(_)) => Outcome::Hit,
+        (Op::Push, Reply::Int(_)) | (Op::Append, Reply::Bulk(_)) => Outcome::Hit,
         (Op::Get | Op::Pop, Reply::Nil) => Outcome::Miss,
         (Op::Exists | Op::Remove, Reply::Int(0)) => Outcome::Miss,
         (Op::Exists | Op::Remove, Reply::Int(_)) => Outcome::Hit,
@@ -243,7 +272,7 @@ mod tests {
         let value = [b'v'; 100];
         for op in [Op::Get, Op::Put, Op::Exists, Op::Remove] {
             let mut out = Vec::new();
-            dht.encode(op, b"00000000000000ab", &value, &mut out);
+            dht.encode(op, b"00000000000000ab", &value, 0, &mut out);
             assert_eq!(echo_sizes(op, 5, 100).0, out.len(), "{}", op.name());
         }
         let mut reply = Vec::new();
@@ -259,7 +288,7 @@ mod tests {
         let value = [b'v'; 100];
         for op in [Op::Push, Op::Pop] {
             let mut out = Vec::new();
-            queue.encode(op, b"00000000000000ab", &value, &mut out);
+            queue.encode(op, b"00000000000000ab", &value, 0, &mut out);
             assert_eq!(echo_sizes(op, 5, 100).0, out.len(), "{}", op.name());
         }
         let (mut push, mut pop) = (Vec::new(), Vec::new());
@@ -275,7 +304,7 @@ mod tests {
             channel: b"test".to_vec(),
         };
         let mut out = Vec::new();
-        queue.encode(Op::Push, b"00000000000000ab", b"foo", &mut out);
+        queue.encode(Op::Push, b"00000000000000ab", b"foo", 0, &mut out);
         // spec/queue.md section 2, Push example.
         let mut want = vec![1, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0];
         want.extend_from_slice(b"test");
@@ -283,7 +312,7 @@ mod tests {
         want.extend_from_slice(b"foo");
         assert_eq!(out, want);
         out.clear();
-        queue.encode(Op::Pop, b"00000000000000ab", b"foo", &mut out);
+        queue.encode(Op::Pop, b"00000000000000ab", b"foo", 0, &mut out);
         let mut want = vec![2, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0];
         want.extend_from_slice(b"test");
         assert_eq!(out, want);
@@ -321,8 +350,8 @@ mod tests {
             list: b"bench".to_vec(),
         };
         let mut out = Vec::new();
-        redis.encode(Op::Push, b"00000000000000ab", b"xy", &mut out);
-        redis.encode(Op::Pop, b"00000000000000ab", b"xy", &mut out);
+        redis.encode(Op::Push, b"00000000000000ab", b"xy", 0, &mut out);
+        redis.encode(Op::Pop, b"00000000000000ab", b"xy", 0, &mut out);
         assert_eq!(
             out,
             b"*3\r\n$5\r\nLPUSH\r\n$5\r\nbench\r\n$2\r\nxy\r\n*2\r\n$4\r\nRPOP\r\n$5\r\nbench\r\n"

@@ -27,6 +27,8 @@ pub struct Conn {
     pub alive: bool,
     /// True while the connection waits for the rate limiter.
     pub waiting: bool,
+    /// Log requests (Append, PutBatch) sent so far: the connection's timestamp-like counter.
+    pub log_seq: u64,
 }
 
 /// What one read turn produced.
@@ -38,6 +40,8 @@ pub struct Replies {
     pub misses: u64,
     /// See [`Outcome::Error`].
     pub errors: u64,
+    /// Records the hits stored or fetched (a PutBatch stores a batch of them).
+    pub records: u64,
 }
 
 impl Conn {
@@ -54,6 +58,7 @@ impl Conn {
             sent_at: Instant::now(),
             alive: true,
             waiting: false,
+            log_seq: 0,
         }
     }
 
@@ -74,7 +79,7 @@ impl Conn {
 
     /// Buffers a request; [`Conn::send`] writes all buffered requests at once.
     pub fn push(&mut self, codec: &Codec, op: Op, key: &[u8; 16], value: &[u8]) {
-        codec.encode(op, key, value, &mut self.out);
+        codec.encode(op, key, value, self.log_seq, &mut self.out);
         self.inflight.push_back(op);
     }
 
@@ -160,7 +165,10 @@ impl Conn {
             let now = *now.get_or_insert_with(Instant::now);
             latency(now.saturating_duration_since(self.sent_at).as_nanos() as u64);
             match outcome {
-                Outcome::Hit => replies.hits += 1,
+                Outcome::Hit => {
+                    replies.hits += 1;
+                    replies.records += codec.records_per_request(op);
+                }
                 Outcome::Miss => replies.misses += 1,
                 Outcome::Error => replies.errors += 1,
             }

@@ -4,8 +4,9 @@
 //! the load) is spent; an optional rate limit holds batches back.
 
 use super::codec::Codec;
+use super::codec_log::RECORDS_PER_KEY;
 use super::conn::Conn;
-use super::mix::Op;
+use super::mix::{Family, Op};
 use super::records::{hex_key_of, key_of, Rng, Values};
 use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token};
@@ -13,6 +14,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use swarm_protocol::format_key;
 
 /// Longest wait for any reply before the run is abandoned.
 const STALL_LIMIT: Duration = Duration::from_secs(10);
@@ -25,9 +27,9 @@ pub enum Source {
         /// Key space.
         keys: u64,
         /// Weights.
-        weights: [u32; 6],
+        weights: [u32; Op::COUNT],
     },
-    /// `op` (Put, or Push for a queue) of key-space indexes `next..end`, each once.
+    /// `op` (Put, Push for a queue, Append for a log) of key-space indexes `next..end`, each once.
     Load {
         /// Next index.
         next: u64,
@@ -64,6 +66,8 @@ pub struct Plan<'a> {
     pub rate: Option<f64>,
     /// RNG seed.
     pub seed: u64,
+    /// Log appends: key of a connection's first record (see [`RECORDS_PER_KEY`]).
+    pub key_base: u64,
     /// Replies completed, shared with the progress printer.
     pub done: &'a AtomicU64,
     /// Error replies and failed connections, shared with the progress printer.
@@ -81,6 +85,8 @@ pub struct Tally {
     pub misses: u64,
     /// Non-Ok statuses and Redis errors.
     pub errors: u64,
+    /// Records the hits stored or fetched (PutBatch: a batch each; else one).
+    pub records: u64,
     /// Connections lost to protocol errors, I/O errors or fatal statuses.
     pub conn_failures: u64,
     /// The first such failure.
@@ -97,6 +103,7 @@ impl Default for Tally {
             hits: 0,
             misses: 0,
             errors: 0,
+            records: 0,
             conn_failures: 0,
             first_failure: None,
             span: None,
@@ -117,6 +124,7 @@ impl Tally {
         self.hits += other.hits;
         self.misses += other.misses;
         self.errors += other.errors;
+        self.records += other.records;
         self.conn_failures += other.conn_failures;
         self.first_failure = self.first_failure.take().or(other.first_failure);
         self.span = match (self.span, other.span) {
@@ -233,6 +241,7 @@ impl Driver<'_> {
                     self.tally.hits += r.hits;
                     self.tally.misses += r.misses;
                     self.tally.errors += r.errors;
+                    self.tally.records += r.records;
                 }
                 Err(f) => {
                     self.plan.failed.fetch_add(1, Ordering::Relaxed);
@@ -264,7 +273,15 @@ impl Driver<'_> {
         for _ in 0..k {
             let (op, i) = next_request(&mut self.plan.source, &mut self.rng);
             let value = self.plan.values.of(key_of(i));
-            conn.push(self.plan.codec, op, &hex_key_of(i), value);
+            let key = if op.family() == Family::Log {
+                // A log's keys are timestamps: each connection counts up from the base.
+                let key = format_key(self.plan.key_base + conn.log_seq / RECORDS_PER_KEY);
+                conn.log_seq += 1;
+                key
+            } else {
+                hex_key_of(i)
+            };
+            conn.push(self.plan.codec, op, &key, value);
         }
         if let Err(e) = conn.send(now) {
             self.tally.fail(conn, format!("write: {e}"));

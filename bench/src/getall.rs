@@ -1,6 +1,8 @@
 //! `--mix getall`: GetAll of the whole channel to one client, `--requests` times (default
 //! once), timed from the request's write to the end-of-stream marker. Every batch is
-//! decompressed and its records counted, so the figures are of delivered records.
+//! decompressed and its records counted, so the figures are of delivered records. The stream
+//! reader is shared with the logfiles scan (`scan::logfiles`), whose batch streams have the
+//! same shape.
 
 use super::cpu;
 use super::opts::RunArgs;
@@ -15,10 +17,10 @@ use swarm_protocol::{DecodeError, Reader, Status};
 /// Socket read size.
 const READ_CHUNK: usize = 1 << 20;
 
-/// Totals of the GetAll streams received.
+/// Totals of the batch streams received.
 #[derive(Debug, Default)]
 pub struct Streamed {
-    /// GetAll requests completed.
+    /// Stream requests completed.
     pub runs: u64,
     /// Compressed batches.
     pub batches: u64,
@@ -28,6 +30,8 @@ pub struct Streamed {
     pub raw_bytes: u64,
     /// (key, value) records.
     pub records: u64,
+    /// Bytes of their values.
+    pub value_bytes: u64,
     /// Time from each request's write to its end marker, summed.
     pub elapsed: Duration,
 }
@@ -44,7 +48,12 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
     let self_before = cpu::cpu_seconds("self");
     let mut total = Streamed::default();
     for _ in 0..args.requests.unwrap_or(1).max(1) {
-        get_all(&mut s, args.channel.as_bytes(), &mut total).map_err(|e| format!("GetAll: {e}"))?;
+        let mut request = Vec::new();
+        DhtRequest::GetAll {
+            channel: args.channel.as_bytes(),
+        }
+        .encode(&mut request);
+        stream_batches(&mut s, &request, &mut total).map_err(|e| format!("GetAll: {e}"))?;
         eprintln!("swarm-bench getall: {} records so far", total.records);
     }
     let node_cpu = node_before
@@ -96,12 +105,11 @@ pub fn print_figures(mode: &str, figures: &[(&str, Option<f64>)], json: bool) {
     }
 }
 
-/// One GetAll: request, status, batches until the empty array.
-fn get_all(s: &mut TcpStream, channel: &[u8], total: &mut Streamed) -> io::Result<()> {
-    let mut request = Vec::new();
-    DhtRequest::GetAll { channel }.encode(&mut request);
+/// One batch-stream request (dht GetAll, logfiles GetRange...): write it, expect the `Ok`
+/// status, count the batches until the empty array; adds to `total`.
+pub fn stream_batches(s: &mut TcpStream, request: &[u8], total: &mut Streamed) -> io::Result<()> {
     let started = Instant::now();
-    s.write_all(&request)?;
+    s.write_all(request)?;
     let mut buf = vec![0u8; READ_CHUNK];
     let (mut start, mut end) = (0usize, 0usize);
     let mut got_status = false;
@@ -154,7 +162,7 @@ fn get_all(s: &mut TcpStream, channel: &[u8], total: &mut Streamed) -> io::Resul
     total.elapsed += started.elapsed();
     total.runs += 1;
     if start != end {
-        return Err(invalid("bytes after the end of the GetAll stream".into()));
+        return Err(invalid("bytes after the end of the batch stream".into()));
     }
     Ok(())
 }
@@ -162,8 +170,9 @@ fn get_all(s: &mut TcpStream, channel: &[u8], total: &mut Streamed) -> io::Resul
 fn count_batch(batch: &[u8], total: &mut Streamed) -> io::Result<()> {
     let raw = decompress(batch).map_err(|e| invalid(e.to_string()))?;
     for pair in Pairs::new(&raw) {
-        pair.map_err(|e| invalid(e.to_string()))?;
+        let (_, value) = pair.map_err(|e| invalid(e.to_string()))?;
         total.records += 1;
+        total.value_bytes += value.len() as u64;
     }
     total.batches += 1;
     total.batch_bytes += batch.len() as u64;

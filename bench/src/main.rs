@@ -1,25 +1,27 @@
-//! `swarm-bench`, the load generator of issues 4 and 9 (the original's dhtperformance): drives a
-//! dht node, a queue node, Redis or swarm-echo with the same connections, key space, values and
-//! request counts, and reports throughput, latency, errors and the server's CPU per request. It
-//! speaks the protocols itself (`swarm_protocol` for the dht and the queue) to control exactly
-//! what is in flight.
+//! `swarm-bench`, the load generator of issues 4, 9 and 10 (the original's dhtperformance):
+//! drives a dht node, a queue node, a logfiles node, Redis or swarm-echo with the same
+//! connections, key space, values and request counts, and reports throughput, latency, errors
+//! and the server's CPU per request. It speaks the protocols itself (`swarm_protocol` for the
+//! dht, the queue and the logfiles node) to control exactly what is in flight.
 //!
 //! | module | owns |
 //! |---|---|
 //! | `opts`, `mix` | the command line; the operations and `--mix` parsing |
 //! | `records` | keys, values and the RNG shared by load, runs, GetAll and `lzo` |
-//! | `codec`, `resp` | requests and replies per target |
+//! | `codec`, `codec_log`, `resp` | requests and replies per target (`codec_log`: the logfiles node's) |
 //! | `conn`, `engine` | one connection's buffers; the mio loop of one client thread |
 //! | `run` | connect, load, measure over threads, progress |
 //! | `report`, `cpu` | figures, text and JSON; /proc CPU and memory |
 //! | `getall`, `lzo` | GetAll streaming; LZO alone over the same batches |
 //! | `stream`, `stream_io`, `stream_redis` | `stream`: one producer to one consumer; the records and the queue's ends; Redis's ends |
+//! | `scan` | `scan`: prefill a log, then time reading it back (logfiles GetRange, Redis XRANGE) |
 //!
 //! Example: `swarm-bench --addr 127.0.0.1:10000 --mix get:put=9:1 --duration 10 --node-pid PID`.
 //! The crate's other binary, `swarm-echo` (`src/bin/swarm-echo.rs`), is the echo server it
 //! measures the floor against.
 
 mod codec;
+mod codec_log;
 mod conn;
 mod cpu;
 mod engine;
@@ -31,6 +33,7 @@ mod records;
 mod report;
 mod resp;
 mod run;
+mod scan;
 mod stream;
 mod stream_io;
 mod stream_redis;
@@ -46,7 +49,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(Command::Lzo(args)) => lzo::run(args),
         Some(Command::Stream(args)) => stream::run(args),
-        None => run_load(&cli.run),
+        Some(Command::Scan(args)) => scan::run(args),
+        None => run_load(&cli.run.normalized()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
-//! The benchmarked operations and `--mix`: a single operation (`get`, `push`), a weighted mix
-//! (`get:put=9:1`, `push:pop=1:1`) or `getall`. Operations come in two families, the dht's
-//! keyed ones and the queue's, and a mix stays within one family.
+//! The benchmarked operations and `--mix`: a single operation (`get`, `push`, `append`), a
+//! weighted mix (`get:put=9:1`, `push:pop=1:1`) or `getall`. Operations come in three families,
+//! the dht's keyed ones, the queue's and the logfiles node's appends, and a mix stays within one
+//! family.
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,11 +21,37 @@ pub enum Op {
     Push,
     /// queue Pop / Redis RPOP.
     Pop,
+    /// logfiles Put / Redis `XADD key * v value`: one record appended to a log.
+    Append,
+    /// logfiles PutBatch of a full batch of records (no Redis equivalent).
+    PutBatch,
+}
+
+/// The kinds of operation a mix may not combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Keyed dht operations (Get, Put, Exists, Remove).
+    Dht,
+    /// Queue operations (Push, Pop).
+    Queue,
+    /// Log appends (Append, PutBatch).
+    Log,
 }
 
 impl Op {
     /// Every operation, in the order of the weights of a [`Mix::Weighted`].
-    pub const ALL: [Op; 6] = [Op::Get, Op::Put, Op::Exists, Op::Remove, Op::Push, Op::Pop];
+    pub const ALL: [Op; Op::COUNT] = [
+        Op::Get,
+        Op::Put,
+        Op::Exists,
+        Op::Remove,
+        Op::Push,
+        Op::Pop,
+        Op::Append,
+        Op::PutBatch,
+    ];
+    /// Number of operations.
+    pub const COUNT: usize = 8;
 
     /// Lowercase name as written in `--mix`.
     pub fn name(self) -> &'static str {
@@ -35,12 +62,18 @@ impl Op {
             Op::Remove => "remove",
             Op::Push => "push",
             Op::Pop => "pop",
+            Op::Append => "append",
+            Op::PutBatch => "putbatch",
         }
     }
 
-    /// Whether this is a queue operation (Push, Pop) rather than a keyed dht one.
-    pub fn is_queue(self) -> bool {
-        matches!(self, Op::Push | Op::Pop)
+    /// The operation's family.
+    pub fn family(self) -> Family {
+        match self {
+            Op::Get | Op::Put | Op::Exists | Op::Remove => Family::Dht,
+            Op::Push | Op::Pop => Family::Queue,
+            Op::Append | Op::PutBatch => Family::Log,
+        }
     }
 
     fn from_name(name: &str) -> Option<Op> {
@@ -52,8 +85,8 @@ impl Op {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mix {
     /// Single-record operations drawn at random with these weights (indexed like [`Op::ALL`]),
-    /// all of one family (see [`Op::is_queue`]).
-    Weighted([u32; 6]),
+    /// all of one family (see [`Op::family`]).
+    Weighted([u32; Op::COUNT]),
     /// Full-channel GetAll, one connection, `--requests` times (default once).
     GetAll,
 }
@@ -79,9 +112,12 @@ impl Mix {
         }
     }
 
-    /// Whether the mix is of queue operations (a weighted mix holds one family only).
-    pub fn is_queue(&self) -> bool {
-        self.used().iter().any(|(op, _)| op.is_queue())
+    /// The family of the mix's operations (a weighted mix holds one family only); GetAll is a
+    /// dht request.
+    pub fn family(&self) -> Family {
+        self.used()
+            .first()
+            .map_or(Family::Dht, |(op, _)| op.family())
     }
 
     /// `--mix` as the user would write it.
@@ -146,11 +182,11 @@ impl FromStr for Mix {
                 ratios.len()
             )));
         }
-        let mut weights = [0u32; 6];
+        let mut weights = [0u32; Op::COUNT];
         for (name, ratio) in names.iter().zip(ratios) {
             let op = Op::from_name(name).ok_or_else(|| {
                 MixError(format!(
-                    "{s}: unknown operation {name:?} (get, put, exists, remove, push, pop, getall)"
+                    "{s}: unknown operation {name:?} (get, put, exists, remove, push, pop, append, putbatch, getall)"
                 ))
             })?;
             let slot = &mut weights[op as usize];
@@ -163,10 +199,11 @@ impl FromStr for Mix {
             return Err(MixError(format!("{s}: every ratio is zero")));
         }
         let mix = Mix::Weighted(weights);
-        let used = mix.used();
-        if used.iter().any(|(op, _)| op.is_queue()) && used.iter().any(|(op, _)| !op.is_queue()) {
+        let family = mix.family();
+        if mix.used().iter().any(|(op, _)| op.family() != family) {
             return Err(MixError(format!(
-                "{s}: queue operations (push, pop) and dht operations cannot be mixed"
+                "{s}: dht operations (get, put, exists, remove), queue operations (push, pop) \
+                 and log operations (append, putbatch) cannot be mixed"
             )));
         }
         Ok(mix)
@@ -179,9 +216,20 @@ mod tests {
 
     #[test]
     fn single_operations() {
-        assert_eq!("get".parse(), Ok(Mix::Weighted([1, 0, 0, 0, 0, 0])));
-        assert_eq!("Remove".parse(), Ok(Mix::Weighted([0, 0, 0, 1, 0, 0])));
-        assert_eq!("push".parse(), Ok(Mix::Weighted([0, 0, 0, 0, 1, 0])));
+        assert_eq!("get".parse(), Ok(Mix::Weighted([1, 0, 0, 0, 0, 0, 0, 0])));
+        assert_eq!(
+            "Remove".parse(),
+            Ok(Mix::Weighted([0, 0, 0, 1, 0, 0, 0, 0]))
+        );
+        assert_eq!("push".parse(), Ok(Mix::Weighted([0, 0, 0, 0, 1, 0, 0, 0])));
+        assert_eq!(
+            "append".parse::<Mix>().map(|m| (m.single(), m.family())),
+            Ok((Some(Op::Append), Family::Log))
+        );
+        assert_eq!(
+            "putbatch".parse::<Mix>().map(|m| m.single()),
+            Ok(Some(Op::PutBatch))
+        );
         assert_eq!("getall".parse(), Ok(Mix::GetAll));
         assert_eq!("put".parse::<Mix>().map(|m| m.single()), Ok(Some(Op::Put)));
         assert_eq!("pop".parse::<Mix>().map(|m| m.single()), Ok(Some(Op::Pop)));
@@ -190,16 +238,16 @@ mod tests {
     #[test]
     fn ratios() {
         let mix: Mix = "get:put=9:1".parse().expect("valid mix");
-        assert_eq!(mix, Mix::Weighted([9, 1, 0, 0, 0, 0]));
+        assert_eq!(mix, Mix::Weighted([9, 1, 0, 0, 0, 0, 0, 0]));
         assert_eq!(mix.single(), None);
-        assert!(!mix.is_queue());
+        assert_eq!(mix.family(), Family::Dht);
         assert_eq!(
             "exists:get=0:3".parse::<Mix>().map(|m| m.single()),
             Ok(Some(Op::Get))
         );
         let mix: Mix = "pop:push=1:2".parse().expect("valid mix");
-        assert_eq!(mix, Mix::Weighted([0, 0, 0, 0, 2, 1]));
-        assert!(mix.is_queue());
+        assert_eq!(mix, Mix::Weighted([0, 0, 0, 0, 2, 1, 0, 0]));
+        assert_eq!(mix.family(), Family::Queue);
         assert_eq!(mix.describe(), "push:pop=2:1");
     }
 
@@ -217,6 +265,8 @@ mod tests {
             "push:get=1:1",
             "pop:remove=1:1",
             "push:pop",
+            "append:put=1:1",
+            "putbatch:pop=1:1",
         ] {
             assert!(bad.parse::<Mix>().is_err(), "{bad:?} was accepted");
         }
@@ -229,7 +279,14 @@ mod tests {
 
     #[test]
     fn describe_round_trips() {
-        for text in ["get", "pop", "get:put=9:1", "push:pop=1:1", "getall"] {
+        for text in [
+            "get",
+            "pop",
+            "get:put=9:1",
+            "push:pop=1:1",
+            "append:putbatch=3:1",
+            "getall",
+        ] {
             let mix: Mix = text.parse().expect("valid mix");
             assert_eq!(mix.describe(), text);
             assert_eq!(mix.describe().parse::<Mix>(), Ok(mix));

@@ -1,11 +1,13 @@
 //! Command line of `swarm-bench`: the load options, the target kind, the operation mix (parsed
-//! in `mix`) and the `lzo` and `stream` modes, validated before any socket opens.
+//! in `mix`) and the `lzo` and `stream` modes, validated before any socket opens (the `scan`
+//! mode's options are `scan::ScanArgs`).
 
-use super::mix::Mix;
+use super::mix::{Family, Mix, Op};
+use super::scan::ScanArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 
-/// Load generator for the legacy dht and queue protocols, Redis (RESP) and the swarm-echo server.
+/// Load generator for the legacy dht, queue and logfiles protocols, Redis (RESP) and the swarm-echo server.
 #[derive(Debug, Parser)]
 #[command(
     name = "swarm-bench",
@@ -30,6 +32,9 @@ pub enum Command {
     /// One producer and one consumer connection: records/s from the producer's first write to
     /// the consumer's last record (queue Produce to Consume; Redis LPUSH to `RPOP key count`).
     Stream(StreamArgs),
+    /// Prefill a log with --records records (logfiles PutBatch; Redis XADD), then time reading
+    /// all of them back (logfiles GetRange; Redis `XRANGE key - + COUNT n` pages), --rounds times.
+    Scan(ScanArgs),
 }
 
 /// What the server speaks.
@@ -38,12 +43,16 @@ pub enum Target {
     /// A dht node, legacy binary protocol.
     Dht,
     /// A Redis server, RESP: dht operations as strings (SET, GET, ...), queue operations on
-    /// the list named by --channel (LPUSH, RPOP).
+    /// the list named by --channel (LPUSH, RPOP), appends on the stream named by --channel
+    /// (`XADD key * v value`).
     Redis,
     /// `swarm-echo`: fixed-size requests and replies of a dht or queue request's sizes.
     Echo,
     /// A queue node, legacy binary protocol: Push and Pop on the channel --channel.
     Queue,
+    /// A logfiles node, legacy binary protocol: Put (`--mix append`, or `put`) and PutBatch
+    /// (`--mix putbatch`) on the channel --channel.
+    Logfiles,
 }
 
 /// Options of a load run.
@@ -65,8 +74,9 @@ pub struct RunArgs {
     /// records --load pushes before measuring (the prefill that keeps Pop off an empty queue).
     #[arg(long, default_value_t = 1_000_000)]
     pub keys: u64,
-    /// Operation mix: get, put, exists, remove, push, pop, a ratio like get:put=9:1 or
-    /// push:pop=1:1 (one family: dht or queue), or getall.
+    /// Operation mix: get, put, exists, remove, push, pop, append, putbatch, a ratio like
+    /// get:put=9:1 or push:pop=1:1 (one family: dht, queue or log), or getall. With --target
+    /// logfiles, put means append.
     #[arg(long, default_value = "get")]
     pub mix: Mix,
     /// Requests to measure in total (0 with --load: load only). Default: --duration 10.
@@ -102,6 +112,14 @@ pub struct RunArgs {
     /// Seed of the key and operation choice.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Log appends: the key of a connection's n-th record is this + n / 100, a timestamp-like
+    /// counter (100 records a "second"), so a run's records fall into a few buckets as a log's
+    /// do. Default: the current Unix time in seconds.
+    #[arg(long)]
+    pub key_base: Option<u64>,
+    /// PutBatch: uncompressed bytes per batch (full batches of --value-size records).
+    #[arg(long, default_value_t = swarm_protocol::batch::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
 }
 
 /// What `swarm-bench stream` streams through.
@@ -187,6 +205,42 @@ pub struct LzoArgs {
 }
 
 impl RunArgs {
+    /// The options with `--mix put` against a logfiles node read as `append` (a logfiles Put
+    /// appends).
+    pub fn normalized(&self) -> RunArgs {
+        let mut args = self.clone();
+        if let (Target::Logfiles, Mix::Weighted(w)) = (args.target, &mut args.mix) {
+            if w[Op::Append as usize] == 0 {
+                w.swap(Op::Put as usize, Op::Append as usize);
+            }
+        }
+        args
+    }
+
+    /// Which operation families the target speaks.
+    fn check_family(&self) -> Result<(), String> {
+        let family = self.mix.family();
+        let batches = self.mix.used().iter().any(|(op, _)| *op == Op::PutBatch);
+        let ok = match self.target {
+            Target::Dht => family == Family::Dht,
+            Target::Queue => family == Family::Queue,
+            Target::Logfiles => family == Family::Log,
+            Target::Redis | Target::Echo => self.mix != Mix::GetAll && !batches,
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(match self.target {
+            Target::Dht => "--target dht takes dht operations: get, put, exists, remove, getall",
+            Target::Queue => "--target queue takes queue operations: --mix push, pop, push:pop=..",
+            Target::Logfiles => "--target logfiles takes log operations: --mix append (put), putbatch",
+            Target::Redis | Target::Echo => {
+                "getall and putbatch are dht and logfiles requests without a Redis or echo equivalent"
+            }
+        }
+        .into())
+    }
+
     /// Checks the combinations clap cannot express.
     pub fn validate(&self) -> Result<(), String> {
         if self.connections == 0 || self.pipeline == 0 || self.threads == 0 {
@@ -204,21 +258,15 @@ impl RunArgs {
                     .into(),
             );
         }
-        if self.mix == Mix::GetAll && self.target != Target::Dht {
-            return Err("--mix getall is a dht request".into());
-        }
-        match (self.target, self.mix.is_queue()) {
-            (Target::Queue, false) => {
-                return Err(
-                    "--target queue takes queue operations: --mix push, pop, push:pop=..".into(),
-                )
+        self.check_family()?;
+        if self.mix.used().iter().any(|(op, _)| *op == Op::PutBatch) {
+            let pair = swarm_protocol::batch::pair_size(16, self.value_size);
+            if self.batch_size < pair {
+                return Err(format!(
+                    "--batch-size {} cannot hold one record of --value-size {} ({pair} bytes)",
+                    self.batch_size, self.value_size
+                ));
             }
-            (Target::Dht, true) => {
-                return Err(
-                    "--target dht takes dht operations: push and pop are --target queue".into(),
-                )
-            }
-            _ => {}
         }
         if let Some(r) = self.rate {
             if r.is_nan() || r <= 0.0 {
@@ -249,6 +297,7 @@ mod tests {
             Cli::try_parse_from(["swarm-bench", "--target", target, "--mix", mix])
                 .expect("parses")
                 .run
+                .normalized()
                 .validate()
         };
         for (target, mix) in [
@@ -258,6 +307,11 @@ mod tests {
             ("redis", "get"),
             ("echo", "pop"),
             ("dht", "get:put=9:1"),
+            ("logfiles", "append"),
+            ("logfiles", "put"),
+            ("logfiles", "putbatch"),
+            ("redis", "append"),
+            ("echo", "append"),
         ] {
             assert_eq!(check(target, mix), Ok(()), "{target} {mix}");
         }
@@ -267,9 +321,35 @@ mod tests {
             ("dht", "push"),
             ("redis", "getall"),
             ("echo", "push:pop=1:1"),
+            ("logfiles", "get"),
+            ("logfiles", "push"),
+            ("dht", "append"),
+            ("redis", "putbatch"),
+            ("echo", "putbatch"),
         ] {
             assert!(check(target, mix).is_err(), "{target} {mix} was accepted");
         }
+    }
+
+    #[test]
+    fn logfiles_put_is_an_append() {
+        let cli = Cli::try_parse_from(["swarm-bench", "--target", "logfiles", "--mix", "put"])
+            .expect("parses");
+        assert_eq!(cli.run.normalized().mix.single(), Some(Op::Append));
+        let cli = Cli::try_parse_from(["swarm-bench", "--target", "redis", "--mix", "put"])
+            .expect("parses");
+        assert_eq!(cli.run.normalized().mix.single(), Some(Op::Put));
+        let cli = Cli::try_parse_from([
+            "swarm-bench",
+            "--target",
+            "logfiles",
+            "--mix",
+            "putbatch",
+            "--batch-size",
+            "100",
+        ])
+        .expect("parses");
+        assert!(cli.run.validate().is_err(), "a batch smaller than a record");
     }
 
     #[test]

@@ -105,6 +105,16 @@ fn figures(args: &RunArgs, m: &Measured) -> Vec<(&'static str, Option<f64>)> {
         ("conn_failures", Some(t.conn_failures as f64)),
         ("elapsed_s", secs),
         ("ops_per_s", secs.filter(|s| *s > 0.0).map(|s| n / s)),
+        ("records", Some(t.records as f64)),
+        (
+            "records_per_s",
+            secs.filter(|s| *s > 0.0).map(|s| t.records as f64 / s),
+        ),
+        (
+            "value_mb_per_s",
+            secs.filter(|s| *s > 0.0)
+                .map(|s| (t.records * args.value_size as u64) as f64 / s / 1e6),
+        ),
         ("lat_p50_us", us(0.5)),
         ("lat_p99_us", us(0.99)),
         ("lat_p999_us", us(0.999)),

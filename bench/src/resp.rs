@@ -1,7 +1,9 @@
 //! The RESP subset the benchmark speaks to Redis: commands (SET/GET/EXISTS/DEL, LPUSH/RPOP)
 //! written as arrays of bulk strings, a reply parser for every RESP2 type (`+`, `-`, `:`, `$`
 //! incl. nil, `*`) that returns "incomplete" (`Ok(None)`) until a whole reply is buffered, and
-//! a walk over the records of an array of bulk strings (the reply to `RPOP key count`).
+//! a walk over the records of an array of bulk strings (the reply to `RPOP key count`), and the
+//! pieces of an XRANGE reply (its array header, then one stream entry at a time, so a reader
+//! walks each entry once as it arrives).
 
 use std::fmt;
 
@@ -141,6 +143,65 @@ pub fn for_each_bulk(
     Ok(Some((Some(n), used)))
 }
 
+/// The header `*n` of an array at the front of `buf`: `Ok(Some((n, header bytes)))`, `Ok(None)`
+/// while incomplete; a nil array or any other reply is an error.
+pub fn array_header(buf: &[u8]) -> Result<Option<(usize, usize)>, RespError> {
+    let Some((line, used)) = line(buf)? else {
+        return Ok(None);
+    };
+    match line.split_first() {
+        Some((b'*', digits)) => match number(digits)? {
+            n if n >= 0 => Ok(Some((n as usize, used))),
+            _ => Err(RespError("not an array of entries")),
+        },
+        _ => Err(RespError("not an array")),
+    }
+}
+
+/// One stream entry `[id, [field, value, ...]]` at the front of `buf`: `Ok(Some(used))` after
+/// calling `entry(id, fields)`, `Ok(None)` (and no call) while incomplete.
+pub fn stream_entry(
+    buf: &[u8],
+    entry: &mut impl FnMut(&[u8], &[&[u8]]),
+) -> Result<Option<usize>, RespError> {
+    let used = match parse_reply(buf)? {
+        None => return Ok(None),
+        Some((Reply::Array(2), used)) => used,
+        Some(_) => return Err(RespError("stream entry is not [id, fields]")),
+    };
+    // The entry is buffered and well formed: walk its structure.
+    let (id, next) = bulk_at(buf, array_at(buf, 0)?.1)?;
+    let (k, mut next) = array_at(buf, next)?;
+    let mut fields: Vec<&[u8]> = Vec::with_capacity(k);
+    for _ in 0..k {
+        let (field, after) = bulk_at(buf, next)?;
+        fields.push(field);
+        next = after;
+    }
+    entry(id, &fields);
+    Ok(Some(used))
+}
+
+/// The length of the array whose header starts at `at` (a complete reply) and where its first
+/// element starts.
+fn array_at(buf: &[u8], at: usize) -> Result<(usize, usize), RespError> {
+    match (line(&buf[at..])?, parse_reply(&buf[at..])?) {
+        (Some((_, head)), Some((Reply::Array(n), _))) => Ok((n, at + head)),
+        _ => Err(RespError("expected an array")),
+    }
+}
+
+/// The payload of the bulk string at `at` (a complete reply) and where the next item starts.
+fn bulk_at(buf: &[u8], at: usize) -> Result<(&[u8], usize), RespError> {
+    match parse_reply(&buf[at..])? {
+        Some((Reply::Bulk(len), used)) => {
+            let end = at + used - 2;
+            Ok((&buf[end - len..end], at + used))
+        }
+        _ => Err(RespError("expected a bulk string")),
+    }
+}
+
 /// The first CRLF-terminated line (without CRLF) and the bytes it takes with its CRLF.
 fn line(buf: &[u8]) -> Result<Option<(&[u8], usize)>, RespError> {
     match buf.iter().position(|&b| b == b'\n') {
@@ -235,6 +296,48 @@ mod tests {
         assert!(for_each_bulk(b"*1\r\n:1\r\n", |_| {}).is_err());
         assert!(for_each_bulk(b"$1\r\na\r\n", |_| {}).is_err());
         assert!(for_each_bulk(b"-WRONGTYPE\r\n", |_| {}).is_err());
+    }
+
+    /// Entries as (id, fields).
+    type Entries = Vec<(Vec<u8>, Vec<Vec<u8>>)>;
+
+    /// An XRANGE reply walked as `scan::redis` does: header, then entry after entry.
+    fn entries(buf: &[u8]) -> Result<Option<(Entries, usize)>, RespError> {
+        let Some((n, mut at)) = array_header(buf)? else {
+            return Ok(None);
+        };
+        let mut got = Vec::new();
+        let mut entry = |id: &[u8], f: &[&[u8]]| {
+            got.push((id.to_vec(), f.iter().map(|x| x.to_vec()).collect()))
+        };
+        for _ in 0..n {
+            match stream_entry(&buf[at..], &mut entry)? {
+                Some(used) => at += used,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some((got, at)))
+    }
+
+    #[test]
+    fn walks_the_entries_of_a_stream() {
+        let buf = b"*2\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nv\r\n$2\r\nab\r\n\
+                    *2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nv\r\n$0\r\n\r\n+OK\r\n";
+        let (got, used) = entries(buf).expect("valid").expect("complete");
+        assert_eq!(used, buf.len() - 5);
+        assert_eq!(
+            got[0],
+            (b"1-0".to_vec(), vec![b"v".to_vec(), b"ab".to_vec()])
+        );
+        assert_eq!(got[1], (b"1-1".to_vec(), vec![b"v".to_vec(), b"".to_vec()]));
+        for cut in 0..buf.len() - 5 {
+            assert_eq!(entries(&buf[..cut]), Ok(None), "cut at {cut}");
+        }
+        assert_eq!(entries(b"*0\r\n"), Ok(Some((Vec::new(), 4))));
+        assert!(entries(b"*1\r\n$1\r\na\r\n").is_err());
+        assert!(entries(b"*1\r\n*1\r\n$1\r\na\r\n").is_err());
+        assert!(entries(b"-ERR no such key\r\n").is_err());
+        assert!(entries(b"*-1\r\n").is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::codec::Codec;
 use super::conn::Conn;
 use super::cpu;
 use super::engine::{self, Budget, Plan, Source, Tally};
-use super::mix::{Mix, Op};
+use super::mix::{Family, Mix, Op};
 use super::opts::{RunArgs, Target};
 use super::records::Values;
 use super::report::Measured;
@@ -15,6 +15,7 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use swarm_protocol::dht::{DhtReply, DhtRequest, API_VERSION};
+use swarm_protocol::logfiles::{self, LogfilesReply, LogfilesRequest};
 use swarm_protocol::queue::{QueueCommand, QueueReply, QueueRequest};
 
 /// The two phases of a run.
@@ -34,12 +35,19 @@ const DEFAULT_DURATION_S: f64 = 10.0;
 /// Runs `--load` (if asked) and the measured phase; returns the measured phase's figures
 /// (`None` for a load-only run, `--requests 0`).
 pub fn run(args: &RunArgs) -> Result<Option<Measured>, String> {
-    let codec = Codec::new(args);
     let values = Values::new(args.value_size);
+    let key_base = args.key_base.unwrap_or_else(unix_seconds);
+    let codec = Codec::new(args, &values, key_base);
     if args.load {
         let conns = connect(args)?;
         let started = Instant::now();
-        let tally = run_phase(args, &codec, &values, conns, Phase::Load, "load")?;
+        let tally = run_phase(
+            args,
+            (&codec, &values, key_base),
+            conns,
+            Phase::Load,
+            "load",
+        )?;
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
             "swarm-bench: loaded {} records in {secs:.2} s ({:.0} records/s, {} errors, {} failed connections)",
@@ -60,7 +68,13 @@ pub fn run(args: &RunArgs) -> Result<Option<Measured>, String> {
     let node_before = pid.as_deref().and_then(cpu::cpu_seconds);
     let self_before = cpu::cpu_seconds("self");
     let machine_before = cpu::machine_busy_seconds();
-    let tally = run_phase(args, &codec, &values, conns, Phase::Measure, "run")?;
+    let tally = run_phase(
+        args,
+        (&codec, &values, key_base),
+        conns,
+        Phase::Measure,
+        "run",
+    )?;
     let machine_busy = machine_before
         .zip(cpu::machine_busy_seconds())
         .map(|(a, b)| b - a);
@@ -81,6 +95,13 @@ pub fn run(args: &RunArgs) -> Result<Option<Measured>, String> {
     }))
 }
 
+/// Now as a Unix time in seconds: the default base of a log's timestamp-like keys.
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Opens `--connections` connections, checks the first one speaks the target's protocol.
 fn connect(args: &RunArgs) -> Result<Vec<Conn>, String> {
     let mut conns = Vec::with_capacity(args.connections);
@@ -99,7 +120,7 @@ fn connect(args: &RunArgs) -> Result<Vec<Conn>, String> {
     Ok(conns)
 }
 
-/// GetVersion for a dht node, GetNumConnections for a queue node (the queue protocol has no
+/// GetVersion for a dht or logfiles node, GetNumConnections for a queue node (the queue protocol has no
 /// GetVersion, and this one changes nothing), PING for Redis: a wrong --target fails here, not
 /// mid-run.
 fn check_server(target: Target, s: &mut TcpStream) -> Result<(), String> {
@@ -113,6 +134,12 @@ fn check_server(target: Target, s: &mut TcpStream) -> Result<(), String> {
             let (mut request, mut reply) = (Vec::new(), Vec::new());
             DhtRequest::GetVersion.encode(&mut request);
             DhtReply::Version(API_VERSION).encode(&mut reply);
+            (request, reply)
+        }
+        Target::Logfiles => {
+            let (mut request, mut reply) = (Vec::new(), Vec::new());
+            LogfilesRequest::GetVersion.encode(&mut request);
+            LogfilesReply::Version(logfiles::API_VERSION).encode(&mut reply);
             (request, reply)
         }
     };
@@ -167,8 +194,7 @@ fn check_queue(s: &mut TcpStream) -> Result<(), String> {
 /// Spreads the connections over the threads, runs them, prints progress; merges the tallies.
 fn run_phase(
     args: &RunArgs,
-    codec: &Codec,
-    values: &Values,
+    (codec, values, key_base): (&Codec, &Values, u64),
     conns: Vec<Conn>,
     phase: Phase,
     label: &str,
@@ -203,6 +229,7 @@ fn run_phase(
                         .filter(|_| phase == Phase::Measure)
                         .map(|r| r / threads as f64),
                     seed: args.seed.wrapping_add(t as u64),
+                    key_base,
                     done: &done,
                     failed: &failed,
                 };
@@ -233,10 +260,10 @@ fn source(args: &RunArgs, phase: Phase, t: usize, threads: usize) -> Source {
         (Phase::Load, _) | (_, Mix::GetAll) => Source::Load {
             next: args.keys * t as u64 / threads as u64,
             end: args.keys * (t as u64 + 1) / threads as u64,
-            op: if args.mix.is_queue() {
-                Op::Push
-            } else {
-                Op::Put
+            op: match args.mix.family() {
+                Family::Queue => Op::Push,
+                Family::Log => Op::Append,
+                Family::Dht => Op::Put,
             },
         },
         (Phase::Measure, Mix::Weighted(weights)) => Source::Random {
