@@ -25,7 +25,7 @@
 # PB_CONNECTIONS PB_REQUESTS (PutBatch requests per run: 16384 x 64 KiB = 1 GiB raw, as dd)
 # SCAN_RECORDS DD_MB ROUNDS LOG CARGO_TARGET_DIR BENCH_DIR (where the temp dir goes, /tmp),
 # FILE_BUFFER_SIZE and GROUP_COMMIT_MS (the nodes' [Performance] file_buffer_size and
-# [Options_Dls] group_commit_ms; unset: the node's defaults, 10 MiB and 2 ms), and QUIET_MAX
+# [Options_Dls] group_commit_ms; unset: the node's defaults, 10 MiB and 0 ms), and QUIET_MAX
 # (seconds to wait before each run for the machine to be idle, 20 here: the runs are many; 0
 # disables the wait).
 set -euo pipefail
