@@ -454,6 +454,9 @@ impl Service for LogfilesService {
 
     fn tick(&mut self, cx: &mut Context<'_, LogfilesEvent>) {
         self.writes.tick(&self.disk);
+        if let Err(e) = self.writes.storage.flush_all() {
+            log::error!("flushing the write buffers: {e}");
+        }
         if cx.now() >= self.next_checkpoint {
             self.writes.checkpoint(&self.disk);
             self.next_checkpoint = cx.now() + self.settings.checkpoint_every;

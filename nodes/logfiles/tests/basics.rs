@@ -228,3 +228,21 @@ fn incompressible_values_are_sent_as_literals_and_text_stays_compressed() {
     }
     node.stop();
 }
+
+/// Sync mode `checkpoint`: the write buffers reach the OS every `write_flush_ms`, so a kill -9
+/// (the process, not the machine) a second after the last Put, before any checkpoint, keeps
+/// records of a bucket no checkpoint lists.
+#[test]
+fn a_kill_after_the_flush_period_keeps_buffered_records() {
+    let mut node = LogfilesNode::new(BIN, &[("Performance", "write_flush_ms", "100")]);
+    node.start();
+    let mut c = node.connect();
+    let recs = records(100);
+    c.put_all(b"flushed", &recs);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    node.kill9();
+    node.start();
+    let mut c = node.connect();
+    assert_eq!(c.get_all(b"flushed"), recs);
+    node.stop();
+}
