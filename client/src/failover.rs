@@ -188,6 +188,32 @@ pub(crate) fn failover<T>(
     }
 }
 
+/// Sends `req` to every node of `nodes` and reads each reply with `read`; the first node that
+/// fails (after the reconnect timeout) fails the call. A node that cannot be reached is marked
+/// down, one that answered up. The requests about every node (sizes, channels,
+/// RemoveChannel) of the queue and logfiles clients.
+pub(crate) fn on_all_nodes<T>(
+    nodes: &[FailoverNode],
+    cmd: impl Into<Command> + Copy,
+    req: &[u8],
+    mut read: impl FnMut(&mut crate::conn::Conn) -> Result<T, crate::conn::ConnError>,
+) -> Result<Vec<(std::net::SocketAddr, T)>, ClientError> {
+    nodes
+        .iter()
+        .map(|node| {
+            let value = node.pool.request(cmd, crate::pool::Retry::Yes, |c| {
+                c.send(req)?;
+                read(c)
+            });
+            match &value {
+                Err(ClientError::Io { .. }) => node.mark_down(),
+                _ => node.mark_up(),
+            }
+            Ok((node.pool.addr(), value?))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,6 @@
 use super::{check_channel, encode, LogfilesClient};
 use crate::conn::{Conn, ConnError};
 use crate::error::ClientError;
-use crate::pool::Retry;
 use std::net::SocketAddr;
 use swarm_protocol::logfiles::{LogfilesCommand, LogfilesReply, LogfilesRequest};
 use swarm_protocol::{ProtocolError, Status};
@@ -107,27 +106,13 @@ impl LogfilesClient {
             }))
     }
 
-    /// Sends `req` to every node and reads each reply; the first node that fails (after the
-    /// reconnect timeout) fails the call.
+    /// [`crate::failover::on_all_nodes`] over this client's nodes.
     fn on_all_nodes<T>(
         &self,
         cmd: LogfilesCommand,
         req: &[u8],
-        mut read: impl FnMut(&mut Conn) -> Result<T, ConnError>,
+        read: impl FnMut(&mut Conn) -> Result<T, ConnError>,
     ) -> Result<Vec<(SocketAddr, T)>, ClientError> {
-        self.nodes
-            .iter()
-            .map(|node| {
-                let value = node.pool.request(cmd, Retry::Yes, |c| {
-                    c.send(req)?;
-                    read(c)
-                });
-                match &value {
-                    Err(ClientError::Io { .. }) => node.mark_down(),
-                    _ => node.mark_up(),
-                }
-                Ok((node.pool.addr(), value?))
-            })
-            .collect()
+        crate::failover::on_all_nodes(&self.nodes, cmd, req, read)
     }
 }

@@ -6,7 +6,6 @@
 use super::{check_channel, encode, QueueClient};
 use crate::conn::{Conn, ConnError};
 use crate::error::ClientError;
-use crate::pool::Retry;
 use std::net::SocketAddr;
 use swarm_protocol::queue::{QueueCommand, QueueReply, QueueRequest};
 use swarm_protocol::ProtocolError;
@@ -105,28 +104,13 @@ impl QueueClient {
             }))
     }
 
-    /// Sends `req` to every node and reads each reply; the first node that fails (after the
-    /// reconnect timeout) fails the call.
+    /// [`crate::failover::on_all_nodes`] over this client's nodes.
     fn on_all_nodes<T>(
         &self,
         cmd: QueueCommand,
         req: &[u8],
-        mut read: impl FnMut(&mut Conn) -> Result<T, ConnError>,
+        read: impl FnMut(&mut Conn) -> Result<T, ConnError>,
     ) -> Result<Vec<(SocketAddr, T)>, ClientError> {
-        self.nodes
-            .iter()
-            .map(|node| {
-                let value = node.pool.request(cmd, Retry::Yes, |c| {
-                    c.send(req)?;
-                    read(c)
-                });
-                match &value {
-                    Err(ClientError::Io { .. }) => node.mark_down(),
-                    _ => node.mark_up(),
-                }
-                let value = value?;
-                Ok((node.pool.addr(), value))
-            })
-            .collect()
+        crate::failover::on_all_nodes(&self.nodes, cmd, req, read)
     }
 }
