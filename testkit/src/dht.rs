@@ -7,9 +7,7 @@ use crate::process::NodeProcess;
 use crate::wire::{Conn, OK};
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::time::Duration;
 use swarm_protocol::batch::{decompress, Pairs};
 use swarm_protocol::dht::DhtRequest;
 use swarm_protocol::format_key;
@@ -57,30 +55,9 @@ impl Node {
         self.set("Server", "minval", &format!("0x{min:016x}"));
         self.set("Server", "maxval", &format!("0x{max:016x}"));
     }
-
-    /// The read timeout of [`NodeProcess::connect`]'s connections (30 s unless set).
-    pub fn with_read_timeout(self, timeout: Duration) -> Node {
-        Node(self.0.with_read_timeout(timeout))
-    }
-
-    /// Keeps the port the first start picked for every later start.
-    pub fn with_sticky_port(self) -> Node {
-        Node(self.0.with_sticky_port())
-    }
 }
 
-impl Deref for Node {
-    type Target = NodeProcess;
-    fn deref(&self) -> &NodeProcess {
-        &self.0
-    }
-}
-
-impl DerefMut for Node {
-    fn deref_mut(&mut self) -> &mut NodeProcess {
-        &mut self.0
-    }
-}
+crate::process::node_kind!(Node);
 
 /// The dht requests over a raw connection; every reply is checked.
 pub trait DhtConn {

@@ -5,7 +5,6 @@
 
 use crate::process::NodeProcess;
 use crate::wire::{Conn, OK};
-use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use swarm_protocol::batch::{decompress, Pairs};
 use swarm_protocol::key::{format_key, parse_key};
@@ -35,25 +34,9 @@ impl LogfilesNode {
         }
         node
     }
-
-    /// Keeps the port the first start picked for every later start.
-    pub fn with_sticky_port(self) -> LogfilesNode {
-        LogfilesNode(self.0.with_sticky_port())
-    }
 }
 
-impl Deref for LogfilesNode {
-    type Target = NodeProcess;
-    fn deref(&self) -> &NodeProcess {
-        &self.0
-    }
-}
-
-impl DerefMut for LogfilesNode {
-    fn deref_mut(&mut self) -> &mut NodeProcess {
-        &mut self.0
-    }
-}
+crate::process::node_kind!(LogfilesNode);
 
 /// A record as the tests see it.
 pub type Record = (u64, Vec<u8>);

@@ -347,3 +347,36 @@ pub fn wait_log(path: &Path, needle: &str, n: usize, timeout: Duration) -> bool 
     }
     false
 }
+
+/// A node kind's process type: a newtype over [`NodeProcess`] that dereferences to it and
+/// keeps its builder methods (`with_sticky_port`, `with_read_timeout`) returning the kind.
+macro_rules! node_kind {
+    ($name:ident) => {
+        impl $name {
+            /// Keeps the port the first start picked for every later start.
+            pub fn with_sticky_port(self) -> $name {
+                $name(self.0.with_sticky_port())
+            }
+
+            /// The read timeout of [`crate::process::NodeProcess::connect`]'s connections (30 s
+            /// unless set).
+            pub fn with_read_timeout(self, timeout: std::time::Duration) -> $name {
+                $name(self.0.with_read_timeout(timeout))
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = $crate::process::NodeProcess;
+            fn deref(&self) -> &$crate::process::NodeProcess {
+                &self.0
+            }
+        }
+
+        impl std::ops::DerefMut for $name {
+            fn deref_mut(&mut self) -> &mut $crate::process::NodeProcess {
+                &mut self.0
+            }
+        }
+    };
+}
+pub(crate) use node_kind;

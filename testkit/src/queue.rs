@@ -4,7 +4,6 @@
 
 use crate::process::NodeProcess;
 use crate::wire::{Conn, OK};
-use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use swarm_protocol::queue::{QueueCommand, QueueRequest};
 
@@ -33,25 +32,9 @@ impl QueueNode {
         }
         node
     }
-
-    /// Keeps the port the first start picked for every later start.
-    pub fn with_sticky_port(self) -> QueueNode {
-        QueueNode(self.0.with_sticky_port())
-    }
 }
 
-impl Deref for QueueNode {
-    type Target = NodeProcess;
-    fn deref(&self) -> &NodeProcess {
-        &self.0
-    }
-}
-
-impl DerefMut for QueueNode {
-    fn deref_mut(&mut self) -> &mut NodeProcess {
-        &mut self.0
-    }
-}
+crate::process::node_kind!(QueueNode);
 
 /// The queue requests over a raw connection; every reply is checked.
 pub trait QueueConn {
