@@ -83,6 +83,7 @@ pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_NODE,
     DEFAULT_RECONNECT_BACKOFF_MAX, DEFAULT_RECONNECT_BACKOFF_START, DEFAULT_RECONNECT_TIMEOUT,
 };
+pub use dht::plan as redistribute_plan;
 pub use dht::{
     total_bytes, total_records, DhtClient, GetAll, GetAllKeys, ListenEvent, Listener, NodeSize,
     PIPELINE_DEPTH,

@@ -1,11 +1,13 @@
 //! [`DhtClient`]: the blocking dht client. This file owns the handshake (GetVersion and
 //! GetResponsibleRange on every node), the node table and key routing; the request calls live
-//! beside it, one file per kind of request.
+//! beside it, one file per kind of request; `plan` computes the ranges of a grown cluster (the
+//! Redistribute driver's planning, exported as `swarm_client::redistribute_plan`).
 
 mod all_nodes;
 mod get_all;
 mod listen;
 mod pipeline;
+pub mod plan;
 mod single;
 
 #[cfg(test)]

@@ -1,0 +1,291 @@
+//! Planning a grown dht cluster (groundwork of the Redistribute driver, issue 11): given the
+//! nodes and their hash ranges and the nodes to add, the new range of every node, by one of two
+//! strategies:
+//!
+//! - [`Strategy::SplitLargest`] (the original `dhtredist --strategy subdivide`): each added node
+//!   takes the upper half of the largest range at that moment, whose node keeps the lower half;
+//!   only the split nodes move records.
+//! - [`Strategy::SplitEvenly`] (`--ranges N`): the span the nodes cover is cut into equal
+//!   contiguous ranges, the existing nodes first in the order of their ranges, then the added
+//!   ones; every node may move records.
+//!
+//! Ranges are inclusive, over bit-reversed keys ([`HashRange`]). A node with the empty range
+//! (drained) stays empty. The current ranges must not overlap and must cover one contiguous span
+//! (a gap would leave keys without an owner), which the new ranges cover exactly.
+
+use std::fmt;
+use std::net::SocketAddr;
+use swarm_protocol::HashRange;
+
+/// How the new ranges are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Each added node takes the upper half of the largest range.
+    SplitLargest,
+    /// Every node gets an equal share of the span.
+    SplitEvenly,
+}
+
+/// A node and its range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeRange {
+    /// The node.
+    pub addr: SocketAddr,
+    /// Its range.
+    pub range: HashRange,
+}
+
+/// Why no plan could be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanError {
+    /// No node has a range to share.
+    NothingToSplit,
+    /// Two current ranges share keys.
+    Overlap(SocketAddr, SocketAddr),
+    /// The current ranges leave keys between them without an owner.
+    Gap {
+        /// The last key of the range before the gap.
+        after: u64,
+        /// The first key of the range after it.
+        before: u64,
+    },
+    /// An added node is already in the cluster (or added twice).
+    AlreadyThere(SocketAddr),
+    /// A range is too small to split once more.
+    TooSmall(SocketAddr),
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanError::NothingToSplit => write!(f, "no node has a non-empty hash range to share"),
+            PlanError::Overlap(a, b) => write!(f, "the hash ranges of {a} and {b} overlap"),
+            PlanError::Gap { after, before } => write!(
+                f,
+                "no node owns the keys 0x{:016x}..0x{:016x} (between two ranges)",
+                after.wrapping_add(1),
+                before.wrapping_sub(1)
+            ),
+            PlanError::AlreadyThere(a) => write!(f, "{a} is in the cluster already"),
+            PlanError::TooSmall(a) => write!(f, "the hash range of {a} is too small to split"),
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// Keys in a non-empty range.
+fn size(r: HashRange) -> u128 {
+    u128::from(r.max) - u128::from(r.min) + 1
+}
+
+/// The non-empty current ranges, in key order, checked to be disjoint and contiguous.
+fn sorted_span(current: &[NodeRange]) -> Result<Vec<NodeRange>, PlanError> {
+    let mut live: Vec<NodeRange> = current
+        .iter()
+        .copied()
+        .filter(|n| !n.range.is_empty())
+        .collect();
+    live.sort_by_key(|n| n.range.min);
+    if live.is_empty() {
+        return Err(PlanError::NothingToSplit);
+    }
+    for w in live.windows(2) {
+        if w[1].range.min <= w[0].range.max {
+            return Err(PlanError::Overlap(w[0].addr, w[1].addr));
+        }
+        if w[1].range.min != w[0].range.max + 1 {
+            return Err(PlanError::Gap {
+                after: w[0].range.max,
+                before: w[1].range.min,
+            });
+        }
+    }
+    Ok(live)
+}
+
+/// The new range of every node: the current ones (in their order) and then the added ones.
+pub fn plan(
+    current: &[NodeRange],
+    added: &[SocketAddr],
+    strategy: Strategy,
+) -> Result<Vec<NodeRange>, PlanError> {
+    let live = sorted_span(current)?;
+    for (i, a) in added.iter().enumerate() {
+        if current.iter().any(|n| n.addr == *a) || added[..i].contains(a) {
+            return Err(PlanError::AlreadyThere(*a));
+        }
+    }
+    let mut nodes: Vec<NodeRange> = current.to_vec();
+    match strategy {
+        Strategy::SplitLargest => {
+            for &addr in added {
+                let (i, _) = nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| !n.range.is_empty())
+                    .max_by_key(|(i, n)| (size(n.range), std::cmp::Reverse(*i)))
+                    .ok_or(PlanError::NothingToSplit)?;
+                let r = nodes[i].range;
+                if size(r) < 2 {
+                    return Err(PlanError::TooSmall(nodes[i].addr));
+                }
+                let half = (size(r) / 2) as u64; // < 2^64: size is at most 2^64
+                let lower_max = r.min + (half - 1);
+                nodes[i].range = HashRange::new(r.min, lower_max).unwrap_or(HashRange::EMPTY);
+                let upper = HashRange::new(lower_max + 1, r.max).unwrap_or(HashRange::EMPTY);
+                nodes.push(NodeRange { addr, range: upper });
+            }
+        }
+        Strategy::SplitEvenly => {
+            let (lo, hi) = (live[0].range.min, live[live.len() - 1].range.max);
+            let span = u128::from(hi) - u128::from(lo) + 1;
+            // The nodes that share the span: the live ones in key order, then the added.
+            let mut order: Vec<SocketAddr> = live.iter().map(|n| n.addr).collect();
+            order.extend_from_slice(added);
+            let n = order.len() as u128;
+            if span < n {
+                return Err(PlanError::TooSmall(live[0].addr));
+            }
+            for &addr in added {
+                nodes.push(NodeRange {
+                    addr,
+                    range: HashRange::EMPTY,
+                });
+            }
+            for (k, addr) in order.iter().enumerate() {
+                let k = k as u128;
+                // Node k gets keys [lo + span*k/n, lo + span*(k+1)/n - 1].
+                let start = u128::from(lo) + span * k / n;
+                let end = u128::from(lo) + span * (k + 1) / n - 1;
+                let range = HashRange::new(start as u64, end as u64).unwrap_or(HashRange::EMPTY);
+                if let Some(node) = nodes.iter_mut().find(|x| x.addr == *addr) {
+                    node.range = range;
+                }
+            }
+        }
+    }
+    Ok(nodes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(n: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 10_000 + n))
+    }
+
+    fn node(n: u16, min: u64, max: u64) -> NodeRange {
+        NodeRange {
+            addr: addr(n),
+            range: HashRange::new(min, max).unwrap(),
+        }
+    }
+
+    /// The new ranges are disjoint and cover exactly the span of the old ones.
+    fn assert_partition(old: &[NodeRange], new: &[NodeRange]) {
+        let span = sorted_span(old).unwrap();
+        let covered = sorted_span(new).unwrap();
+        assert_eq!(covered[0].range.min, span[0].range.min);
+        assert_eq!(
+            covered[covered.len() - 1].range.max,
+            span[span.len() - 1].range.max
+        );
+    }
+
+    #[test]
+    fn split_largest_halves_the_largest_range_each_time() {
+        let old = [node(0, 0, u64::MAX)];
+        let new = plan(&old, &[addr(1)], Strategy::SplitLargest).unwrap();
+        assert_eq!(new, [node(0, 0, (1 << 63) - 1), node(1, 1 << 63, u64::MAX)]);
+        let new2 = plan(&new, &[addr(2), addr(3)], Strategy::SplitLargest).unwrap();
+        assert_eq!(
+            new2,
+            [
+                node(0, 0, (1 << 62) - 1),
+                node(1, 1 << 63, (1 << 63) + (1 << 62) - 1),
+                node(2, 1 << 62, (1 << 63) - 1),
+                node(3, (1 << 63) + (1 << 62), u64::MAX)
+            ]
+        );
+        assert_partition(&old, &new2);
+    }
+
+    #[test]
+    fn split_evenly_gives_equal_contiguous_shares() {
+        let old = [node(0, 0, 99), node(1, 100, 299)];
+        let new = plan(&old, &[addr(2), addr(3)], Strategy::SplitEvenly).unwrap();
+        assert_eq!(
+            new,
+            [
+                node(0, 0, 74),
+                node(1, 75, 149),
+                node(2, 150, 224),
+                node(3, 225, 299)
+            ]
+        );
+        assert_partition(&old, &new);
+        let full = plan(
+            &[node(0, 0, u64::MAX)],
+            &[addr(1), addr(2)],
+            Strategy::SplitEvenly,
+        )
+        .unwrap();
+        assert_partition(&[node(0, 0, u64::MAX)], &full);
+        let sizes: Vec<u128> = full.iter().map(|n| size(n.range)).collect();
+        assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1);
+    }
+
+    #[test]
+    fn drained_nodes_stay_empty_and_bad_clusters_are_refused() {
+        let drained = NodeRange {
+            addr: addr(9),
+            range: HashRange::EMPTY,
+        };
+        let new = plan(
+            &[node(0, 0, 9), drained],
+            &[addr(1)],
+            Strategy::SplitLargest,
+        )
+        .unwrap();
+        assert_eq!(new[1].range, HashRange::EMPTY);
+        assert_eq!(new[2], node(1, 5, 9));
+        assert_eq!(
+            plan(
+                &[node(0, 0, 10), node(1, 5, 20)],
+                &[addr(2)],
+                Strategy::SplitLargest
+            ),
+            Err(PlanError::Overlap(addr(0), addr(1)))
+        );
+        let gap = plan(
+            &[node(0, 0, 10), node(1, 20, 30)],
+            &[addr(2)],
+            Strategy::SplitEvenly,
+        );
+        assert_eq!(
+            gap,
+            Err(PlanError::Gap {
+                after: 10,
+                before: 20
+            })
+        );
+        assert!(gap
+            .unwrap_err()
+            .to_string()
+            .contains("0x000000000000000b..0x0000000000000013"));
+        assert_eq!(
+            plan(&[node(0, 0, 10)], &[addr(0)], Strategy::SplitEvenly),
+            Err(PlanError::AlreadyThere(addr(0)))
+        );
+        assert_eq!(
+            plan(&[node(0, 7, 7)], &[addr(1)], Strategy::SplitLargest),
+            Err(PlanError::TooSmall(addr(0)))
+        );
+        assert_eq!(
+            plan(&[drained], &[addr(1)], Strategy::SplitLargest),
+            Err(PlanError::NothingToSplit)
+        );
+    }
+}
