@@ -299,6 +299,17 @@ impl std::error::Error for ClientError {
     }
 }
 
+/// Refuses an invalid channel name before anything is sent (every node kind's rule).
+pub(crate) fn check_channel(channel: &str) -> Result<(), ClientError> {
+    if swarm_protocol::channel::is_valid_channel_name(channel.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ClientError::BadChannelName {
+            channel: channel.to_string(),
+        })
+    }
+}
+
 impl ClientError {
     /// The node the error came from, if it came from one.
     pub fn node(&self) -> Option<SocketAddr> {

@@ -188,6 +188,27 @@ pub(crate) fn failover<T>(
     }
 }
 
+/// The node table of a client of independent nodes (queue, logfiles): at least one node, none
+/// twice, each with its pool and health. No node is contacted.
+pub(crate) fn failover_nodes<C: FromIterator<FailoverNode>>(
+    nodes: &[std::net::SocketAddr],
+    config: &ClientConfig,
+    handshake: crate::pool::Handshake,
+) -> Result<C, ClientError> {
+    if nodes.is_empty() {
+        return Err(ClientError::NodeList("no node given".into()));
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        if nodes[..i].contains(n) {
+            return Err(ClientError::NodeList(format!("node {n} is listed twice")));
+        }
+    }
+    Ok(nodes
+        .iter()
+        .map(|&addr| FailoverNode::new(NodePool::with_handshake(addr, config.clone(), handshake)))
+        .collect())
+}
+
 /// Sends `req` to every node of `nodes` and reads each reply with `read`; the first node that
 /// fails (after the reconnect timeout) fails the call. A node that cannot be reached is marked
 /// down, one that answered up. The requests about every node (sizes, channels,

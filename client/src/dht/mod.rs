@@ -22,14 +22,13 @@ pub use pipeline::PIPELINE_DEPTH;
 
 use crate::config::ClientConfig;
 use crate::conn::ConnError;
-use crate::error::ClientError;
+use crate::error::{check_channel, ClientError};
 use crate::nodes_file::read_nodes_file;
 use crate::pool::{get_version, NodePool, Retry};
 use crate::ranges::{route, HandshakeReport};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::thread;
-use swarm_protocol::channel::is_valid_channel_name;
 use swarm_protocol::dht::{DhtCommand, DhtReply, DhtRequest, API_VERSION};
 use swarm_protocol::{HashRange, ProtocolError};
 
@@ -163,17 +162,6 @@ fn handshake_node(pool: NodePool) -> Result<(NodePool, HashRange), ClientError> 
         })
     })?;
     Ok((pool, range))
-}
-
-/// Refuses an invalid channel name before anything is sent.
-fn check_channel(channel: &str) -> Result<(), ClientError> {
-    if is_valid_channel_name(channel.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ClientError::BadChannelName {
-            channel: channel.to_string(),
-        })
-    }
 }
 
 /// A request's wire bytes.

@@ -29,15 +29,14 @@ pub use read::Filter;
 pub use records::{Records, READ_AHEAD};
 
 use crate::config::ClientConfig;
-use crate::error::ClientError;
+use crate::error::{check_channel, ClientError};
 use crate::failover::FailoverNode;
 use crate::nodes_file::read_nodes_file;
-use crate::pool::{Handshake, NodePool};
+use crate::pool::Handshake;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
-use swarm_protocol::channel::is_valid_channel_name;
 use swarm_protocol::logfiles::LogfilesRequest;
 
 /// The longest value the client sends: the largest a 64 KiB read batch can return (65,504
@@ -68,22 +67,7 @@ impl LogfilesClient {
     /// A client for `nodes` (at least one, none twice). No node is contacted yet: each node's
     /// version is checked on its first connection.
     pub fn new(nodes: &[SocketAddr], config: ClientConfig) -> Result<LogfilesClient, ClientError> {
-        if nodes.is_empty() {
-            return Err(ClientError::NodeList("no node given".into()));
-        }
-        for (i, n) in nodes.iter().enumerate() {
-            if nodes[..i].contains(n) {
-                return Err(ClientError::NodeList(format!("node {n} is listed twice")));
-            }
-        }
-        let nodes = nodes
-            .iter()
-            .map(|&addr| {
-                let pool =
-                    NodePool::with_handshake(addr, config.clone(), Handshake::LogfilesVersion);
-                FailoverNode::new(pool)
-            })
-            .collect();
+        let nodes = crate::failover::failover_nodes(nodes, &config, Handshake::LogfilesVersion)?;
         Ok(LogfilesClient {
             nodes,
             config,
@@ -107,17 +91,6 @@ impl LogfilesClient {
     /// The settings the client was made with.
     pub fn config(&self) -> &ClientConfig {
         &self.config
-    }
-}
-
-/// Refuses an invalid channel name before anything is sent.
-fn check_channel(channel: &str) -> Result<(), ClientError> {
-    if is_valid_channel_name(channel.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ClientError::BadChannelName {
-            channel: channel.to_string(),
-        })
     }
 }
 

@@ -33,14 +33,13 @@ pub use consume::{Consumer, CONSUME_AHEAD};
 pub use produce::{Producer, PRODUCE_BUFFER};
 
 use crate::config::ClientConfig;
-use crate::error::ClientError;
+use crate::error::{check_channel, ClientError};
 use crate::failover::FailoverNode;
 use crate::nodes_file::read_nodes_file;
-use crate::pool::{Handshake, NodePool};
+use crate::pool::Handshake;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::AtomicUsize;
-use swarm_protocol::channel::is_valid_channel_name;
 use swarm_protocol::queue::QueueRequest;
 use swarm_protocol::MAX_ARRAY_LEN;
 
@@ -66,24 +65,7 @@ pub struct QueueClient {
 impl QueueClient {
     /// A client for `nodes` (at least one, none twice). No node is contacted yet.
     pub fn new(nodes: &[SocketAddr], config: ClientConfig) -> Result<QueueClient, ClientError> {
-        if nodes.is_empty() {
-            return Err(ClientError::NodeList("no node given".into()));
-        }
-        for (i, n) in nodes.iter().enumerate() {
-            if nodes[..i].contains(n) {
-                return Err(ClientError::NodeList(format!("node {n} is listed twice")));
-            }
-        }
-        let nodes = nodes
-            .iter()
-            .map(|&addr| {
-                FailoverNode::new(NodePool::with_handshake(
-                    addr,
-                    config.clone(),
-                    Handshake::None,
-                ))
-            })
-            .collect();
+        let nodes = crate::failover::failover_nodes(nodes, &config, Handshake::None)?;
         Ok(QueueClient {
             nodes,
             config,
@@ -108,17 +90,6 @@ impl QueueClient {
     /// The settings the client was made with.
     pub fn config(&self) -> &ClientConfig {
         &self.config
-    }
-}
-
-/// Refuses an invalid channel name before anything is sent.
-fn check_channel(channel: &str) -> Result<(), ClientError> {
-    if is_valid_channel_name(channel.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ClientError::BadChannelName {
-            channel: channel.to_string(),
-        })
     }
 }
 
