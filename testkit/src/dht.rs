@@ -163,15 +163,9 @@ impl DhtConn for Conn {
 
     fn channels(&mut self) -> Vec<Vec<u8>> {
         self.exchange(&DhtRequest::GetChannels, &OK);
-        let mut out = Vec::new();
-        loop {
-            let name = self.read_array();
-            if name.is_empty() {
-                out.sort();
-                return out;
-            }
-            out.push(name);
-        }
+        let mut out = self.read_list();
+        out.sort();
+        out
     }
 }
 

@@ -210,29 +210,18 @@ impl LogfilesConn for Conn {
     fn channels(&mut self) -> Vec<Vec<u8>> {
         self.send_logfiles(&LogfilesRequest::GetChannels);
         assert_eq!(self.read_n(4), OK, "GetChannels status");
-        let mut names = Vec::new();
-        loop {
-            let name = self.read_array();
-            if name.is_empty() {
-                return names;
-            }
-            names.push(name);
-        }
+        self.read_list()
     }
 
     fn channel_size(&mut self, channel: &[u8]) -> (u64, u64) {
         self.send_logfiles(&LogfilesRequest::GetChannelSize { channel });
         assert_eq!(self.read_n(4), OK, "GetChannelSize status");
-        let _address = self.read_array();
-        let _port = self.read_n(2);
-        (self.read_u64(), self.read_u64())
+        self.read_size_fields()
     }
 
     fn size(&mut self) -> (u64, u64) {
         self.send_logfiles(&LogfilesRequest::GetSize);
         assert_eq!(self.read_n(4), OK, "GetSize status");
-        let _address = self.read_array();
-        let _port = self.read_n(2);
-        (self.read_u64(), self.read_u64())
+        self.read_size_fields()
     }
 }

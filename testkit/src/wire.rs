@@ -45,6 +45,26 @@ impl Conn {
         self.read_n(n as usize)
     }
 
+    /// Arrays up to the empty one that ends a list (GetChannels), in the order sent.
+    pub fn read_list(&mut self) -> Vec<Vec<u8>> {
+        let mut items = Vec::new();
+        loop {
+            let item = self.read_array();
+            if item.is_empty() {
+                return items;
+            }
+            items.push(item);
+        }
+    }
+
+    /// A size reply after its status: the echoed address and port skipped, then (records,
+    /// bytes).
+    pub fn read_size_fields(&mut self) -> (u64, u64) {
+        let _address = self.read_array();
+        let _port = self.read_n(2);
+        (self.read_u64(), self.read_u64())
+    }
+
     /// Sends `bytes` and reads exactly `expect.len()` bytes, which must equal `expect`.
     pub fn exchange_raw(&mut self, bytes: &[u8], expect: &[u8]) {
         self.send_raw(bytes);
