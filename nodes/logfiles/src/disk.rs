@@ -16,10 +16,11 @@ pub use journal::Journal;
 
 use crate::checkpoint::{self, Entry};
 use crate::requests::scan::{ScanCursor, ScanOutput};
+use crate::storage::named;
 use crate::storage::write::{open_bucket, OpenedBucket, SyncItem};
 use std::fs::{self, File};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use swarm_core::work::{Full, Pool};
@@ -251,11 +252,6 @@ fn run_sync(job: SyncPoolJob, journal: Option<&Journal>) -> LogfilesEvent {
             }
         }
     }
-}
-
-fn named(path: &Path, what: &'static str) -> impl FnOnce(io::Error) -> io::Error {
-    let p = path.display().to_string();
-    move |e| io::Error::new(e.kind(), format!("cannot {what} {p}: {e}"))
 }
 
 /// Files and directories from which one `syncfs(2)` of the data directory's file system is

@@ -31,6 +31,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use write::{ChannelWriter, OpenedBucket, PutError, SyncItem};
 
+/// An I/O error's message with what was done to which file (`cannot fsync data/ch/...: ...`),
+/// made only when the error happens.
+pub(crate) fn named<'a>(path: &'a Path, what: &'a str) -> impl FnOnce(io::Error) -> io::Error + 'a {
+    move |e| io::Error::new(e.kind(), format!("cannot {what} {}: {e}", path.display()))
+}
+
 /// Suffix of a removed channel's directory while its files are deleted (a name no channel can
 /// have); left-overs of a crash are deleted at start.
 pub const REMOVING_SUFFIX: &str = ".removing";

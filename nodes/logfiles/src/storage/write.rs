@@ -18,6 +18,7 @@
 //! written since the last checkpoint with its length; a closed bucket is listed in one more
 //! checkpoint and then dropped, as the original did).
 
+use super::named;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -47,12 +48,6 @@ pub struct OpenedBucket {
     /// Directories whose entries this open changed (a directory or the file made in them):
     /// each needs an fsync before the new entries survive a power loss.
     pub changed_dirs: Vec<PathBuf>,
-}
-
-fn named(path: &Path, what: &str) -> impl FnOnce(io::Error) -> io::Error {
-    let p = path.display().to_string();
-    let what = what.to_owned();
-    move |e| io::Error::new(e.kind(), format!("cannot {what} {p}: {e}"))
 }
 
 /// Creates `dir` and its missing parents up to `stop` (which exists), noting each parent
