@@ -245,11 +245,6 @@ impl Storage {
         Ok(())
     }
 
-    /// Whether `channel` exists.
-    pub fn has_channel(&self, channel: &str) -> bool {
-        self.channels.contains_key(channel)
-    }
-
     /// Removes a channel from the node: its writers are dropped and its directory renamed out
     /// of the way (one `rename(2)`); the renamed directory is returned for a worker to delete.
     /// `None` when there was no such channel (or no directory).

@@ -340,11 +340,6 @@ impl Writes {
         self.kick_group(disk);
     }
 
-    /// The generation the writes made now are covered by (group mode).
-    pub fn generation(&self) -> u64 {
-        self.group.next
-    }
-
     fn wait_for_bucket(&mut self, disk: &Disk, conn: ConnRef, w: PendingWrite, first_key: u64) {
         let id = (w.channel.clone(), first_key);
         if let Some(waiting) = self.opening.get_mut(&id) {
