@@ -111,14 +111,21 @@ impl DhtConfig {
 
         let min = parse_bound(&v, "minval")?;
         let max = parse_bound(&v, "maxval")?;
-        let range = HashRange::new(min, max).ok_or_else(|| {
-            v.invalid(
-                "Server",
-                "maxval",
-                v.get("Server", "maxval").unwrap_or(""),
-                "maxval is below minval",
-            )
-        })?;
+        // The empty range is the original's magic pair (a node that owns no key yet, waiting
+        // for a Redistribute, or one drained by it); any other maxval below minval is an error.
+        let range = if (min, max) == (HashRange::EMPTY.min, HashRange::EMPTY.max) {
+            HashRange::EMPTY
+        } else {
+            HashRange::new(min, max).ok_or_else(|| {
+                v.invalid(
+                    "Server",
+                    "maxval",
+                    v.get("Server", "maxval").unwrap_or(""),
+                    "maxval is below minval (the empty range is minval = 0xffffffffffffffff, \
+                     maxval = 0x0000000000000000)",
+                )
+            })?
+        };
         let allow = match v
             .get("Options_Memory", "allow_out_of_range")
             .unwrap_or("load")
@@ -268,5 +275,15 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("below minval"), "{e}");
+    }
+
+    #[test]
+    fn the_magic_pair_is_the_empty_range() {
+        let c = parse(
+            "[Server]\naddress=a\nport=1\nminval=0xffffffffffffffff\nmaxval=0x0000000000000000\n",
+        )
+        .unwrap();
+        assert!(c.range.is_empty());
+        assert!(!c.range.contains(0) && !c.range.contains(u64::MAX));
     }
 }
