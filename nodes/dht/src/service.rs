@@ -5,6 +5,7 @@
 
 use crate::dump::file::dump_all;
 use crate::dump::periodic::Dumper;
+use crate::redist::gain::Gained;
 use crate::redist::{RedistEvent, Redistribution};
 use crate::requests::listen::Listens;
 use crate::requests::{get, get_all, info, listen, put, put_batch, redistribute, remove};
@@ -45,6 +46,8 @@ pub struct DhtService {
     shutdown_failures: Option<usize>,
     /// The Redistribute in progress.
     redist: Option<Redistribution>,
+    /// The ranges the last Redistribute gained, while their old owners may still send records.
+    gained: Option<Gained>,
 }
 
 impl DhtService {
@@ -61,6 +64,7 @@ impl DhtService {
             prefetching: Vec::new(),
             shutdown_failures: None,
             redist: None,
+            gained: None,
         }
     }
 
@@ -119,6 +123,7 @@ impl DhtService {
             stats,
             names,
             redist,
+            gained,
             ..
         } = self;
         match req {
@@ -132,7 +137,18 @@ impl DhtService {
             DhtRequest::Get { channel, key } => get::get(storage, stats, names, channel, key, out),
             DhtRequest::Exists { channel, key } => get::exists(storage, names, channel, key, out),
             DhtRequest::Remove { channel, key } => {
-                remove::remove(storage, stats, names, settings.range, channel, key, out)
+                let now = cx.now();
+                let gained = gained.as_mut().map(|g| (g, now));
+                remove::remove(
+                    storage,
+                    stats,
+                    names,
+                    settings.range,
+                    gained,
+                    channel,
+                    key,
+                    out,
+                )
             }
             DhtRequest::GetChannels => Ok(info::get_channels(storage, out)),
             DhtRequest::GetChannelSize { channel } => Ok(info::get_channel_size(
@@ -165,11 +181,16 @@ impl DhtService {
                 Ok(self.get_all(s, channel, Some(filter), false, out))
             }
             DhtRequest::PutBatch { channel, batch } => {
-                let guard = redist.as_ref().map(Redistribution::memory_limit);
-                put_batch::put_batch(storage, stats, names, settings, guard, channel, batch, out)
+                let moving = put_batch::Moving {
+                    guard: redist.as_ref().map(Redistribution::memory_limit),
+                    gained: gained.as_ref(),
+                    now: Some(cx.now()),
+                };
+                put_batch::put_batch(storage, stats, names, settings, moving, channel, batch, out)
             }
             DhtRequest::Redistribute { min, max, nodes } => Ok(redistribute::redistribute(
                 redist,
+                gained,
                 storage,
                 settings,
                 cx,

@@ -14,6 +14,7 @@
 //! (PutBatch is not atomic): sending them again overwrites the same values.
 
 pub mod forward;
+pub mod gain;
 pub mod range_file;
 
 use crate::event::DhtEvent;

@@ -6,10 +6,13 @@
 //! Otherwise the range changes at once (written to the config file first; a file that cannot
 //! be written refuses the request), the guard on incoming PutBatch starts, and the requester
 //! is answered when the move is over: Ok, or Error if a target took nothing for the retry
-//! window (the records for it stay here). Listed nodes with the empty range get nothing.
+//! window (the records for it stay here). Listed nodes with the empty range get nothing. The
+//! ranges the node gains are remembered for a while (`crate::redist::gain`), so records still
+//! arriving from their old owners do not undo what clients wrote or removed here meanwhile.
 
 use super::status;
 use crate::event::DhtEvent;
+use crate::redist::gain::Gained;
 use crate::redist::{range_file, Redistribution, Target};
 use crate::session::{Ongoing, Session};
 use crate::settings::DhtSettings;
@@ -111,6 +114,7 @@ pub(crate) fn targets(
 )]
 pub(crate) fn redistribute(
     redist: &mut Option<Redistribution>,
+    gained: &mut Option<Gained>,
     storage: &Storage,
     settings: &mut DhtSettings,
     cx: &mut Context<'_, DhtEvent>,
@@ -167,6 +171,7 @@ pub(crate) fn redistribute(
             ),
         }
         settings.range = own;
+        *gained = Gained::new(old, own, cx.now());
     }
     let list: Vec<String> = targets
         .iter()
@@ -310,6 +315,59 @@ mod tests {
         assert_eq!(put_batch(&mut t, &[100]), OK);
         assert_eq!(put_batch(&mut t, &[102]), status(407));
         assert_eq!(t.service.storage().get(b"c", 102), None);
+    }
+
+    #[test]
+    fn records_arriving_for_gained_keys_do_not_undo_client_writes() {
+        use swarm_protocol::batch::{BatchBuilder, DEFAULT_BATCH_SIZE};
+        use swarm_protocol::{format_key, Reader};
+        let mut t = Node::with_range(HashRange::EMPTY);
+        let r = DhtRequest::Redistribute {
+            min: 0,
+            max: u64::MAX,
+            nodes: vec![],
+        };
+        assert_eq!(t.request(&r), OK);
+        let put = |t: &mut Node, k: u64, v: &[u8]| {
+            t.request(&DhtRequest::Put {
+                channel: b"c",
+                key: &format_key(k),
+                value: v,
+            })
+        };
+        assert_eq!(put(&mut t, 1, b"new"), OK);
+        assert_eq!(put(&mut t, 2, b"doomed"), OK);
+        let remove = DhtRequest::Remove {
+            channel: b"c",
+            key: &format_key(2),
+        };
+        assert_eq!(t.request(&remove), OK);
+        let remove = DhtRequest::Remove {
+            channel: b"c",
+            key: &format_key(4),
+        };
+        assert_eq!(t.request(&remove), OK);
+        // The old owner's records arrive: 1 and 2 older than what clients did, 3 new here.
+        let mut b = BatchBuilder::new(DEFAULT_BATCH_SIZE);
+        for (k, v) in [(1u64, &b"old"[..]), (2, b"old"), (3, b"moved"), (4, b"old")] {
+            assert!(b.try_push_pair(&format_key(k), v));
+        }
+        let mut out = Vec::new();
+        b.finish_into(&mut out);
+        let payload = Reader::new(&out).read_array().unwrap().to_vec();
+        let pb = DhtRequest::PutBatch {
+            channel: b"c",
+            batch: &payload,
+        };
+        assert_eq!(t.request(&pb), OK);
+        let st = t.service.storage();
+        assert_eq!(st.get(b"c", 1), Some(&b"new"[..]));
+        assert_eq!(st.get(b"c", 2), None);
+        assert_eq!(st.get(b"c", 3), Some(&b"moved"[..]));
+        assert_eq!(st.get(b"c", 4), None);
+        // Client writes still overwrite.
+        assert_eq!(put(&mut t, 3, b"newer"), OK);
+        assert_eq!(t.service.storage().get(b"c", 3), Some(&b"newer"[..]));
     }
 
     #[test]
