@@ -2,18 +2,20 @@
 //! event loop hands it (PutBatch, or Put for a record too big for a batch) over its own
 //! blocking connection and reports each outcome back to the loop through the mailbox.
 //!
-//! The loop never blocks on a target: it queues at most [`QUEUE`] requests per forwarder
-//! (and stops collecting records for a target whose queue is full). Compression happens here,
-//! off the loop. A failed send (connection refused or lost, a timeout, any status but Ok) is
-//! retried on a new connection with a growing backoff; only when the target has taken nothing
-//! for the retry window does the forwarder give up: it reports the failure and fails at once
-//! everything queued after it, so the request can end (the records stay on this node).
+//! The loop never blocks on a target: it hands a forwarder at most [`QUEUE`] + 1 jobs not yet
+//! acknowledged (and stops collecting records for a target that has them), which the forwarder
+//! keeps in flight on its connection. Compression happens here, off the loop. A failed send
+//! (connection refused or lost, a timeout, any status but Ok) is retried on a new connection
+//! with a growing backoff; only when the target has acknowledged nothing for the retry window
+//! does the forwarder give up: it reports the failure and fails at once everything after it,
+//! so the request can end (the records stay on this node).
 
 use crate::event::DhtEvent;
 use crate::redist::RedistEvent;
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::thread;
 use std::time::{Duration, Instant};
 use swarm_core::Mailbox;
@@ -113,7 +115,11 @@ impl Forwarder {
     }
 }
 
-/// The thread: sends each request until it is acknowledged or the target is given up.
+/// The thread: keeps up to [`QUEUE`] + 1 requests in flight on its connection (the target
+/// works on one while the next is compressed and sent), reports each acknowledgement in order,
+/// and after a failure sends everything unacknowledged again on a new connection (PutBatch and
+/// Put of the same records are idempotent). After `retry` without any acknowledgement it gives
+/// up: every request still in flight or arriving later fails at once.
 fn run(
     index: usize,
     target: SocketAddr,
@@ -122,79 +128,117 @@ fn run(
     mailbox: Mailbox<DhtEvent>,
 ) {
     let mut conn: Option<TcpStream> = None;
+    // Unacknowledged requests (job, wire bytes), oldest first; `written` of them went out on
+    // the current connection.
+    let mut inflight: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
+    let mut written = 0;
+    let mut open = true;
     let mut gave_up: Option<String> = None;
-    // The loop drops its sender when the request ends: then the thread ends too.
-    while let Ok(send) = rx.recv() {
-        let job = send.job();
-        let result = match &gave_up {
-            Some(why) => Err(why.clone()),
-            None => deliver(target, retry, &send, &mut conn),
-        };
-        if let Err(why) = &result {
-            gave_up.get_or_insert_with(|| why.clone());
-        }
+    let mut stuck_since: Option<Instant> = None;
+    let mut backoff = BACKOFF_START;
+    let report = |job: u64, result: Result<(), String>| {
         let event = RedistEvent::Sent {
             target: index,
             job,
             result,
         };
-        if !mailbox.post_node(DhtEvent::Redist(event)) {
-            return; // the loop has stopped
-        }
-    }
-}
-
-/// Sends one request until the target answers Ok, retrying with backoff for up to `retry`.
-fn deliver(
-    target: SocketAddr,
-    retry: Duration,
-    send: &Send,
-    conn: &mut Option<TcpStream>,
-) -> Result<(), String> {
-    let bytes = send.encode();
-    let start = Instant::now();
-    let mut backoff = BACKOFF_START;
+        mailbox.post_node(DhtEvent::Redist(event))
+    };
     loop {
-        let attempt = attempt(target, retry, &bytes, conn);
-        match attempt {
-            Ok(()) => return Ok(()),
+        // Take new requests; wait only when nothing is in flight. The loop drops its sender
+        // when the request ends: then the thread ends too.
+        while open && inflight.len() <= QUEUE {
+            let next = if inflight.is_empty() {
+                rx.recv().ok()
+            } else {
+                match rx.try_recv() {
+                    Ok(send) => Some(send),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => None,
+                }
+            };
+            match next {
+                Some(send) => inflight.push_back((send.job(), send.encode())),
+                None => open = false,
+            }
+        }
+        let Some(&(job, _)) = inflight.front() else {
+            return;
+        };
+        if let Some(why) = &gave_up {
+            inflight.pop_front();
+            if !report(job, Err(why.clone())) {
+                return;
+            }
+            continue;
+        }
+        match exchange(target, retry, &mut conn, &inflight, &mut written) {
+            Ok(()) => {
+                inflight.pop_front();
+                written -= 1;
+                stuck_since = None;
+                backoff = BACKOFF_START;
+                if !report(job, Ok(())) {
+                    return; // the loop has stopped
+                }
+            }
             Err(why) => {
-                *conn = None;
-                if start.elapsed() >= retry {
-                    return Err(format!(
+                conn = None;
+                written = 0;
+                let since = *stuck_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= retry {
+                    gave_up = Some(format!(
                         "{target} took nothing for {} s: {why}",
                         retry.as_secs_f64()
                     ));
+                    continue;
                 }
                 log::debug!("Redistribute: sending to {target} failed ({why}), retrying");
-                thread::sleep(backoff.min(retry.saturating_sub(start.elapsed())));
+                thread::sleep(backoff.min(retry.saturating_sub(since.elapsed())));
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
         }
     }
 }
 
-/// One send and its status.
-fn attempt(
+/// Sends what of `inflight` is not on the connection yet, then reads the status of the
+/// oldest: `Ok` when the target acknowledged it.
+fn exchange(
     target: SocketAddr,
     retry: Duration,
-    bytes: &[u8],
     conn: &mut Option<TcpStream>,
+    inflight: &VecDeque<(u64, Vec<u8>)>,
+    written: &mut usize,
 ) -> Result<(), String> {
+    let c = connection(target, retry, conn)?;
+    for (_, bytes) in inflight.iter().skip(*written) {
+        c.write_all(bytes).map_err(|e| format!("send: {e}"))?;
+        *written += 1;
+    }
+    read_status(c)
+}
+
+/// The connection, opened if there is none.
+fn connection(
+    target: SocketAddr,
+    retry: Duration,
+    conn: &mut Option<TcpStream>,
+) -> Result<&mut TcpStream, String> {
     if conn.is_none() {
         let c = TcpStream::connect_timeout(&target, CONNECT_TIMEOUT)
             .map_err(|e| format!("cannot connect: {e}"))?;
         let io_timeout = Some(retry.max(Duration::from_secs(1)));
         c.set_read_timeout(io_timeout).map_err(|e| e.to_string())?;
         c.set_write_timeout(io_timeout).map_err(|e| e.to_string())?;
-        // Small requests (a single Put) should not wait for Nagle.
+        // A lone Put should not wait for Nagle.
         let _ = c.set_nodelay(true);
         *conn = Some(c);
     }
-    let Some(c) = conn.as_mut() else {
-        return Err("no connection".into());
-    };
-    c.write_all(bytes).map_err(|e| format!("send: {e}"))?;
+    conn.as_mut().ok_or_else(|| "no connection".to_string())
+}
+
+/// One request's status.
+fn read_status(c: &mut TcpStream) -> Result<(), String> {
     let mut code = [0u8; 4];
     c.read_exact(&mut code)
         .map_err(|e| format!("reading the status: {e}"))?;
