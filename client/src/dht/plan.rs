@@ -9,6 +9,11 @@
 //!   contiguous ranges, the existing nodes first in the order of their ranges, then the added
 //!   ones; every node may move records.
 //!
+//! [`drain`] is the other way round: the ranges of nodes leaving the cluster go to the others,
+//! to the neighbouring ranges ([`Strategy::SplitLargest`]: the lower half to the range below,
+//! the upper half to the range above) or by re-splitting the span evenly over the remaining
+//! nodes ([`Strategy::SplitEvenly`]); the drained nodes get the empty range.
+//!
 //! Ranges are inclusive, over bit-reversed keys ([`HashRange`]). A node with the empty range
 //! (drained) stays empty. The current ranges must not overlap and must cover one contiguous span
 //! (a gap would leave keys without an owner), which the new ranges cover exactly.
@@ -53,6 +58,10 @@ pub enum PlanError {
     AlreadyThere(SocketAddr),
     /// A range is too small to split once more.
     TooSmall(SocketAddr),
+    /// A node to drain is not in the cluster (or named twice).
+    NotInCluster(SocketAddr),
+    /// Draining would leave no node with a range.
+    NoNodeLeft,
 }
 
 impl fmt::Display for PlanError {
@@ -68,6 +77,13 @@ impl fmt::Display for PlanError {
             ),
             PlanError::AlreadyThere(a) => write!(f, "{a} is in the cluster already"),
             PlanError::TooSmall(a) => write!(f, "the hash range of {a} is too small to split"),
+            PlanError::NotInCluster(a) => write!(f, "{a} is not in the cluster (or named twice)"),
+            PlanError::NoNodeLeft => {
+                write!(
+                    f,
+                    "draining these nodes would leave no node with a hash range"
+                )
+            }
         }
     }
 }
@@ -167,6 +183,99 @@ pub fn plan(
     }
     Ok(nodes)
 }
+
+/// The new range of every node of `current` (in its order) once the `drained` nodes have left:
+/// they get the empty range and their keys go to the others, by `strategy` (see the module
+/// docs). A drained node whose range is empty already changes nothing.
+pub fn drain(
+    current: &[NodeRange],
+    drained: &[SocketAddr],
+    strategy: Strategy,
+) -> Result<Vec<NodeRange>, PlanError> {
+    let live = sorted_span(current)?;
+    for (i, d) in drained.iter().enumerate() {
+        if !current.iter().any(|n| n.addr == *d) || drained[..i].contains(d) {
+            return Err(PlanError::NotInCluster(*d));
+        }
+    }
+    let mut nodes: Vec<NodeRange> = current.to_vec();
+    // The remaining live nodes in key order, with ranges as they grow.
+    let mut kept: Vec<NodeRange> = live
+        .iter()
+        .copied()
+        .filter(|n| !drained.contains(&n.addr))
+        .collect();
+    if kept.is_empty() {
+        return Err(PlanError::NoNodeLeft);
+    }
+    match strategy {
+        Strategy::SplitLargest => {
+            // Runs of neighbouring drained ranges leave as one block.
+            let mut blocks: Vec<HashRange> = Vec::new();
+            let mut in_block = false;
+            for n in &live {
+                if !drained.contains(&n.addr) {
+                    in_block = false;
+                } else if let (true, Some(b)) = (in_block, blocks.last_mut()) {
+                    b.max = n.range.max;
+                } else {
+                    blocks.push(n.range);
+                    in_block = true;
+                }
+            }
+            for r in blocks {
+                // The span is contiguous, so the neighbours are the kept range ending just
+                // below the block and the one starting just above it.
+                let below = kept
+                    .iter()
+                    .position(|k| r.min > 0 && k.range.max == r.min - 1);
+                let above = kept
+                    .iter()
+                    .position(|k| r.max < u64::MAX && k.range.min == r.max + 1);
+                match (below, above) {
+                    (Some(b), Some(a)) => {
+                        let half = (size(r) / 2) as u64; // < 2^64: size is at most 2^64
+                        if half == 0 {
+                            kept[a].range.min = r.min;
+                        } else {
+                            kept[b].range.max = r.min + (half - 1);
+                            kept[a].range.min = r.min + half;
+                        }
+                    }
+                    (Some(b), None) => kept[b].range.max = r.max,
+                    (None, Some(a)) => kept[a].range.min = r.min,
+                    // Unreachable: the span is contiguous and another node is kept.
+                    (None, None) => return Err(PlanError::NoNodeLeft),
+                }
+            }
+        }
+        Strategy::SplitEvenly => {
+            let (lo, hi) = (live[0].range.min, live[live.len() - 1].range.max);
+            let span = u128::from(hi) - u128::from(lo) + 1;
+            let n = kept.len() as u128;
+            if span < n {
+                return Err(PlanError::TooSmall(kept[0].addr));
+            }
+            for (k, node) in kept.iter_mut().enumerate() {
+                let k = k as u128;
+                let start = u128::from(lo) + span * k / n;
+                let end = u128::from(lo) + span * (k + 1) / n - 1;
+                node.range = HashRange::new(start as u64, end as u64).unwrap_or(HashRange::EMPTY);
+            }
+        }
+    }
+    for node in &mut nodes {
+        node.range = match kept.iter().find(|k| k.addr == node.addr) {
+            Some(k) => k.range,
+            None => HashRange::EMPTY,
+        };
+    }
+    Ok(nodes)
+}
+
+#[cfg(test)]
+#[path = "plan_drain_tests.rs"]
+mod drain_tests;
 
 #[cfg(test)]
 mod tests {
