@@ -1,6 +1,6 @@
 //! `dhtredist` against real `dhtnode` binaries on 127.0.0.1: the dry run prints the plan and
-//! changes nothing, the refusals before anything is sent, and `--execute` moving 20,000 records
-//! from two nodes onto a third.
+//! changes nothing, the refusals before anything is sent, `--execute` moving 20,000 records
+//! from two nodes onto a third, and `--drain` emptying a node.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -179,7 +179,6 @@ fn refusals_name_the_node_and_send_nothing() {
 }
 
 #[test]
-#[ignore = "needs dht Redistribute (lead)"]
 fn execute_moves_every_record_to_its_new_node() {
     let (nodes, new, recs) = cluster(20_000);
     let dir = tempfile::tempdir().unwrap();
@@ -232,4 +231,24 @@ fn execute_moves_every_record_to_its_new_node() {
     for ((k, v), g) in recs.iter().zip(got) {
         assert_eq!(g.as_deref(), Some(v.as_slice()), "key {k:016x}");
     }
+}
+
+#[test]
+fn execute_drain_empties_a_node_onto_its_neighbour() {
+    let (nodes, _new, recs) = cluster(5_000);
+    let dir = tempfile::tempdir().unwrap();
+    let cur = nodes_file(dir.path(), "cur", &[nodes[0].addr(), nodes[1].addr()]);
+    let drained = nodes[1].addr().to_string();
+    let args = ["--nodes", cur.to_str().unwrap(), "--drain", &drained, "-x"];
+    let r = run(BIN, &args);
+    assert_eq!(r.code, 0);
+    let after = state(&[&nodes[0], &nodes[1]]);
+    assert_eq!(after[0].0, HashRange::FULL);
+    assert_eq!(after[0].1, recs);
+    assert_eq!(after[1].0, HashRange::EMPTY);
+    assert!(after[1].1.is_empty());
+    // The same command again changes nothing and succeeds.
+    let r = run(BIN, &args);
+    assert_eq!(r.code, 0);
+    assert_eq!(state(&[&nodes[0], &nodes[1]]), after);
 }
