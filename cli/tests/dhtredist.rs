@@ -121,9 +121,10 @@ fn the_dry_run_prints_the_plan_and_sends_nothing() {
 fn refusals_name_the_node_and_send_nothing() {
     let (nodes, new, _) = cluster(100);
     let dir = tempfile::tempdir().unwrap();
-    let cur = nodes_file(dir.path(), "cur", &[nodes[0].addr()]);
-    // A node to add that holds a range already.
-    let busy = nodes_file(dir.path(), "busy", &[nodes[1].addr()]);
+    let cur = nodes_file(dir.path(), "cur", &[nodes[0].addr(), nodes[1].addr()]);
+    // A node to add that holds a range already (the upper half, beside a whole cluster).
+    let other = node(HALF + 1, u64::MAX);
+    let busy = nodes_file(dir.path(), "busy", &[other.addr()]);
     let before = state(&[&nodes[0], &nodes[1], &new]);
     let r = run(
         BIN,
@@ -136,11 +137,7 @@ fn refusals_name_the_node_and_send_nothing() {
         ],
     );
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr.contains(&nodes[1].addr().to_string()),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains(&other.addr().to_string()), "{}", r.stderr);
     assert!(
         r.stderr
             .contains(&format!("0x{:016x}-0xffffffffffffffff", HALF + 1)),
@@ -251,4 +248,47 @@ fn execute_drain_empties_a_node_onto_its_neighbour() {
     let r = run(BIN, &args);
     assert_eq!(r.code, 0);
     assert_eq!(state(&[&nodes[0], &nodes[1]]), after);
+}
+
+#[test]
+fn a_second_run_of_an_interrupted_plan_forwards_what_is_left() {
+    // The state an interrupted first run leaves: the ranges are the plan's (each node took
+    // its new range at once), but the first node still holds records of the added node's.
+    let (mut nodes, new, recs) = cluster(5_000);
+    let q = HALF / 2;
+    nodes[0].stop(); // dumps its records; they load again whatever the range
+    nodes[0].set_range(0, q);
+    nodes[0].start();
+    let mut new = new;
+    new.stop();
+    new.set_range(q + 1, HALF);
+    new.start();
+    let before = state(&[&nodes[0], &nodes[1], &new]);
+    assert!(before[0].1.keys().any(|k| !before[0].0.contains(*k)));
+    let dir = tempfile::tempdir().unwrap();
+    let cur = nodes_file(dir.path(), "cur", &[nodes[0].addr(), nodes[1].addr()]);
+    let add = nodes_file(dir.path(), "add", &[new.addr()]);
+    let r = run(
+        BIN,
+        &[
+            "--nodes",
+            cur.to_str().unwrap(),
+            "--add",
+            add.to_str().unwrap(),
+            "-x",
+        ],
+    );
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("resuming"), "{}", r.stdout);
+    let after = state(&[&nodes[0], &nodes[1], &new]);
+    let mut total = 0;
+    for (i, (range, held)) in after.iter().enumerate() {
+        assert_eq!(*range, before[i].0);
+        assert!(
+            held.keys().all(|k| range.contains(*k)),
+            "a key outside {range:?}"
+        );
+        total += held.len();
+    }
+    assert_eq!(total, recs.len());
 }

@@ -12,12 +12,13 @@ mod run;
 
 use clap::{Parser, ValueEnum};
 use redist::{range_text, share_text, table, EXIT_USAGE};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use swarm_client::redistribute_plan::{self, NodeRange, Strategy};
-use swarm_client::{read_nodes_file, ClientConfig, DhtClient, HashRange};
+use swarm_client::{find_gaps, read_nodes_file, ClientConfig, DhtClient, HashRange};
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -90,13 +91,25 @@ pub struct Step {
     pub addr: SocketAddr,
     pub old: HashRange,
     pub new: HashRange,
+    /// Its records at the handshake (GetSize).
+    pub records: u64,
 }
 
 impl Step {
+    fn new(addr: SocketAddr, old: HashRange, new: HashRange) -> Step {
+        Step {
+            addr,
+            old,
+            new,
+            records: 0,
+        }
+    }
+
     /// Whether this node gets a Redistribute: its range changes, or it may hold records to
-    /// forward (every node that had a non-empty range).
+    /// forward (every node that had a non-empty range, and any node holding records: a
+    /// drained node that did not finish).
     pub fn is_sent(&self) -> bool {
-        self.old != self.new || !self.old.is_empty()
+        self.old != self.new || !self.old.is_empty() || self.records > 0
     }
 }
 
@@ -137,30 +150,83 @@ fn plan_cluster(args: &Args) -> Result<(DhtClient, Vec<Step>), String> {
         }
         all.push(*a);
     }
-    // Every node must answer: a plan over part of the cluster would lose keys.
-    let config = ClientConfig::default().with_require_full_coverage(true);
+    let config = ClientConfig::default().with_require_full_coverage(false);
     let client = DhtClient::connect(&all, config).map_err(|e| e.to_string())?;
-    let ranges = &client.handshake_report().nodes;
-    let range_of = |a: &SocketAddr| ranges.iter().find(|(n, _)| n == a).map(|(_, r)| *r);
+    let report = client.handshake_report();
+    // Every node must answer: a plan over part of the cluster would lose keys.
+    if let Some((node, why)) = report.unreachable.first() {
+        return Err(format!("{node} did not answer the handshake: {why}"));
+    }
+    let range_of = |a: &SocketAddr| report.nodes.iter().find(|(n, _)| n == a).map(|(_, r)| *r);
     let mut old = Vec::new();
     for a in &all {
         let range = range_of(a).ok_or_else(|| format!("{a} did not answer the handshake"))?;
-        if added.contains(a) && !range.is_empty() {
-            return Err(format!(
-                "{a} is to be added but holds the range {} (a new node must start with the \
-                 empty range: minval = 0xffffffffffffffff, maxval = 0x0000000000000000)",
-                range_text(range)
-            ));
-        }
         old.push(NodeRange { addr: *a, range });
     }
-    let steps = make_plan(
+    let records = records_per_node(&client)?;
+    let resume = is_resume(
         &old[..current.len()],
-        &added,
-        &args.drain,
-        args.strategy.into(),
+        &old[current.len()..],
+        report.is_complete(),
     )?;
+    if !report.is_complete() {
+        return Err(format!("the cluster's ranges are not usable: {report}"));
+    }
+    let steps = if resume {
+        println!(
+            "resuming: the added nodes hold the ranges of an earlier run; every node that has a \
+             range or records is sent its range again, to forward what it still holds"
+        );
+        old.iter()
+            .map(|n| Step::new(n.addr, n.range, n.range))
+            .collect()
+    } else {
+        make_plan(
+            &old[..current.len()],
+            &added,
+            &args.drain,
+            args.strategy.into(),
+        )?
+    };
+    let steps = steps
+        .into_iter()
+        .map(|s| Step {
+            records: records.get(&s.addr).copied().unwrap_or(0),
+            ..s
+        })
+        .collect();
     Ok((client, steps))
+}
+
+/// Records per node (GetSize), for the plan and for who must forward.
+fn records_per_node(client: &DhtClient) -> Result<HashMap<SocketAddr, u64>, String> {
+    let sizes = client.get_size().map_err(|e| format!("GetSize: {e}"))?;
+    Ok(sizes.into_iter().map(|s| (s.node, s.records)).collect())
+}
+
+/// Whether this is a second run of an interrupted plan: some added node holds a range already.
+/// That is accepted only when every added node does, the current nodes alone leave gaps (the
+/// ranges they handed on) and all nodes together tile the key space; otherwise an added node
+/// with a range is refused, naming it and its range.
+fn is_resume(
+    current: &[NodeRange],
+    added: &[NodeRange],
+    all_complete: bool,
+) -> Result<bool, String> {
+    let Some(busy) = added.iter().find(|n| !n.range.is_empty()) else {
+        return Ok(false);
+    };
+    let ranges: Vec<HashRange> = current.iter().map(|n| n.range).collect();
+    let current_whole = find_gaps(&ranges).is_empty();
+    if added.iter().all(|n| !n.range.is_empty()) && !current_whole && all_complete {
+        return Ok(true);
+    }
+    Err(format!(
+        "{} is to be added but holds the range {} (a new node must start with the empty range: \
+         minval = 0xffffffffffffffff, maxval = 0x0000000000000000)",
+        busy.addr,
+        range_text(busy.range)
+    ))
 }
 
 /// The plan: drained nodes first give their keys away, then the added nodes take theirs.
@@ -179,13 +245,12 @@ fn make_plan(
     }
     Ok(new
         .iter()
-        .map(|n| Step {
-            addr: n.addr,
-            old: current
+        .map(|n| {
+            let old = current
                 .iter()
                 .find(|c| c.addr == n.addr)
-                .map_or(HashRange::EMPTY, |c| c.range),
-            new: n.range,
+                .map_or(HashRange::EMPTY, |c| c.range);
+            Step::new(n.addr, old, n.range)
         })
         .collect())
 }
@@ -200,11 +265,15 @@ fn plan_table(steps: &[Step]) -> String {
                 range_text(s.old),
                 range_text(s.new),
                 share_text(s.new),
+                s.records.to_string(),
                 if s.is_sent() { "yes" } else { "no" }.to_string(),
             ]
         })
         .collect();
-    table(&["node", "old range", "new range", "share", "sent"], &rows)
+    table(
+        &["node", "old range", "new range", "share", "records", "sent"],
+        &rows,
+    )
 }
 
 #[cfg(test)]
@@ -286,15 +355,42 @@ mod tests {
             }
         );
         assert!(steps.iter().all(Step::is_sent));
-        let idle = Step {
-            addr: addr(9),
-            old: HashRange::EMPTY,
-            new: HashRange::EMPTY,
-        };
+        let mut idle = Step::new(addr(9), HashRange::EMPTY, HashRange::EMPTY);
         assert!(!idle.is_sent());
+        idle.records = 1; // a drained node that did not finish
+        assert!(idle.is_sent());
         let t = plan_table(&steps);
         assert!(t.starts_with("node "), "{t}");
         assert!(t.contains("127.0.0.1:3  empty"), "{t}");
         assert!(make_plan(&current, &[], &[addr(1), addr(2)], Strategy::SplitLargest).is_err());
+    }
+
+    #[test]
+    fn a_second_run_resumes_only_when_the_added_nodes_fill_the_gaps_they_made() {
+        let half = u64::MAX / 2;
+        let low = HashRange { min: 0, max: half };
+        let high = HashRange {
+            min: half + 1,
+            max: u64::MAX,
+        };
+        let n = |a: u16, range: HashRange| NodeRange {
+            addr: addr(a),
+            range,
+        };
+        // A fresh added node: the normal plan.
+        assert_eq!(
+            is_resume(&[n(1, HashRange::FULL)], &[n(2, HashRange::EMPTY)], true),
+            Ok(false)
+        );
+        // After an interrupted run: the current nodes leave a gap the added node fills.
+        assert_eq!(is_resume(&[n(1, low)], &[n(2, high)], true), Ok(true));
+        // An added node with a range beside a whole cluster, or leaving gaps: refused, named.
+        let e = is_resume(&[n(1, HashRange::FULL)], &[n(2, high)], false).unwrap_err();
+        assert!(
+            e.contains("127.0.0.1:2") && e.contains("0x8000000000000000-0xffffffffffffffff"),
+            "{e}"
+        );
+        assert!(is_resume(&[n(1, low)], &[n(2, high)], false).is_err());
+        assert!(is_resume(&[n(1, low)], &[n(2, high), n(3, HashRange::EMPTY)], true).is_err());
     }
 }
