@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -116,6 +117,29 @@ pub fn run_parallel(
             (n, r)
         })
         .collect()
+}
+
+/// The summary after [`run_parallel`]: the time taken, and on stderr every node that failed
+/// with `hint` (how to resume). Exit code 0, or [`EXIT_NODE_FAILED`].
+pub fn summary(
+    tool: &str,
+    results: &[(SocketAddr, Result<(), ClientError>)],
+    started: Instant,
+    hint: &str,
+) -> ExitCode {
+    let secs = started.elapsed().as_secs_f64();
+    if results.iter().all(|(_, r)| r.is_ok()) {
+        println!("redistribution finished in {secs:.1} s: every node answered Ok");
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("{tool}: redistribution ended after {secs:.1} s with errors:");
+    for (node, r) in results {
+        if let Err(e) = r {
+            eprintln!("  {node}: {e}");
+        }
+    }
+    eprintln!("{tool}: {hint}");
+    ExitCode::from(EXIT_NODE_FAILED)
 }
 
 /// Records per second between two samples `dt` apart (signed: sources lose records).

@@ -131,11 +131,7 @@ fn execute_with_fraction_one_moves_every_record_to_the_destination() {
         ],
     );
     assert_eq!(r.code, 0);
-    assert!(
-        r.stdout.contains("every source node answered Ok"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.stdout.contains("every node answered Ok"), "{}", r.stdout);
     let all = [&sources[0], &sources[1], &dest];
     let after = sizes(&all);
     assert_eq!((after[0].0, after[1].0), (0, 0), "{after:?}");

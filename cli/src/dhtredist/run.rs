@@ -2,7 +2,7 @@
 //! records), all at once, each with its new range and every other node with its new range;
 //! progress from GetSize of every node while they run; the summary and the exit code.
 
-use crate::redist::{rate, run_parallel, Job, EXIT_NODE_FAILED};
+use crate::redist::{rate, run_parallel, summary, Job};
 use crate::Step;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -37,23 +37,13 @@ pub fn execute(client: &DhtClient, steps: &[Step], period: Duration) -> ExitCode
     );
     let mut last: HashMap<SocketAddr, (u64, Instant)> = HashMap::new();
     let results = run_parallel(jobs, period, || progress(client, started, &mut last));
-    let secs = started.elapsed().as_secs_f64();
-    let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
-    if failed.is_empty() {
-        println!("redistribution finished in {secs:.1} s: every node answered Ok");
-        return ExitCode::SUCCESS;
-    }
-    eprintln!("dhtredist: redistribution ended after {secs:.1} s with errors:");
-    for (node, r) in &failed {
-        if let Err(e) = r {
-            eprintln!("  {node}: {e}");
-        }
-    }
-    eprintln!(
-        "dhtredist: a node that failed keeps the records it did not send (its root.log says \
-         why it failed); run the same command again to resume the move"
-    );
-    ExitCode::from(EXIT_NODE_FAILED)
+    summary(
+        "dhtredist",
+        &results,
+        started,
+        "a node that failed keeps the records it did not send (its root.log says why it \
+         failed); run the same command again to resume the move",
+    )
 }
 
 /// One progress block: every node's records and bytes and its records/s since the last one.

@@ -13,13 +13,13 @@
 mod redist;
 
 use clap::Parser;
-use redist::{rate, run_parallel, table, Job, EXIT_NODE_FAILED, EXIT_USAGE};
+use redist::{rate, run_parallel, summary, table, Job, EXIT_USAGE};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use swarm_client::{read_nodes_file, ClientConfig, ClientError, LogfilesClient, LogfilesSize};
+use swarm_client::{read_nodes_file, ClientConfig, LogfilesClient, LogfilesSize};
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -83,47 +83,46 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let dst_addrs: Vec<SocketAddr> = dests.iter().map(|n| n.addr).collect();
     print!("{}", plan_table(&sources, &dests, args.fraction));
     if !args.execute {
         println!("dry run: nothing was sent; add --execute to send these requests");
         return ExitCode::SUCCESS;
     }
+    execute(
+        &sources,
+        &dests,
+        args.fraction,
+        Duration::from_secs_f64(args.progress),
+    )
+}
+
+/// Sends every source its Redistribute, in parallel, printing the sizes of every node each
+/// `period`; the exit code.
+fn execute(sources: &[Node], dests: &[Node], fraction: f64, period: Duration) -> ExitCode {
     let started = Instant::now();
+    let dst: Vec<SocketAddr> = dests.iter().map(|n| n.addr).collect();
     let jobs: Vec<Job<'_>> = sources
         .iter()
         .map(|n| {
-            let dst = &dst_addrs;
+            let dst = &dst;
             let job: Job<'_> = (
                 n.addr,
-                Box::new(move || n.client.redistribute(n.addr, args.fraction, dst)),
+                Box::new(move || n.client.redistribute(n.addr, fraction, dst)),
             );
             job
         })
         .collect();
     println!("sending Redistribute to {} source node(s)", jobs.len());
     let mut last = HashMap::new();
-    let all: Vec<&Node> = sources.iter().chain(&dests).collect();
-    let period = Duration::from_secs_f64(args.progress);
+    let all: Vec<&Node> = sources.iter().chain(dests).collect();
     let results = run_parallel(jobs, period, || progress(&all, started, &mut last));
-    let secs = started.elapsed().as_secs_f64();
-    let failed: Vec<&(SocketAddr, Result<(), ClientError>)> =
-        results.iter().filter(|(_, r)| r.is_err()).collect();
-    if failed.is_empty() {
-        println!("redistribution finished in {secs:.1} s: every source node answered Ok");
-        return ExitCode::SUCCESS;
-    }
-    eprintln!("dlsredist: redistribution ended after {secs:.1} s with errors:");
-    for (node, r) in failed {
-        if let Err(e) = r {
-            eprintln!("  {node}: {e}");
-        }
-    }
-    eprintln!(
-        "dlsredist: what a failed node did not send stays on it (its root.log says why it \
-         failed); run the same command again to move more"
-    );
-    ExitCode::from(EXIT_NODE_FAILED)
+    summary(
+        "dlsredist",
+        &results,
+        started,
+        "what a failed node did not send stays on it (its root.log says why it failed); run \
+         the same command again to move more",
+    )
 }
 
 /// Reads both nodes files and asks every node GetVersion (on connecting) and GetSize.
