@@ -91,53 +91,35 @@ impl TestHosts {
         assert!((1..=250).contains(&n), "1 to 250 hosts");
         let pid = std::process::id();
         let k = MADE.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("sw{pid:x}{k:x}");
         let ns = |i: usize| format!("swt{pid}-{k}h{i}");
         // The first namespace shows whether namespaces work here at all.
         ip(&["netns", "add", &ns(1)]).map_err(|e| format!("`ip netns add` failed: {e}"))?;
-        let tag = format!("sw{pid:x}{k:x}");
+        // Each part is recorded before it is set up, so Drop removes it if a step panics.
         let mut made = TestHosts {
-            hosts: Vec::new(),
-            bridge: None,
+            hosts: vec![Host {
+                addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                netns: Some((ns(1), format!("{tag}v1"))),
+            }],
+            bridge: Some(format!("{tag}br")),
         };
-        // From here on `made` removes whatever exists if a step panics.
-        let first = Host {
-            addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            netns: Some((ns(1), format!("{tag}v1"))),
-        };
-        made.hosts.push(first);
         let x = free_subnet(pid as usize + k * 37);
         let bridge = format!("{tag}br");
         ip(&["link", "add", &bridge, "type", "bridge"]).unwrap();
-        made.bridge = Some(bridge.clone());
         ip(&["addr", "add", &format!("10.213.{x}.254/24"), "dev", &bridge]).unwrap();
         ip(&["link", "set", &bridge, "up"]).unwrap();
         for i in 1..=n {
-            let (name, veth) = (ns(i), format!("{tag}v{i}"));
+            let name = ns(i);
             if i > 1 {
-                ip(&["netns", "add", &name]).unwrap();
                 made.hosts.push(Host {
                     addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                    netns: Some((name.clone(), veth.clone())),
+                    netns: Some((name.clone(), format!("{tag}v{i}"))),
                 });
+                ip(&["netns", "add", &name]).unwrap();
             }
             let addr = Ipv4Addr::new(10, 213, x, i as u8);
             made.hosts[i - 1].addr = IpAddr::V4(addr);
-            let peer = ["peer", "name", "eth0", "netns", &name];
-            ip(&[&["link", "add", &veth, "type", "veth"][..], &peer[..]].concat()).unwrap();
-            ip(&["link", "set", &veth, "master", &bridge]).unwrap();
-            ip(&["link", "set", &veth, "up"]).unwrap();
-            ip(&[
-                "-n",
-                &name,
-                "addr",
-                "add",
-                &format!("{addr}/24"),
-                "dev",
-                "eth0",
-            ])
-            .unwrap();
-            ip(&["-n", &name, "link", "set", "eth0", "up"]).unwrap();
-            ip(&["-n", &name, "link", "set", "lo", "up"]).unwrap();
+            link_host(&name, &format!("{tag}v{i}"), &bridge, addr);
         }
         Ok(made)
     }
@@ -195,6 +177,29 @@ impl NodeProcess {
         self.set_prefix(&host.prefix());
         self.set("Server", "address", &host.addr().to_string());
     }
+}
+
+/// Links the namespace `ns` to `bridge`: a veth `veth` (its root end in the bridge, `eth0`
+/// inside) with `addr`/24 inside, and `lo` up.
+fn link_host(ns: &str, veth: &str, bridge: &str, addr: Ipv4Addr) {
+    ip(&[
+        "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
+    ])
+    .unwrap();
+    ip(&["link", "set", veth, "master", bridge]).unwrap();
+    ip(&["link", "set", veth, "up"]).unwrap();
+    ip(&[
+        "-n",
+        ns,
+        "addr",
+        "add",
+        &format!("{addr}/24"),
+        "dev",
+        "eth0",
+    ])
+    .unwrap();
+    ip(&["-n", ns, "link", "set", "eth0", "up"]).unwrap();
+    ip(&["-n", ns, "link", "set", "lo", "up"]).unwrap();
 }
 
 /// Runs `ip ARGS`; its stderr on failure.
