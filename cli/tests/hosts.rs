@@ -1,6 +1,7 @@
 //! The test hosts of `swarm_testkit::hosts` with real `dhtnode` binaries: two nodes on two
 //! namespaced hosts served to a client in the root namespace (through kill -9 and a restart
-//! on the host), and a third host cut off the network and back. Skipped, with the reason
+//! on the host), a third host cut off the network and back, and `dhtredist` with one node cut
+//! off from its target (exit 1 naming it) then resumed. Skipped, with the reason
 //! printed, where `ip netns add` fails; the loopback fallback is tested everywhere.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,7 +11,7 @@ use common::dhtnode_bin;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use swarm_client::{ClientConfig, DhtClient};
-use swarm_testkit::{Host, Node, TestHosts};
+use swarm_testkit::{DhtConn, Host, Node, TestHosts};
 
 const HALF: u64 = u64::MAX / 2;
 
@@ -147,4 +148,83 @@ fn loopback_hosts_run_nodes_on_their_own_addresses() {
     assert_eq!(addrs[0].ip(), IpAddr::from([127, 0, 0, 2]));
     let client = DhtClient::connect(&addrs, config()).unwrap();
     round_trip(&client, b"loopback");
+}
+
+/// A dht node of `bin` on `host` with range `min..=max` that gives a target up after 2 s.
+fn quick_node_on(host: &Host, min: u64, max: u64) -> Node {
+    let mut n = Node::new(dhtnode_bin(), &[("Performance", "redist_retry_s", "2")]);
+    n.place_on(host);
+    n.set_range(min, max);
+    n.start();
+    n
+}
+
+#[test]
+fn dhtredist_names_a_node_cut_off_from_its_target_and_a_second_run_resumes() {
+    let hosts = match TestHosts::isolated(3) {
+        Ok(h) => h,
+        Err(why) => {
+            eprintln!("skipped: needs network namespaces: {why}");
+            return;
+        }
+    };
+    let a = quick_node_on(hosts.host(0), 0, HALF);
+    let b = quick_node_on(hosts.host(1), HALF + 1, u64::MAX);
+    let c = quick_node_on(hosts.host(2), u64::MAX, 0);
+    let recs = swarm_testkit::records(3_000, 5, 30);
+    let client = DhtClient::connect(&[a.addr(), b.addr()], config()).unwrap();
+    let batch: Vec<(u64, &[u8])> = recs.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+    client.put_many("moved", &batch).unwrap();
+    // a cannot reach c; the tool (in the root namespace) reaches every node.
+    hosts.host(0).set_route_to(hosts.host(2).addr(), false);
+    let dir = tempfile::tempdir().unwrap();
+    let cur = common::nodes_file(dir.path(), "cur", &[a.addr(), b.addr()]);
+    let add = common::nodes_file(dir.path(), "add", &[c.addr()]);
+    let args = [
+        "--nodes",
+        cur.to_str().unwrap(),
+        "--add",
+        add.to_str().unwrap(),
+        "-x",
+    ];
+    let bin = env!("CARGO_BIN_EXE_dhtredist");
+    let r = common::run(bin, &args);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(&format!("  {}: ", a.addr())),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains(&format!("  {}: ", b.addr())),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("run the same command again"),
+        "{}",
+        r.stderr
+    );
+    // The same command once a can reach c again: it resumes and finishes the move.
+    hosts.host(0).set_route_to(hosts.host(2).addr(), true);
+    let r = common::run(bin, &args);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("resuming"), "{}", r.stdout);
+    let all = DhtClient::connect(&[a.addr(), b.addr(), c.addr()], config()).unwrap();
+    for (n, (_, range)) in [&a, &b, &c]
+        .iter()
+        .zip(all.get_responsible_ranges().unwrap())
+    {
+        let held = n.connect().get_all(b"moved");
+        assert!(!held.is_empty());
+        assert!(
+            held.keys().all(|k| range.contains(*k)),
+            "a key outside {range:?}"
+        );
+    }
+    let keys: Vec<u64> = recs.keys().copied().collect();
+    let got = all.get_many("moved", &keys).unwrap();
+    for ((k, v), g) in recs.iter().zip(got) {
+        assert_eq!(g.as_deref(), Some(v.as_slice()), "key {k:016x}");
+    }
 }

@@ -46,6 +46,18 @@ impl Host {
         }
     }
 
+    /// Makes `peer` unreachable from this host alone (`false`: a blackhole route to it in the
+    /// host's namespace, so sends to it fail at once) or reachable again (`true`); every other
+    /// path stays as it is. Panics for a loopback host.
+    pub fn set_route_to(&self, peer: IpAddr, reachable: bool) {
+        let (ns, _) = self
+            .netns
+            .as_ref()
+            .expect("a loopback host has no routes of its own");
+        let verb = if reachable { "del" } else { "add" };
+        ip(&["-n", ns, "route", verb, "blackhole", &format!("{peer}/32")]).unwrap();
+    }
+
     /// The namespace's name, `None` for a loopback host.
     pub fn netns(&self) -> Option<&str> {
         self.netns.as_ref().map(|(ns, _)| ns.as_str())
