@@ -1,8 +1,8 @@
 //! Test hosts: [`TestHosts`] gives a test `n` machines of its own to run nodes on, each with an
-//! address, so that a node can be cut off the network (`ip link set … down`) without killing
-//! it. Where `ip netns` works (root), every host is a network namespace with a veth into a
-//! bridge in the root namespace, which the test's clients reach; elsewhere the hosts are
-//! loopback addresses (127.0.0.2, 127.0.0.3, …) and cannot be cut off.
+//! address, so that a node can be cut off the network (`ip link set … down`), or from one peer
+//! only (a blackhole route), without killing it. Where `ip netns` works (root), every host is a
+//! network namespace with a veth into a bridge in the root namespace, which the test's clients
+//! reach; elsewhere the hosts are loopback addresses (127.0.0.2, 127.0.0.3, …) and cannot be cut off.
 //!
 //! This file owns the namespaces, links and addresses and their removal: everything made is
 //! removed on Drop, which also runs when a test panics (unwinding). Names come from the test
