@@ -35,7 +35,11 @@ pub fn execute(client: &DhtClient, steps: &[Step], period: Duration) -> ExitCode
         jobs.len(),
         period.as_secs_f64()
     );
-    let mut last: HashMap<SocketAddr, (u64, Instant)> = HashMap::new();
+    // The first rate is against the sizes the plan was made with.
+    let mut last: HashMap<SocketAddr, (u64, Instant)> = steps
+        .iter()
+        .map(|s| (s.addr, (s.records, started)))
+        .collect();
     let results = run_parallel(jobs, period, || progress(client, started, &mut last));
     summary(
         "dhtredist",

@@ -113,8 +113,12 @@ fn execute(sources: &[Node], dests: &[Node], fraction: f64, period: Duration) ->
         })
         .collect();
     println!("sending Redistribute to {} source node(s)", jobs.len());
-    let mut last = HashMap::new();
     let all: Vec<&Node> = sources.iter().chain(dests).collect();
+    // The first rate is against the sizes of the handshake.
+    let mut last: HashMap<SocketAddr, (u64, Instant)> = all
+        .iter()
+        .map(|n| (n.addr, (n.size.records, started)))
+        .collect();
     let results = run_parallel(jobs, period, || progress(&all, started, &mut last));
     summary(
         "dlsredist",
