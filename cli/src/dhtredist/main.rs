@@ -198,4 +198,17 @@ mod tests {
         }
         assert!(Args::try_parse_from(["dhtredist", "--nodes", "a", "--drain", "host"]).is_err());
     }
+
+    #[test]
+    fn help_documents_the_exit_codes_and_the_dry_run() {
+        let help = Args::command().render_long_help().to_string();
+        for needle in [
+            "Exit codes: 0",
+            "1 one or more",
+            "2 bad arguments",
+            "--execute",
+        ] {
+            assert!(help.contains(needle), "{needle}: {help}");
+        }
+    }
 }

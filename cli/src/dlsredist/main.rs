@@ -217,4 +217,18 @@ mod tests {
         let a = Args::try_parse_from(["dlsredist", "-S", "s", "-D", "d", "-f", "1", "-x"]).unwrap();
         assert!(a.execute);
     }
+
+    #[test]
+    fn help_documents_the_exit_codes_and_the_dry_run() {
+        let help = Args::command().render_long_help().to_string();
+        for needle in [
+            "Exit codes: 0",
+            "1 one or more",
+            "2 bad arguments",
+            "--execute",
+            "sent at once",
+        ] {
+            assert!(help.contains(needle), "{needle}: {help}");
+        }
+    }
 }
