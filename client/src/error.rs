@@ -209,6 +209,9 @@ pub enum ClientError {
         /// What is wrong.
         reason: String,
     },
+    /// A logfiles Redistribute fraction outside (0, 1] (or not a number); refused before
+    /// sending.
+    BadFraction(f64),
 }
 
 impl fmt::Display for ClientError {
@@ -283,6 +286,9 @@ impl fmt::Display for ClientError {
                 Some(line) => write!(f, "{}:{line}: {reason}", path.display()),
                 None => write!(f, "{}: {reason}", path.display()),
             },
+            ClientError::BadFraction(x) => {
+                write!(f, "fraction {x} is not in (0, 1]")
+            }
         }
     }
 }

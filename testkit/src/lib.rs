@@ -7,6 +7,7 @@
 //! | [`dht`] | the dht node: its default config, its requests and helpers over the raw connection, deterministic records |
 //! | [`queue`] | the queue node: its test config, its requests over the raw connection |
 //! | [`logfiles`] | the logfiles node: its test config, its requests over the raw connection, batch streams decompressed |
+//! | [`hosts`] | test hosts: network namespaces bridged to the root namespace (or loopback addresses where `ip netns` fails), a node started on one, a host cut off and back |
 //! | [`files`] | `.tcm` files made or read by hand, directory listings |
 //! | [`mem`] | a process's resident memory, from `/proc/<pid>/status` |
 //!
@@ -17,6 +18,7 @@
 
 pub mod dht;
 pub mod files;
+pub mod hosts;
 pub mod logfiles;
 pub mod mem;
 pub mod process;
@@ -25,6 +27,7 @@ pub mod wire;
 
 pub use dht::{records, DhtConn, Node, Records};
 pub use files::{names, raw_tcm, read_tcm};
+pub use hosts::{Host, TestHosts};
 pub use mem::rss_bytes;
 pub use process::{
     read_log, signal, wait_exit, wait_log, NodeProcess, StartFailure, DATA_DIR_LOCK,

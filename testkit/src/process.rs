@@ -2,6 +2,8 @@
 //! (section, key, value) lines, started and stopped (SIGTERM), killed (SIGKILL) and restarted on
 //! the same data, its listening address read from its stderr, its logs read and waited on.
 //!
+//! A node can run through a command prefix (a network namespace of [`crate::hosts`]).
+//!
 //! Generic over the node kind: it knows only the keys the swarm nodes share (`[Server] port`,
 //! `[Server] data_dir`, `[LOG.Root] file`) and the `listening on ADDR` line every node prints
 //! on stderr once it accepts connections. Each kind's default lines live in its own module
@@ -43,6 +45,9 @@ pub struct NodeProcess {
     lines: Vec<(String, String, String)>,
     /// Command-line arguments after `-c config.ini`.
     args: Vec<String>,
+    /// A command the node is run through (`ip netns exec NAME`: [`crate::hosts`]); empty:
+    /// the binary is run directly. It must exec the binary, so the child's pid is the node's.
+    prefix: Vec<String>,
     read_timeout: Duration,
     sticky_port: bool,
     child: Option<Child>,
@@ -65,6 +70,7 @@ impl NodeProcess {
                 .map(|(s, k, v)| (s.to_string(), k.to_string(), v.to_string()))
                 .collect(),
             args: Vec::new(),
+            prefix: Vec::new(),
             read_timeout: Duration::from_secs(30),
             sticky_port: false,
             child: None,
@@ -87,6 +93,12 @@ impl NodeProcess {
     /// Sets the command-line arguments given after `-c config.ini` at every later start.
     pub fn set_args(&mut self, args: &[&str]) {
         self.args = args.iter().map(|a| a.to_string()).collect();
+    }
+
+    /// Runs the node through `prefix` (program and arguments before the binary) at every
+    /// later start; empty runs it directly. See [`NodeProcess::place_on`].
+    pub fn set_prefix(&mut self, prefix: &[String]) {
+        self.prefix = prefix.to_vec();
     }
 
     /// Writes `config.ini`, sections in order of appearance, and creates the data directory.
@@ -154,7 +166,15 @@ impl NodeProcess {
     pub fn try_start_status(&mut self) -> Result<(), StartFailure> {
         assert!(self.child.is_none(), "already running");
         let started = Instant::now();
-        let mut child = Command::new(&self.bin)
+        let mut command = match self.prefix.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
+        let mut child = command
             .arg("-c")
             .arg(self.config_path())
             .args(&self.args)

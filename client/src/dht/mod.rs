@@ -8,6 +8,7 @@ mod get_all;
 mod listen;
 mod pipeline;
 pub mod plan;
+mod redistribute;
 mod single;
 
 #[cfg(test)]

@@ -9,6 +9,11 @@
 //!   contiguous ranges, the existing nodes first in the order of their ranges, then the added
 //!   ones; every node may move records.
 //!
+//! [`drain`] is the other way round: the ranges of nodes leaving the cluster go to the others,
+//! to the neighbouring ranges ([`Strategy::SplitLargest`]: the lower half to the range below,
+//! the upper half to the range above) or by re-splitting the span evenly over the remaining
+//! nodes ([`Strategy::SplitEvenly`]); the drained nodes get the empty range.
+//!
 //! Ranges are inclusive, over bit-reversed keys ([`HashRange`]). A node with the empty range
 //! (drained) stays empty. The current ranges must not overlap and must cover one contiguous span
 //! (a gap would leave keys without an owner), which the new ranges cover exactly.
@@ -35,8 +40,9 @@ pub struct NodeRange {
     pub range: HashRange,
 }
 
-/// Why no plan could be made.
+/// Why no plan could be made. `#[non_exhaustive]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PlanError {
     /// No node has a range to share.
     NothingToSplit,
@@ -53,6 +59,10 @@ pub enum PlanError {
     AlreadyThere(SocketAddr),
     /// A range is too small to split once more.
     TooSmall(SocketAddr),
+    /// A node to drain is not in the cluster (or named twice).
+    NotInCluster(SocketAddr),
+    /// Draining would leave no node with a range.
+    NoNodeLeft,
 }
 
 impl fmt::Display for PlanError {
@@ -68,6 +78,13 @@ impl fmt::Display for PlanError {
             ),
             PlanError::AlreadyThere(a) => write!(f, "{a} is in the cluster already"),
             PlanError::TooSmall(a) => write!(f, "the hash range of {a} is too small to split"),
+            PlanError::NotInCluster(a) => write!(f, "{a} is not in the cluster (or named twice)"),
+            PlanError::NoNodeLeft => {
+                write!(
+                    f,
+                    "draining these nodes would leave no node with a hash range"
+                )
+            }
         }
     }
 }
@@ -154,13 +171,8 @@ pub fn plan(
                 });
             }
             for (k, addr) in order.iter().enumerate() {
-                let k = k as u128;
-                // Node k gets keys [lo + span*k/n, lo + span*(k+1)/n - 1].
-                let start = u128::from(lo) + span * k / n;
-                let end = u128::from(lo) + span * (k + 1) / n - 1;
-                let range = HashRange::new(start as u64, end as u64).unwrap_or(HashRange::EMPTY);
                 if let Some(node) = nodes.iter_mut().find(|x| x.addr == *addr) {
-                    node.range = range;
+                    node.range = even_share(lo, span, k, order.len());
                 }
             }
         }
@@ -168,124 +180,117 @@ pub fn plan(
     Ok(nodes)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn addr(n: u16) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], 10_000 + n))
-    }
-
-    fn node(n: u16, min: u64, max: u64) -> NodeRange {
-        NodeRange {
-            addr: addr(n),
-            range: HashRange::new(min, max).unwrap(),
+/// The new range of every node of `current` (in its order) once the `drained` nodes have left:
+/// they get the empty range and their keys go to the others, by `strategy` (see the module
+/// docs). A drained node whose range is empty already changes nothing.
+pub fn drain(
+    current: &[NodeRange],
+    drained: &[SocketAddr],
+    strategy: Strategy,
+) -> Result<Vec<NodeRange>, PlanError> {
+    let live = sorted_span(current)?;
+    for (i, d) in drained.iter().enumerate() {
+        if !current.iter().any(|n| n.addr == *d) || drained[..i].contains(d) {
+            return Err(PlanError::NotInCluster(*d));
         }
     }
-
-    /// The new ranges are disjoint and cover exactly the span of the old ones.
-    fn assert_partition(old: &[NodeRange], new: &[NodeRange]) {
-        let span = sorted_span(old).unwrap();
-        let covered = sorted_span(new).unwrap();
-        assert_eq!(covered[0].range.min, span[0].range.min);
-        assert_eq!(
-            covered[covered.len() - 1].range.max,
-            span[span.len() - 1].range.max
-        );
+    let mut nodes: Vec<NodeRange> = current.to_vec();
+    // The remaining live nodes in key order, with ranges as they grow.
+    let mut kept: Vec<NodeRange> = live
+        .iter()
+        .copied()
+        .filter(|n| !drained.contains(&n.addr))
+        .collect();
+    if kept.is_empty() {
+        return Err(PlanError::NoNodeLeft);
     }
-
-    #[test]
-    fn split_largest_halves_the_largest_range_each_time() {
-        let old = [node(0, 0, u64::MAX)];
-        let new = plan(&old, &[addr(1)], Strategy::SplitLargest).unwrap();
-        assert_eq!(new, [node(0, 0, (1 << 63) - 1), node(1, 1 << 63, u64::MAX)]);
-        let new2 = plan(&new, &[addr(2), addr(3)], Strategy::SplitLargest).unwrap();
-        assert_eq!(
-            new2,
-            [
-                node(0, 0, (1 << 62) - 1),
-                node(1, 1 << 63, (1 << 63) + (1 << 62) - 1),
-                node(2, 1 << 62, (1 << 63) - 1),
-                node(3, (1 << 63) + (1 << 62), u64::MAX)
-            ]
-        );
-        assert_partition(&old, &new2);
+    match strategy {
+        Strategy::SplitLargest => {
+            for block in drained_blocks(&live, drained) {
+                give_to_neighbours(block, &mut kept)?;
+            }
+        }
+        Strategy::SplitEvenly => {
+            let (lo, hi) = (live[0].range.min, live[live.len() - 1].range.max);
+            let span = u128::from(hi) - u128::from(lo) + 1;
+            if span < kept.len() as u128 {
+                return Err(PlanError::TooSmall(kept[0].addr));
+            }
+            let n = kept.len();
+            for (k, node) in kept.iter_mut().enumerate() {
+                node.range = even_share(lo, span, k, n);
+            }
+        }
     }
-
-    #[test]
-    fn split_evenly_gives_equal_contiguous_shares() {
-        let old = [node(0, 0, 99), node(1, 100, 299)];
-        let new = plan(&old, &[addr(2), addr(3)], Strategy::SplitEvenly).unwrap();
-        assert_eq!(
-            new,
-            [
-                node(0, 0, 74),
-                node(1, 75, 149),
-                node(2, 150, 224),
-                node(3, 225, 299)
-            ]
-        );
-        assert_partition(&old, &new);
-        let full = plan(
-            &[node(0, 0, u64::MAX)],
-            &[addr(1), addr(2)],
-            Strategy::SplitEvenly,
-        )
-        .unwrap();
-        assert_partition(&[node(0, 0, u64::MAX)], &full);
-        let sizes: Vec<u128> = full.iter().map(|n| size(n.range)).collect();
-        assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1);
-    }
-
-    #[test]
-    fn drained_nodes_stay_empty_and_bad_clusters_are_refused() {
-        let drained = NodeRange {
-            addr: addr(9),
-            range: HashRange::EMPTY,
+    for node in &mut nodes {
+        node.range = match kept.iter().find(|k| k.addr == node.addr) {
+            Some(k) => k.range,
+            None => HashRange::EMPTY,
         };
-        let new = plan(
-            &[node(0, 0, 9), drained],
-            &[addr(1)],
-            Strategy::SplitLargest,
-        )
-        .unwrap();
-        assert_eq!(new[1].range, HashRange::EMPTY);
-        assert_eq!(new[2], node(1, 5, 9));
-        assert_eq!(
-            plan(
-                &[node(0, 0, 10), node(1, 5, 20)],
-                &[addr(2)],
-                Strategy::SplitLargest
-            ),
-            Err(PlanError::Overlap(addr(0), addr(1)))
-        );
-        let gap = plan(
-            &[node(0, 0, 10), node(1, 20, 30)],
-            &[addr(2)],
-            Strategy::SplitEvenly,
-        );
-        assert_eq!(
-            gap,
-            Err(PlanError::Gap {
-                after: 10,
-                before: 20
-            })
-        );
-        assert!(gap
-            .unwrap_err()
-            .to_string()
-            .contains("0x000000000000000b..0x0000000000000013"));
-        assert_eq!(
-            plan(&[node(0, 0, 10)], &[addr(0)], Strategy::SplitEvenly),
-            Err(PlanError::AlreadyThere(addr(0)))
-        );
-        assert_eq!(
-            plan(&[node(0, 7, 7)], &[addr(1)], Strategy::SplitLargest),
-            Err(PlanError::TooSmall(addr(0)))
-        );
-        assert_eq!(
-            plan(&[drained], &[addr(1)], Strategy::SplitLargest),
-            Err(PlanError::NothingToSplit)
-        );
     }
+    Ok(nodes)
 }
+
+/// The `k`th of `n` equal contiguous shares of the `span` keys from `lo`:
+/// `[lo + span*k/n, lo + span*(k+1)/n - 1]` (`span >= n`, so no share is empty).
+fn even_share(lo: u64, span: u128, k: usize, n: usize) -> HashRange {
+    let (k, n) = (k as u128, n as u128);
+    let start = u128::from(lo) + span * k / n;
+    let end = u128::from(lo) + span * (k + 1) / n - 1;
+    // Both < 2^64: the span ends at most at u64::MAX.
+    HashRange::new(start as u64, end as u64).unwrap_or(HashRange::EMPTY)
+}
+
+/// The ranges of the drained nodes, runs of neighbouring ones merged (they leave as one block).
+fn drained_blocks(live: &[NodeRange], drained: &[SocketAddr]) -> Vec<HashRange> {
+    let mut blocks: Vec<HashRange> = Vec::new();
+    let mut in_block = false;
+    for n in live {
+        if !drained.contains(&n.addr) {
+            in_block = false;
+        } else if let (true, Some(b)) = (in_block, blocks.last_mut()) {
+            b.max = n.range.max;
+        } else {
+            blocks.push(n.range);
+            in_block = true;
+        }
+    }
+    blocks
+}
+
+/// Hands a drained block to the kept ranges beside it: the lower half to the one below, the
+/// upper half to the one above, all of it to the only one at an end of the span.
+fn give_to_neighbours(r: HashRange, kept: &mut [NodeRange]) -> Result<(), PlanError> {
+    // The span is contiguous, so the neighbours are the kept range ending just below the block
+    // and the one starting just above it.
+    let below = kept
+        .iter()
+        .position(|k| r.min > 0 && k.range.max == r.min - 1);
+    let above = kept
+        .iter()
+        .position(|k| r.max < u64::MAX && k.range.min == r.max + 1);
+    match (below, above) {
+        (Some(b), Some(a)) => {
+            let half = (size(r) / 2) as u64; // < 2^64: size is at most 2^64
+            if half == 0 {
+                kept[a].range.min = r.min;
+            } else {
+                kept[b].range.max = r.min + (half - 1);
+                kept[a].range.min = r.min + half;
+            }
+        }
+        (Some(b), None) => kept[b].range.max = r.max,
+        (None, Some(a)) => kept[a].range.min = r.min,
+        // Unreachable: the span is contiguous and another node is kept.
+        (None, None) => return Err(PlanError::NoNodeLeft),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "plan_drain_tests.rs"]
+mod drain_tests;
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

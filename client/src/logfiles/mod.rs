@@ -8,6 +8,7 @@
 //! | `read.rs` | [`Filter`] and the range and "all" reads: which request each call sends |
 //! | `records.rs` | [`Records`]: one reader thread per node, all feeding one bounded queue |
 //! | `all_nodes.rs` | GetChannels, the sizes, GetNumConnections, RemoveChannel |
+//! | `redistribute.rs` | Redistribute (35) to one node, on a connection of its own |
 //!
 //! Logfiles nodes have no key ranges (spec/logfiles.md section 5): records go to any node,
 //! round-robin whatever their key, and every read asks every node. The handshake is GetVersion:
@@ -18,6 +19,7 @@ mod all_nodes;
 mod put;
 mod read;
 mod records;
+mod redistribute;
 
 #[cfg(test)]
 mod tests;
