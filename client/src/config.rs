@@ -19,7 +19,7 @@ pub const DEFAULT_RECONNECT_BACKOFF_MAX: Duration = Duration::from_millis(2500);
 pub const DEFAULT_RECONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the dht client asks every node for its hash range again.
 pub const DEFAULT_RANGE_REFRESH: Duration = Duration::from_secs(10);
-/// How long the dht client remembers a key's previous owner after a range change.
+/// How long the dht client remembers the previous owners of keys after a range change.
 pub const DEFAULT_MOVED_KEY_WINDOW: Duration = Duration::from_secs(600);
 
 /// How the client connects, times out and reconnects.
@@ -69,9 +69,9 @@ pub struct ClientConfig {
     /// lazily when a request starts; `None` or zero disables it. A WrongNode answer to a write
     /// refreshes at once either way.
     pub range_refresh: Option<Duration>,
-    /// How long the dht client keeps the table a refresh replaced, so that a Get or Exists that
-    /// misses at a key's new owner also asks its previous owner (a Redistribute moves records
-    /// after it changes the ranges).
+    /// How long the dht client keeps the routing a refresh replaced, so that a Get or Exists
+    /// that misses at a key's new owner also asks its previous owners (a Redistribute moves
+    /// records after it changes the ranges).
     pub moved_key_window: Duration,
     /// Whether a dht Get or Exists that misses asks the node for its range (one more round trip,
     /// on misses only) and, if the node no longer owns the key, refreshes and asks the new

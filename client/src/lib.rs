@@ -4,7 +4,7 @@
 //!
 //! - **dht** ([`DhtClient`]): handshake (GetVersion, GetResponsibleRange), records routed by the
 //!   bit-reversed key's hash range, which the client follows when it changes (a refresh
-//!   periodically and on WrongNode; a miss also asks the key's previous owner), GetAll and
+//!   periodically and on WrongNode; a miss also asks the key's previous owners), GetAll and
 //!   Listen streams.
 //! - **queue** ([`QueueClient`]): Push and Pop round-robin over the nodes, moving on to the
 //!   next node when one is full, empty or down; PushMulti that retries only the channels that

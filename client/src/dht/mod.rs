@@ -46,7 +46,7 @@ use swarm_protocol::{HashRange, ProtocolError};
 /// The client follows hash-range changes (a Redistribute): it re-reads every node's range
 /// every [`ClientConfig::range_refresh`] and when a write is answered WrongNode (then retries
 /// it once on the key's new owner), and a Get or Exists that misses also asks the key's
-/// previous owner (see [`DhtClient::refresh`]).
+/// previous owners (see [`DhtClient::refresh`]).
 #[derive(Debug)]
 pub struct DhtClient {
     /// One pool per node given at connect, in that order, reachable or not: the node set
@@ -138,12 +138,15 @@ impl DhtClient {
     }
 
     /// The index in `pools` of the node `table` routes `key` to. A key the table leaves in a
-    /// gap goes to its previous owner, if the moved-key window still has it: during a move
+    /// gap goes to its latest previous owner within the moved-key window: during a move
     /// the node set may pass through a gap, and a write there gets WrongNode and a refresh.
     fn route(&self, table: &Table, key: u64) -> Result<usize, ClientError> {
         table
             .owner(key)
-            .or_else(|| table.previous_owner(key, self.config.moved_key_window))
+            .or_else(|| {
+                let previous = table.previous_owners(key, self.config.moved_key_window);
+                previous.first().copied()
+            })
             .ok_or(ClientError::NoResponsibleNode { key })
     }
 

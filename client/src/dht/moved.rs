@@ -8,9 +8,9 @@
 //! - with `verify_misses`, Y's own range (GetResponsibleRange on the same connection, one more
 //!   round trip on misses only) tells whether the client's table is stale; if Y no longer owns
 //!   the key, the client refreshes and asks the new owner;
-//! - when the table a refresh replaced (kept for `moved_key_window`) names another owner X,
-//!   X is asked, and if X misses too, Y once more: a record on X when Y was first asked is on
-//!   Y by the time X no longer has it.
+//! - when a routing a refresh replaced less than `moved_key_window` ago names other owners
+//!   X, each X is asked, and if they all miss, Y once more: a record on X when Y was first
+//!   asked is on Y by the time X no longer has it.
 
 use super::refresh::Table;
 use super::{encode, read_range, DhtClient};
@@ -93,22 +93,32 @@ impl DhtClient {
                 if owner != asked {
                     let value = self.ask(l, owner)?;
                     // `asked` missed before the new owner did, and a move stores on the new
-                    // owner before it removes from the old: nothing more to ask for this move.
-                    if value.found() || table.previous_owner(l.key, window) == Some(asked) {
+                    // owner before it removes from the old: if `asked` is the only former
+                    // owner, there is nothing more to ask.
+                    if value.found() || table.previous_owners(l.key, window) == [asked] {
                         return Ok(value);
                     }
                     miss = value;
                 }
             }
         }
-        let Some(previous) = table.previous_owner(l.key, window).filter(|&p| p != owner) else {
+        let previous: Vec<usize> = table
+            .previous_owners(l.key, window)
+            .into_iter()
+            .filter(|&p| p != owner)
+            .collect();
+        if previous.is_empty() {
             return Ok(miss);
-        };
-        match self.ask_previous(l, previous)? {
-            Some(value) if value.found() => Ok(value),
-            // The record may have moved from `previous` to `owner` since `owner` missed.
-            _ => self.ask(l, owner),
         }
+        for node in previous {
+            if let Some(value) = self.ask_previous(l, node)? {
+                if value.found() {
+                    return Ok(value);
+                }
+            }
+        }
+        // The record may have moved from a previous owner to `owner` since `owner` missed.
+        self.ask(l, owner)
     }
 
     /// Sends the read to one node (retried across a restart).

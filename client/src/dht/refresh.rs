@@ -1,7 +1,10 @@
 //! The dht client's routing table ([`Table`]) and how it follows hash-range changes: a refresh
 //! (GetResponsibleRange on every node given at connect, in parallel) swaps in a new table; one
-//! that changed the ranges keeps the table it replaced for `moved_key_window`, so that a miss
-//! at a key's new owner can also ask its previous owner (`moved.rs`).
+//! that changed the ranges keeps the routing it replaced for `moved_key_window` (the last
+//! [`MAX_PREVIOUS`] such), so that a miss at a key's new owner can also ask its previous
+//! owners (`moved.rs`). A history rather than one table: a refresh may see a move half done
+//! (one node's range changed, not yet the other's), and the change after it must not forget
+//! the node that held the keys before.
 //!
 //! Refreshes happen on demand ([`DhtClient::refresh`]), after a WrongNode answer (the threads
 //! that hit WrongNode together refresh once: each names the table generation it routed with,
@@ -20,6 +23,9 @@ use std::time::{Duration, Instant};
 use swarm_protocol::dht::{DhtCommand, DhtRequest};
 use swarm_protocol::HashRange;
 
+/// How many replaced routings a table keeps (those older than `moved_key_window` are ignored).
+pub(super) const MAX_PREVIOUS: usize = 8;
+
 /// Which node owns which keys, as of one handshake or refresh.
 #[derive(Debug)]
 pub(super) struct Table {
@@ -27,8 +33,8 @@ pub(super) struct Table {
     pub(super) report: HandshakeReport,
     /// The index in the client's pools of each of `report.nodes`.
     pub(super) pool_of: Vec<usize>,
-    /// The routing that the last range change replaced, and when.
-    previous: Option<Previous>,
+    /// The routings that range changes replaced, newest first, with when.
+    previous: Vec<Previous>,
     /// Counts refreshes, changed or not.
     pub(super) generation: u64,
 }
@@ -51,7 +57,7 @@ impl Table {
         Table {
             report: HandshakeReport::new(nodes, unreachable),
             pool_of: usable.into_iter().map(|(i, _)| i).collect(),
-            previous: None,
+            previous: Vec::new(),
             generation: 0,
         }
     }
@@ -61,18 +67,23 @@ impl Table {
         route(&self.report.nodes, key).map(|i| self.pool_of[i])
     }
 
-    /// The pool index of the node that owned `key` before the last range change, if that
-    /// change is younger than `window`.
-    pub(super) fn previous_owner(&self, key: u64, window: Duration) -> Option<usize> {
-        let previous = self.previous.as_ref()?;
-        if previous.replaced.elapsed() >= window {
-            return None;
-        }
-        previous
-            .nodes
+    /// The pool indices of the nodes that owned `key` in the routings replaced less than
+    /// `window` ago, newest first, each once (every node whose range held the key, overlaps
+    /// included).
+    pub(super) fn previous_owners(&self, key: u64, window: Duration) -> Vec<usize> {
+        let mut owners = Vec::new();
+        for p in self
+            .previous
             .iter()
-            .find(|(_, r)| r.contains(key))
-            .map(|&(i, _)| i)
+            .filter(|p| p.replaced.elapsed() < window)
+        {
+            for &(i, r) in &p.nodes {
+                if r.contains(key) && !owners.contains(&i) {
+                    owners.push(i);
+                }
+            }
+        }
+        owners
     }
 
     fn routing(&self) -> Vec<(usize, HashRange)> {
@@ -122,9 +133,9 @@ fn nanos(d: Duration) -> u64 {
 impl DhtClient {
     /// Asks every node given at connect for its hash range again (in parallel) and routes by
     /// the answers from now on. Nodes that were unreachable so far join when they answer
-    /// GetVersion and GetResponsibleRange. When the ranges changed, the table they replace is
-    /// kept for [`crate::ClientConfig::moved_key_window`]: a Get or Exists that misses at a
-    /// key's owner then also asks the key's previous owner, which may still hold the record.
+    /// GetVersion and GetResponsibleRange. When the ranges changed, the routing they replace
+    /// is kept for [`crate::ClientConfig::moved_key_window`]: a Get or Exists that misses at a
+    /// key's owner then also asks the key's previous owners, which may still hold the record.
     ///
     /// Each node gets one attempt, without waiting for a node that is down (a refresh never
     /// stalls on one). A node that was usable and does not answer keeps its old range, and the
@@ -203,15 +214,18 @@ impl DhtClient {
         }
         let mut table = Table::new(&self.pools, usable, unreachable);
         table.generation = old.generation + 1;
-        table.previous = if table.routing() == old_routing {
-            old.previous.clone()
-        } else {
+        table.previous = old.previous.clone();
+        if table.routing() != old_routing {
             log::info!("dht ranges changed: {}", table.report);
-            Some(Previous {
-                nodes: old_routing,
-                replaced: Instant::now(),
-            })
-        };
+            table.previous.truncate(MAX_PREVIOUS - 1);
+            table.previous.insert(
+                0,
+                Previous {
+                    nodes: old_routing,
+                    replaced: Instant::now(),
+                },
+            );
+        }
         *self.table.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table);
         self.clock.restart();
         first_error.map_or(Ok(()), Err)

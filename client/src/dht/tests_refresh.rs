@@ -267,3 +267,20 @@ fn a_usable_node_that_does_not_answer_keeps_its_range() {
         "overlap: first wins"
     );
 }
+
+#[test]
+fn a_move_seen_half_done_still_asks_the_node_that_held_the_keys() {
+    let (a, b, client) = full_and_empty(no_periodic());
+    a.insert("ch", ODD, b"not forwarded yet");
+    // A refresh sees A give up the upper half before B takes it (a gap), the next one the end.
+    a.set_range(LOWER);
+    client.refresh().unwrap();
+    assert_eq!(client.handshake_report().gaps, vec![UPPER]);
+    b.set_range(UPPER);
+    client.refresh().unwrap();
+    assert_eq!(
+        client.get("ch", ODD).unwrap(),
+        Some(b"not forwarded yet".to_vec())
+    );
+    assert_eq!(a.served(DhtCommand::Get), 1);
+}
