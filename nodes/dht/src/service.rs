@@ -1,10 +1,11 @@
 //! The dht node's [`Service`]: decodes each request, dispatches it to its handler in
 //! `requests/` (handing each only the fields it uses), and owns what outlives a request: the channels, the Listen registry
-//! ([`Listens`]), the periodic dump ([`Dumper`]). A connection's own state is its
+//! ([`Listens`]), the periodic dump ([`Dumper`]), a Redistribute in progress ([`Redistribution`]). A connection's own state is its
 //! [`Session`] (`session`).
 
 use crate::dump::file::dump_all;
 use crate::dump::periodic::Dumper;
+use crate::redist::{RedistEvent, Redistribution};
 use crate::requests::listen::Listens;
 use crate::requests::{get, get_all, info, listen, put, put_batch, redistribute, remove};
 use crate::requests::{remove_channel, ChannelCheck};
@@ -42,6 +43,8 @@ pub struct DhtService {
     prefetching: Vec<usize>,
     /// Channels the shutdown dump could not write (`None` before shutdown).
     shutdown_failures: Option<usize>,
+    /// The Redistribute in progress.
+    redist: Option<Redistribution>,
 }
 
 impl DhtService {
@@ -57,6 +60,7 @@ impl DhtService {
             names: ChannelCheck::default(),
             prefetching: Vec::new(),
             shutdown_failures: None,
+            redist: None,
         }
     }
 
@@ -114,6 +118,7 @@ impl DhtService {
             listens,
             stats,
             names,
+            redist,
             ..
         } = self;
         match req {
@@ -160,9 +165,30 @@ impl DhtService {
                 Ok(self.get_all(s, channel, Some(filter), false, out))
             }
             DhtRequest::PutBatch { channel, batch } => {
-                put_batch::put_batch(storage, stats, names, settings, channel, batch, out)
+                let guard = redist.as_ref().map(Redistribution::memory_limit);
+                put_batch::put_batch(storage, stats, names, settings, guard, channel, batch, out)
             }
-            DhtRequest::Redistribute { .. } => Ok(redistribute::redistribute(s.peer, out)),
+            DhtRequest::Redistribute { min, max, nodes } => Ok(redistribute::redistribute(
+                redist,
+                storage,
+                settings,
+                cx,
+                s,
+                (min, max),
+                &nodes,
+                out,
+            )),
+        }
+    }
+
+    /// The Redistribute's next step; when the move is over, its requester is answered.
+    fn pump_redistribution(&mut self, cx: &mut Context<'_, DhtEvent>) {
+        let Some(r) = &mut self.redist else {
+            return;
+        };
+        if let Some(st) = r.pump(&self.storage, self.settings.range, &cx.mailbox()) {
+            cx.post(r.requester, DhtEvent::Redist(RedistEvent::Finished(st)));
+            self.redist = None;
         }
     }
 
@@ -257,6 +283,7 @@ impl Service for DhtService {
                 &mut s.ongoing,
                 out,
             ),
+            Ongoing::Redistribute => Step::Wait,
             Ongoing::Listen(_) => listen::resume_listen(
                 &self.storage,
                 &mut self.stats,
@@ -280,17 +307,41 @@ impl Service for DhtService {
         cx: &mut Context<'_, DhtEvent>,
         s: &mut Session,
         event: DhtEvent,
-        _out: &mut Out<'_>,
+        out: &mut Out<'_>,
     ) -> Step {
-        if let DhtEvent::Listen(e) = event {
-            self.listens.deliver(cx, s, e);
+        match event {
+            DhtEvent::Listen(e) => self.listens.deliver(cx, s, e),
+            DhtEvent::Redist(RedistEvent::Finished(st)) => {
+                if matches!(s.ongoing, Ongoing::Redistribute) {
+                    crate::requests::status(out, st);
+                    s.ongoing = Ongoing::Idle;
+                    self.stats
+                        .finished(swarm_protocol::dht::DhtCommand::Redistribute);
+                }
+            }
+            _ => {}
         }
         s.ongoing.step()
     }
 
-    fn on_event(&mut self, _cx: &mut Context<'_, DhtEvent>, event: DhtEvent) {
-        if let DhtEvent::Dump(e) = event {
-            self.dumper.on_event(e, &self.storage);
+    fn on_event(&mut self, cx: &mut Context<'_, DhtEvent>, event: DhtEvent) {
+        match event {
+            DhtEvent::Dump(e) => self.dumper.on_event(e, &self.storage),
+            DhtEvent::Redist(RedistEvent::Pump) => self.pump_redistribution(cx),
+            DhtEvent::Redist(RedistEvent::Sent {
+                target,
+                job,
+                result,
+            }) => {
+                let Some(r) = &mut self.redist else {
+                    return;
+                };
+                r.sent(target, job, result, &mut self.storage, &mut self.stats);
+                if !r.pump_posted() {
+                    self.pump_redistribution(cx);
+                }
+            }
+            DhtEvent::Redist(RedistEvent::Finished(_)) | DhtEvent::Listen(_) => {}
         }
     }
 

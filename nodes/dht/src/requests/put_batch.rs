@@ -6,7 +6,9 @@
 //! written part of it first). Records are then applied in order; the first one refused ends the
 //! request with its status and the records before it stay written, as in the original:
 //! EmptyValue, WrongNode, ValueTooBig (ours: a value Put would refuse, so everything stored can be
-//! read back by GetAll), OutOfMemory. PutBatch does not notify Listen requests.
+//! read back by GetAll), OutOfMemory (the node's size limit, or while this node runs a
+//! Redistribute the guard: its bytes at the start times `redist_memory_limit_mulitplier`).
+//! PutBatch does not notify Listen requests.
 
 use super::{key, status, ChannelCheck};
 use crate::settings::DhtSettings;
@@ -17,11 +19,17 @@ use swarm_protocol::batch::{decompress, Pairs};
 use swarm_protocol::Status;
 
 /// PutBatch: everything decoded first, then the records written until the first refusal.
+/// `guard`: the Redistribute memory guard, while one runs.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the handler takes exactly what it touches, as every request file"
+)]
 pub(crate) fn put_batch(
     storage: &mut Storage,
     stats: &mut Stats,
     names: &mut ChannelCheck,
     settings: &DhtSettings,
+    guard: Option<u64>,
     channel: &[u8],
     batch: &[u8],
     out: &mut Vec<u8>,
@@ -44,7 +52,9 @@ pub(crate) fn put_batch(
             Status::WrongNode
         } else if value.len() > settings.value_limit() {
             Status::ValueTooBig
-        } else if storage.put(channel, k, value).is_err() {
+        } else if guard.is_some_and(|limit| storage.bytes() + record_bytes(value.len()) > limit)
+            || storage.put(channel, k, value).is_err()
+        {
             Status::OutOfMemory
         } else {
             stats.action(Action::Written, 1, record_bytes(value.len()));
