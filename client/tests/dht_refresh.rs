@@ -3,7 +3,8 @@
 //! keys moves to B by hand (B restarted with the upper range and given those records, the
 //! records removed from A, A restarted with the lower range), and clients that connected
 //! before the change still read every record, land their writes on B after one WrongNode,
-//! and report the new ranges after `refresh()`.
+//! and report the new ranges after `refresh()`. Then the same move by a real Redistribute
+//! while one client keeps reading and writing: no miss, no error.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -11,9 +12,12 @@ mod common;
 use common::node_bin;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
 use swarm_client::{ClientConfig, DhtClient, HashRange};
-use swarm_protocol::dht::DhtRequest;
+use swarm_protocol::dht::{DhtRequest, RedistributeNode};
 use swarm_protocol::format_key;
 use swarm_testkit::dht::{records, DhtConn, Node, Records};
 use swarm_testkit::wire::status;
@@ -147,4 +151,133 @@ fn clients_that_connected_before_a_range_change_follow_it() {
     let report = refresher.handshake_report();
     assert_eq!(report.nodes, vec![(a.addr(), LOWER), (b.addr(), UPPER)]);
     assert!(report.is_complete(), "{report}");
+}
+
+/// Sends a Redistribute to `node` and returns its status code.
+fn redistribute(node: &Node, own: HashRange, others: &[(SocketAddr, HashRange)]) -> i32 {
+    let ips: Vec<String> = others.iter().map(|(a, _)| a.ip().to_string()).collect();
+    let nodes = others
+        .iter()
+        .zip(&ips)
+        .map(|((a, r), ip)| RedistributeNode {
+            address: ip.as_bytes(),
+            port: a.port(),
+            min: r.min,
+            max: r.max,
+        })
+        .collect();
+    let mut c = node.connect();
+    c.send(&DhtRequest::Redistribute {
+        min: own.min,
+        max: own.max,
+        nodes,
+    });
+    i32::from_le_bytes(c.read_n(4).try_into().unwrap())
+}
+
+/// What the client saw while the records moved.
+#[derive(Default)]
+struct Seen {
+    errors: Mutex<Vec<String>>,
+    misses: Mutex<Vec<u64>>,
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl Seen {
+    fn read(&self, client: &DhtClient, key: u64, want: &[u8]) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        match client.get("ch", key) {
+            Ok(Some(v)) => assert_eq!(v, want, "key {key:016x}"),
+            Ok(None) => self.misses.lock().unwrap().push(key),
+            Err(e) => self
+                .errors
+                .lock()
+                .unwrap()
+                .push(format!("get {key:016x}: {e}")),
+        }
+    }
+}
+
+#[test]
+fn a_client_reading_and_writing_through_a_redistribute_sees_no_miss_and_no_error() {
+    let a = node(HashRange::FULL);
+    let b = node(HashRange::EMPTY);
+    let client = DhtClient::connect(&[a.addr(), b.addr()], common::config()).unwrap();
+    let records = records(5000, 3, 200);
+    let pairs: Vec<(u64, &[u8])> = records.iter().map(|(k, v)| (*k, &v[..])).collect();
+    client.put_many("ch", &pairs).unwrap();
+    let (seen, done) = (Seen::default(), AtomicBool::new(false));
+    let written = Mutex::new(Records::new());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    thread::scope(|s| {
+        for t in 0..2usize {
+            let (client, seen, done, records) = (&client, &seen, &done, &records);
+            s.spawn(move || {
+                let keys: Vec<(&u64, &Vec<u8>)> = records.iter().collect();
+                for (k, v) in keys.iter().cycle().skip(t * 2500) {
+                    if done.load(Ordering::Relaxed) || Instant::now() > deadline {
+                        break;
+                    }
+                    seen.read(client, **k, v);
+                }
+            });
+        }
+        s.spawn(|| {
+            for i in 1u64.. {
+                if done.load(Ordering::Relaxed) || Instant::now() > deadline {
+                    break;
+                }
+                let key = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let value = format!("written {i}").into_bytes();
+                seen.writes.fetch_add(1, Ordering::Relaxed);
+                match client.put("ch", key, &value) {
+                    Ok(()) => seen.read(&client, key, &value),
+                    Err(e) => seen
+                        .errors
+                        .lock()
+                        .unwrap()
+                        .push(format!("put {key:016x}: {e}")),
+                }
+                written.lock().unwrap().insert(key, value);
+            }
+        });
+        // A gives the upper half away first; B takes it 300 ms later (the node's forwarder
+        // retries meanwhile), so the client also passes through a gap.
+        thread::sleep(Duration::from_millis(200));
+        let (a_addr, b_addr) = (a.addr(), b.addr());
+        let a = &a;
+        let first = s.spawn(move || redistribute(a, LOWER, &[(b_addr, UPPER)]));
+        thread::sleep(Duration::from_millis(300));
+        assert_eq!(redistribute(&b, UPPER, &[(a_addr, LOWER)]), 200);
+        assert_eq!(first.join().unwrap(), 200);
+        thread::sleep(Duration::from_millis(300));
+        done.store(true, Ordering::Relaxed);
+    });
+    let errors = seen.errors.into_inner().unwrap();
+    let misses = seen.misses.into_inner().unwrap();
+    let (reads, writes) = (seen.reads.into_inner(), seen.writes.into_inner());
+    assert!(errors.is_empty(), "{} errors: {errors:?}", errors.len());
+    assert!(
+        misses.is_empty(),
+        "{} misses of {reads} reads",
+        misses.len()
+    );
+    assert!(
+        reads > 1000 && writes > 100,
+        "{reads} reads, {writes} writes"
+    );
+    let mut all = records;
+    all.extend(written.into_inner().unwrap());
+    let (on_a, on_b) = (a.connect().get_all(b"ch"), b.connect().get_all(b"ch"));
+    assert!(on_a.keys().all(|k| LOWER.contains(*k)));
+    assert!(on_b.keys().all(|k| UPPER.contains(*k)));
+    assert_eq!(on_a.len() + on_b.len(), all.len());
+    for (k, v) in &all {
+        assert_eq!(on_a.get(k).or_else(|| on_b.get(k)), Some(v), "key {k:016x}");
+    }
+    assert_eq!(
+        client.handshake_report().nodes,
+        vec![(a.addr(), LOWER), (b.addr(), UPPER)]
+    );
 }

@@ -100,6 +100,9 @@ impl DhtClient {
             return Ok(());
         }
         self.refresh_after(table.generation);
+        for &(i, _) in &refused {
+            self.owner_after_wrong_node(records[i].0)?;
+        }
         let indices: Vec<usize> = refused.iter().map(|&(i, _)| i).collect();
         match self
             .put_pipelined(&self.table(), channel, records, &indices)?

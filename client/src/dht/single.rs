@@ -1,14 +1,17 @@
 //! Single-key requests (Put, Get, Exists, Remove): routed to the responsible node and retried
 //! transparently across a node restart, since they are idempotent. A write answered WrongNode
-//! refreshes the ranges and is sent once more to the key's new owner; a read that misses
+//! refreshes the ranges and is sent once more to the key's new owner (waiting, within the
+//! reconnect timeout, while no node claims the key); a read that misses
 //! takes the moved-key path (`moved.rs`). The reply readers are shared with the pipelined
 //! calls.
 
 use super::moved::Lookup;
 use super::{check_channel, encode, DhtClient};
+use crate::config::Backoff;
 use crate::conn::{Conn, ConnError};
 use crate::error::ClientError;
 use crate::pool::Retry;
+use std::time::Instant;
 use swarm_protocol::dht::{DhtCommand, DhtReply, DhtRequest};
 use swarm_protocol::{format_key, ProtocolError, Status, MAX_ARRAY_LEN};
 
@@ -84,9 +87,31 @@ impl DhtClient {
             Err(e) if is_wrong_node(&e) => {
                 log::debug!("{e}: refreshing the ranges");
                 self.refresh_after(table.generation);
-                send(self.route(&self.table(), key)?)
+                send(self.owner_after_wrong_node(key)?)
             }
             done => done,
+        }
+    }
+}
+
+impl DhtClient {
+    /// The owner of `key` after the refresh that followed a WrongNode. While the table leaves
+    /// the key in a gap (its old owner gave it away, its new owner has not taken it yet: the
+    /// nodes of a Redistribute change their ranges one after the other), the ranges are read
+    /// again with the reconnect backoff until `reconnect_timeout`; then the key's previous
+    /// owner is named, and the caller gets that node's WrongNode.
+    pub(super) fn owner_after_wrong_node(&self, key: u64) -> Result<usize, ClientError> {
+        let deadline = Instant::now() + self.config.reconnect_timeout;
+        let mut backoff = Backoff::new(&self.config);
+        loop {
+            let table = self.table();
+            if let Some(owner) = table.owner(key) {
+                return Ok(owner);
+            }
+            if !backoff.wait(deadline) {
+                return self.route(&table, key);
+            }
+            self.refresh_after(table.generation);
         }
     }
 }

@@ -284,3 +284,18 @@ fn a_move_seen_half_done_still_asks_the_node_that_held_the_keys() {
     );
     assert_eq!(a.served(DhtCommand::Get), 1);
 }
+
+#[test]
+fn a_write_waits_while_a_move_leaves_its_key_without_an_owner() {
+    let (a, b, client) = full_and_empty(no_periodic());
+    a.set_range(LOWER);
+    thread::scope(|s| {
+        s.spawn(|| {
+            thread::sleep(Duration::from_millis(200));
+            b.set_range(UPPER);
+        });
+        client.put("ch", ODD, b"after the gap").unwrap();
+    });
+    assert_eq!(b.records("ch").get(&ODD), Some(&b"after the gap".to_vec()));
+    assert_eq!(a.served(DhtCommand::Put), 1, "sent once to each node");
+}
