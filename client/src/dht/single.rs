@@ -92,9 +92,7 @@ impl DhtClient {
             done => done,
         }
     }
-}
 
-impl DhtClient {
     /// The owner of `key` after the refresh that followed a WrongNode. While the table leaves
     /// the key in a gap (its old owner gave it away, its new owner has not taken it yet: the
     /// nodes of a Redistribute change their ranges one after the other), the ranges are read
@@ -117,7 +115,7 @@ impl DhtClient {
 }
 
 /// Whether a node answered WrongNode: the client's table is older than the node's range.
-pub(super) fn is_wrong_node(e: &ClientError) -> bool {
+fn is_wrong_node(e: &ClientError) -> bool {
     matches!(
         e,
         ClientError::Status {
