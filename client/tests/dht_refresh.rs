@@ -263,10 +263,7 @@ fn a_client_reading_and_writing_through_a_redistribute_sees_no_miss_and_no_error
         "{} misses of {reads} reads",
         misses.len()
     );
-    assert!(
-        reads > 1000 && writes > 100,
-        "{reads} reads, {writes} writes"
-    );
+    assert!(reads > 100 && writes > 20, "{reads} reads, {writes} writes");
     let mut all = records;
     all.extend(written.into_inner().unwrap());
     let (on_a, on_b) = (a.connect().get_all(b"ch"), b.connect().get_all(b"ch"));

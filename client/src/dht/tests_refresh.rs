@@ -122,7 +122,7 @@ fn threads_that_hit_wrong_node_together_refresh_once() {
 
 #[test]
 fn the_periodic_refresh_runs_once_when_due() {
-    let every = Duration::from_millis(200);
+    let every = Duration::from_millis(500);
     let (a, b, client) = full_and_empty(config().with_range_refresh(Some(every)));
     let (lazy_a, lazy_b, lazy) = full_and_empty(no_periodic());
     split(&a, &b);
