@@ -17,6 +17,10 @@ pub const DEFAULT_RECONNECT_BACKOFF_START: Duration = Duration::from_millis(10);
 pub const DEFAULT_RECONNECT_BACKOFF_MAX: Duration = Duration::from_millis(2500);
 /// How long a request keeps trying to reach a restarting node.
 pub const DEFAULT_RECONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the dht client asks every node for its hash range again.
+pub const DEFAULT_RANGE_REFRESH: Duration = Duration::from_secs(10);
+/// How long the dht client remembers the previous owners of keys after a range change.
+pub const DEFAULT_MOVED_KEY_WINDOW: Duration = Duration::from_secs(600);
 
 /// How the client connects, times out and reconnects.
 ///
@@ -61,6 +65,19 @@ pub struct ClientConfig {
     /// [`crate::DhtClient::connect`] fail. Tools that work on whatever is there (dhtdump) set it
     /// to `false` and read [`crate::HandshakeReport`] instead.
     pub require_full_coverage: bool,
+    /// How often the dht client re-reads every node's hash range (GetResponsibleRange), checked
+    /// lazily when a request starts; `None` or zero disables it. A WrongNode answer to a write
+    /// refreshes at once either way.
+    pub range_refresh: Option<Duration>,
+    /// How long the dht client keeps the routing a refresh replaced, so that a Get or Exists
+    /// that misses at a key's new owner also asks its previous owners (a Redistribute moves
+    /// records after it changes the ranges).
+    pub moved_key_window: Duration,
+    /// Whether a dht Get or Exists that misses asks the node for its range (one more round trip,
+    /// on misses only) and, if the node no longer owns the key, refreshes and asks the new
+    /// owner. Without it a client whose table is stale may report a moved record as missing
+    /// until its next refresh.
+    pub verify_misses: bool,
 }
 
 impl Default for ClientConfig {
@@ -73,6 +90,9 @@ impl Default for ClientConfig {
             reconnect_backoff_max: DEFAULT_RECONNECT_BACKOFF_MAX,
             reconnect_timeout: DEFAULT_RECONNECT_TIMEOUT,
             require_full_coverage: true,
+            range_refresh: Some(DEFAULT_RANGE_REFRESH),
+            moved_key_window: DEFAULT_MOVED_KEY_WINDOW,
+            verify_misses: true,
         }
     }
 }
@@ -126,6 +146,32 @@ impl ClientConfig {
         self.require_full_coverage = require;
         self
     }
+
+    /// Sets [`ClientConfig::range_refresh`] (`None` or zero disables it).
+    #[must_use]
+    pub fn with_range_refresh(mut self, every: Option<Duration>) -> Self {
+        self.range_refresh = every;
+        self
+    }
+
+    /// Sets [`ClientConfig::moved_key_window`].
+    #[must_use]
+    pub fn with_moved_key_window(mut self, window: Duration) -> Self {
+        self.moved_key_window = window;
+        self
+    }
+
+    /// Sets [`ClientConfig::verify_misses`].
+    #[must_use]
+    pub fn with_verify_misses(mut self, verify: bool) -> Self {
+        self.verify_misses = verify;
+        self
+    }
+
+    /// The periodic range refresh interval, `None` when disabled.
+    pub(crate) fn refresh_interval(&self) -> Option<Duration> {
+        self.range_refresh.filter(|d| !d.is_zero())
+    }
 }
 
 /// Exponential backoff between reconnect attempts of one request.
@@ -168,6 +214,13 @@ mod tests {
         assert_eq!(c.reconnect_backoff_max, Duration::from_millis(2500));
         assert_eq!(c.reconnect_timeout, Duration::from_secs(10));
         assert!(c.require_full_coverage);
+        assert_eq!(c.range_refresh, Some(Duration::from_secs(10)));
+        assert_eq!(c.moved_key_window, Duration::from_secs(600));
+        assert!(c.verify_misses);
+        assert_eq!(c.refresh_interval(), Some(Duration::from_secs(10)));
+        let off = c.clone().with_range_refresh(Some(Duration::ZERO));
+        assert_eq!(off.refresh_interval(), None);
+        assert_eq!(c.with_range_refresh(None).refresh_interval(), None);
     }
 
     #[test]
@@ -180,7 +233,10 @@ mod tests {
             .with_reconnect_backoff_start(ms(2))
             .with_reconnect_backoff_max(ms(3))
             .with_reconnect_timeout(ms(4))
-            .with_require_full_coverage(false);
+            .with_require_full_coverage(false)
+            .with_range_refresh(Some(ms(5)))
+            .with_moved_key_window(ms(6))
+            .with_verify_misses(false);
         let want = ClientConfig {
             connect_timeout: ms(1),
             io_timeout: None,
@@ -189,6 +245,9 @@ mod tests {
             reconnect_backoff_max: ms(3),
             reconnect_timeout: ms(4),
             require_full_coverage: false,
+            range_refresh: Some(ms(5)),
+            moved_key_window: ms(6),
+            verify_misses: false,
         };
         assert_eq!(c, want);
         let only_io = ClientConfig::default().with_io_timeout(Some(ms(5)));

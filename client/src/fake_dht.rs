@@ -1,7 +1,8 @@
 //! A test-only fake dht node: a std `TcpListener` in a thread answering the legacy requests
 //! with the protocol crate's codec, plus knobs to simulate what the client must survive
 //! (a wrong version, forced statuses, a restart that drops every connection, refused
-//! connections).
+//! connections, a hash range that changes while the client runs, records that move to this
+//! node from another one between two requests).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use swarm_protocol::batch::{decompress, BatchBuilder, Pairs};
-use swarm_protocol::dht::{DhtReply, DhtRequest, NodeInfo, API_VERSION};
+use swarm_protocol::dht::{DhtCommand, DhtReply, DhtRequest, NodeInfo, API_VERSION};
 use swarm_protocol::wire::put_array;
 use swarm_protocol::{format_key, parse_key, DecodeError, HashRange, Status};
 
@@ -19,9 +20,15 @@ pub(crate) const FAKE_BATCH_SIZE: usize = 256;
 
 type Channels = BTreeMap<String, BTreeMap<u64, Vec<u8>>>;
 
-#[derive(Default)]
 struct State {
     channels: Channels,
+    /// Writes outside it get WrongNode; reads are served whatever the key.
+    range: HashRange,
+    /// Requests served, by command code.
+    served: BTreeMap<i32, usize>,
+    /// When this node misses a read of the key, the record moves here from the other node
+    /// (stored here, then removed there), as a Redistribute would move it just then.
+    move_on_miss: Option<(u64, Arc<Shared>)>,
     /// Answer the next request with this status (after reading it whole).
     force: Option<Status>,
     /// Clones of every accepted socket, to simulate a restart.
@@ -32,7 +39,6 @@ struct State {
 struct Shared {
     addr: SocketAddr,
     version: Vec<u8>,
-    range: HashRange,
     state: Mutex<State>,
     accepted: AtomicUsize,
     version_requests: AtomicUsize,
@@ -55,8 +61,15 @@ impl FakeNode {
         let shared = Arc::new(Shared {
             addr: listener.local_addr().unwrap(),
             version: version.to_vec(),
-            range,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                channels: Channels::new(),
+                range,
+                served: BTreeMap::new(),
+                move_on_miss: None,
+                force: None,
+                conns: Vec::new(),
+                listeners: Vec::new(),
+            }),
             accepted: AtomicUsize::new(0),
             version_requests: AtomicUsize::new(0),
             refuse: AtomicBool::new(false),
@@ -107,6 +120,35 @@ impl FakeNode {
         st.listeners.clear();
     }
 
+    /// Changes the node's range at once, as a Redistribute does.
+    pub(crate) fn set_range(&self, range: HashRange) {
+        self.shared.lock().range = range;
+    }
+
+    /// Stores a record whatever the range (as a node that has not yet forwarded it).
+    pub(crate) fn insert(&self, channel: &str, key: u64, value: &[u8]) {
+        let mut st = self.shared.lock();
+        let ch = st.channels.entry(channel.to_string()).or_default();
+        ch.insert(key, value.to_vec());
+    }
+
+    /// Removes a record and returns it.
+    pub(crate) fn take(&self, channel: &str, key: u64) -> Option<Vec<u8>> {
+        self.shared.lock().channels.get_mut(channel)?.remove(&key)
+    }
+
+    /// The next time this node misses a read of `key`, the record moves here from `from`
+    /// right after this node answered.
+    pub(crate) fn move_on_miss(&self, key: u64, from: &FakeNode) {
+        self.shared.lock().move_on_miss = Some((key, Arc::clone(&from.shared)));
+    }
+
+    /// How many requests of `cmd` the node served.
+    pub(crate) fn served(&self, cmd: DhtCommand) -> usize {
+        let st = self.shared.lock();
+        st.served.get(&cmd.code()).copied().unwrap_or(0)
+    }
+
     /// The records of one channel.
     pub(crate) fn records(&self, channel: &str) -> BTreeMap<u64, Vec<u8>> {
         self.shared
@@ -149,6 +191,7 @@ fn serve(s: &Shared, mut stream: TcpStream) {
 
 fn handle(s: &Shared, req: &DhtRequest<'_>, stream: &TcpStream, out: &mut Vec<u8>) {
     let mut st = s.lock();
+    *st.served.entry(req.command().code()).or_default() += 1;
     if let Some(status) = st.force.take() {
         DhtReply::Status(status).encode(out);
         return;
@@ -163,25 +206,36 @@ fn handle(s: &Shared, req: &DhtRequest<'_>, stream: &TcpStream, out: &mut Vec<u8
             channel,
             key,
             value,
-        } => put(s, &mut st, &name(channel), key, value),
+        } => put(&mut st, &name(channel), key, value),
         DhtRequest::Get { channel, key } => {
             let key = parse_key(key).unwrap();
             let ch = st.channels.get(&name(channel));
             let v = ch.and_then(|c| c.get(&key)).cloned().unwrap_or_default();
             DhtReply::Value(&v).encode(out);
+            if v.is_empty() {
+                move_here(&mut st, &name(channel), key);
+            }
             return;
         }
         DhtRequest::Exists { channel, key } => {
             let key = parse_key(key).unwrap();
             let ch = st.channels.get(&name(channel));
-            DhtReply::Exists(ch.is_some_and(|c| c.contains_key(&key)))
+            let found = ch.is_some_and(|c| c.contains_key(&key));
+            if !found {
+                move_here(&mut st, &name(channel), key);
+            }
+            DhtReply::Exists(found)
         }
         DhtRequest::Remove { channel, key } => {
             let key = parse_key(key).unwrap();
-            if let Some(c) = st.channels.get_mut(&name(channel)) {
-                c.remove(&key);
+            if !st.range.contains(key) {
+                DhtReply::Status(Status::WrongNode)
+            } else {
+                if let Some(c) = st.channels.get_mut(&name(channel)) {
+                    c.remove(&key);
+                }
+                DhtReply::Status(Status::Ok)
             }
-            DhtReply::Status(Status::Ok)
         }
         DhtRequest::GetChannels => {
             DhtReply::Status(Status::Ok).encode(out);
@@ -212,8 +266,8 @@ fn handle(s: &Shared, req: &DhtRequest<'_>, stream: &TcpStream, out: &mut Vec<u8
             }
         }
         DhtRequest::GetResponsibleRange => DhtReply::Range {
-            min: s.range.min,
-            max: s.range.max,
+            min: st.range.min,
+            max: st.range.max,
         },
         DhtRequest::RemoveChannel { channel } => {
             let ch = name(channel);
@@ -256,7 +310,7 @@ fn handle(s: &Shared, req: &DhtRequest<'_>, stream: &TcpStream, out: &mut Vec<u8
             for pair in Pairs::new(&raw) {
                 let (k, v) = pair.unwrap();
                 let key = parse_key(k).unwrap();
-                status = check(s, key, v);
+                status = check(&st, key, v);
                 if status != Status::Ok {
                     break;
                 }
@@ -270,8 +324,31 @@ fn handle(s: &Shared, req: &DhtRequest<'_>, stream: &TcpStream, out: &mut Vec<u8
     reply.encode(out);
 }
 
-fn check(s: &Shared, key: u64, value: &[u8]) -> Status {
-    if !s.range.contains(key) {
+/// Moves the record of `key` here if `move_on_miss` names it (stored here before it is
+/// removed from the other node, as a Redistribute does).
+fn move_here(st: &mut State, channel: &str, key: u64) {
+    let Some((k, from)) = st.move_on_miss.take_if(|(k, _)| *k == key) else {
+        return;
+    };
+    let value = from
+        .lock()
+        .channels
+        .get(channel)
+        .and_then(|c| c.get(&k))
+        .cloned();
+    if let Some(v) = value {
+        st.channels
+            .entry(channel.to_string())
+            .or_default()
+            .insert(k, v);
+        if let Some(c) = from.lock().channels.get_mut(channel) {
+            c.remove(&k);
+        }
+    }
+}
+
+fn check(st: &State, key: u64, value: &[u8]) -> Status {
+    if !st.range.contains(key) {
         Status::WrongNode
     } else if value.is_empty() {
         Status::EmptyValue
@@ -280,9 +357,9 @@ fn check(s: &Shared, key: u64, value: &[u8]) -> Status {
     }
 }
 
-fn put(s: &Shared, st: &mut State, ch: &str, key: &[u8], value: &[u8]) -> DhtReply<'static> {
+fn put(st: &mut State, ch: &str, key: &[u8], value: &[u8]) -> DhtReply<'static> {
     let key = parse_key(key).unwrap();
-    let status = check(s, key, value);
+    let status = check(st, key, value);
     if status != Status::Ok {
         return DhtReply::Status(status);
     }

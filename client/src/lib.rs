@@ -3,7 +3,9 @@
 //! errors that name the node and its status, for three kinds of node:
 //!
 //! - **dht** ([`DhtClient`]): handshake (GetVersion, GetResponsibleRange), records routed by the
-//!   bit-reversed key's hash range, GetAll and Listen streams.
+//!   bit-reversed key's hash range, which the client follows when it changes (a refresh
+//!   periodically and on WrongNode; a miss also asks the key's previous owners), GetAll and
+//!   Listen streams.
 //! - **queue** ([`QueueClient`]): Push and Pop round-robin over the nodes, moving on to the
 //!   next node when one is full, empty or down; PushMulti that retries only the channels that
 //!   were full; Produce streams ([`Producer`]) and Consume on every node at once ([`Consumer`]).
@@ -81,7 +83,8 @@ mod fake_queue;
 
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_NODE,
-    DEFAULT_RECONNECT_BACKOFF_MAX, DEFAULT_RECONNECT_BACKOFF_START, DEFAULT_RECONNECT_TIMEOUT,
+    DEFAULT_MOVED_KEY_WINDOW, DEFAULT_RANGE_REFRESH, DEFAULT_RECONNECT_BACKOFF_MAX,
+    DEFAULT_RECONNECT_BACKOFF_START, DEFAULT_RECONNECT_TIMEOUT,
 };
 pub use dht::plan as redistribute_plan;
 pub use dht::{

@@ -134,8 +134,8 @@ impl DhtClient {
         req: &[u8],
         mut read: impl FnMut(&mut Conn) -> Result<T, ConnError>,
     ) -> Result<Vec<(SocketAddr, T)>, ClientError> {
-        self.pools
-            .iter()
+        self.usable_pools()
+            .into_iter()
             .map(|pool| {
                 let value = pool.request(cmd, Retry::Yes, |c| {
                     if !req.is_empty() {

@@ -59,7 +59,8 @@ impl DhtClient {
 
 /// The decompressed batches of one request, node after node.
 struct BatchStream<'c> {
-    client: &'c DhtClient,
+    /// The usable nodes when the stream started.
+    pools: Vec<&'c NodePool>,
     cmd: DhtCommand,
     req: Vec<u8>,
     next_node: usize,
@@ -80,7 +81,7 @@ impl fmt::Debug for BatchStream<'_> {
 impl<'c> BatchStream<'c> {
     fn new(client: &'c DhtClient, cmd: DhtCommand, req: Vec<u8>) -> Self {
         BatchStream {
-            client,
+            pools: client.usable_pools(),
             cmd,
             req,
             next_node: 0,
@@ -92,7 +93,7 @@ impl<'c> BatchStream<'c> {
     fn next_batch(&mut self) -> Option<Result<(&'c NodePool, Vec<u8>), ClientError>> {
         loop {
             if self.current.is_none() {
-                let pool = self.client.pools.get(self.next_node)?;
+                let pool = *self.pools.get(self.next_node)?;
                 self.next_node += 1;
                 let (cmd, req) = (self.cmd, &self.req);
                 match pool.run(cmd, Retry::Yes, |c| {

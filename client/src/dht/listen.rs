@@ -70,8 +70,8 @@ impl DhtClient {
         // Open in parallel: a node may hold its `Ok` until its next flush tick.
         let opened: Vec<Result<(SocketAddr, Conn), ClientError>> = thread::scope(|s| {
             let handles: Vec<_> = self
-                .pools
-                .iter()
+                .usable_pools()
+                .into_iter()
                 .map(|pool| {
                     let req = &req;
                     s.spawn(move || {

@@ -1,18 +1,24 @@
 //! [`DhtClient`]: the blocking dht client. This file owns the handshake (GetVersion and
-//! GetResponsibleRange on every node), the node table and key routing; the request calls live
-//! beside it, one file per kind of request; `plan` computes the ranges of a grown cluster (the
-//! Redistribute driver's planning, exported as `swarm_client::redistribute_plan`).
+//! GetResponsibleRange on every node), the node pools and key routing; `refresh` owns the
+//! routing table and how it follows range changes, `moved` the second looks a miss takes
+//! during a move; the request calls live beside them, one file per kind of request; `plan`
+//! computes the ranges of a grown cluster (the Redistribute driver's planning, exported as
+//! `swarm_client::redistribute_plan`) and `redistribute` sends the driver's requests.
 
 mod all_nodes;
 mod get_all;
 mod listen;
+mod moved;
 mod pipeline;
 pub mod plan;
 mod redistribute;
+mod refresh;
 mod single;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_refresh;
 #[cfg(test)]
 mod tests_stream;
 
@@ -26,20 +32,35 @@ use crate::conn::ConnError;
 use crate::error::{check_channel, ClientError};
 use crate::nodes_file::read_nodes_file;
 use crate::pool::{get_version, NodePool, Retry};
-use crate::ranges::{route, HandshakeReport};
+use crate::ranges::HandshakeReport;
+use refresh::{RefreshClock, Table};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
 use swarm_protocol::dht::{DhtCommand, DhtReply, DhtRequest, API_VERSION};
 use swarm_protocol::{HashRange, ProtocolError};
 
 /// A client for a set of dht nodes. Share it between threads by reference (or in an `Arc`):
 /// every call takes `&self` and uses its own pooled connection.
+///
+/// The client follows hash-range changes (a Redistribute): it re-reads every node's range
+/// every [`ClientConfig::range_refresh`] and when a write is answered WrongNode (then retries
+/// it once on the key's new owner), and a Get or Exists that misses also asks the key's
+/// previous owners (see [`DhtClient::refresh`]).
 #[derive(Debug)]
 pub struct DhtClient {
-    /// The usable nodes, in nodes-file order; `report.nodes` has their ranges in the same order.
+    /// One pool per node given at connect, in that order, reachable or not: the node set
+    /// never changes, but a node that did not answer the handshake joins when a refresh
+    /// reaches it.
     pools: Vec<NodePool>,
-    report: HandshakeReport,
+    config: ClientConfig,
+    /// The routing table; requests clone the `Arc` (a read lock held for nanoseconds) and a
+    /// refresh swaps in a new one, so no request waits for a refresh.
+    table: RwLock<Arc<Table>>,
+    /// Held by the thread that refreshes, so that only one does at a time.
+    refreshing: Mutex<()>,
+    clock: RefreshClock,
 }
 
 impl DhtClient {
@@ -60,47 +81,35 @@ impl DhtClient {
                 return Err(ClientError::Handshake(format!("node {n} is listed twice")));
             }
         }
-        let results: Vec<Result<(NodePool, HashRange), ClientError>> = thread::scope(|s| {
-            let handles: Vec<_> = nodes
-                .iter()
-                .map(|&addr| {
-                    let config = config.clone();
-                    s.spawn(move || handshake_node(NodePool::new(addr, config)))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .zip(nodes)
-                .map(|(h, &addr)| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(ClientError::Handshake(format!(
-                            "handshake with {addr} panicked"
-                        )))
-                    })
-                })
-                .collect()
-        });
-        let mut pools = Vec::new();
-        let mut ranges = Vec::new();
+        let pools: Vec<NodePool> = nodes
+            .iter()
+            .map(|&addr| NodePool::new(addr, config.clone()))
+            .collect();
+        let results = on_pools_in_parallel(&pools, |_, pool| handshake_node(pool, Retry::Yes));
+        let mut usable = Vec::new();
         let mut unreachable = Vec::new();
-        for (result, &addr) in results.into_iter().zip(nodes) {
+        for (i, result) in results.into_iter().enumerate() {
             match result {
-                Ok((pool, range)) => {
-                    pools.push(pool);
-                    ranges.push((addr, range));
-                }
+                Ok(range) => usable.push((i, range)),
                 Err(e @ ClientError::VersionMismatch { .. }) => return Err(e),
-                Err(e) => unreachable.push((addr, e.to_string())),
+                Err(e) => unreachable.push((pools[i].addr(), e.to_string())),
             }
         }
-        let report = HandshakeReport::new(ranges, unreachable);
-        if pools.is_empty() || (config.require_full_coverage && !report.is_complete()) {
-            return Err(ClientError::Handshake(report.to_string()));
+        let table = Table::new(&pools, usable, unreachable);
+        if table.pool_of.is_empty() || (config.require_full_coverage && !table.report.is_complete())
+        {
+            return Err(ClientError::Handshake(table.report.to_string()));
         }
-        if !report.is_complete() {
-            log::warn!("dht handshake: {report}");
+        if !table.report.is_complete() {
+            log::warn!("dht handshake: {}", table.report);
         }
-        Ok(DhtClient { pools, report })
+        Ok(DhtClient {
+            pools,
+            clock: RefreshClock::new(config.refresh_interval()),
+            config,
+            table: RwLock::new(Arc::new(table)),
+            refreshing: Mutex::new(()),
+        })
     }
 
     /// Reads a nodes file ([`crate::read_nodes_file`]) and connects to its nodes.
@@ -111,36 +120,49 @@ impl DhtClient {
         DhtClient::connect(&read_nodes_file(path)?, config)
     }
 
-    /// What the handshake found: usable nodes with their ranges, unreachable nodes, gaps and
-    /// overlaps.
-    pub fn handshake_report(&self) -> &HandshakeReport {
-        &self.report
+    /// What the handshake or the last refresh found: usable nodes with their ranges,
+    /// unreachable nodes, gaps and overlaps (a copy: the table may change under it).
+    pub fn handshake_report(&self) -> HandshakeReport {
+        self.table().report.clone()
     }
 
     /// The usable nodes, in nodes-file order.
     pub fn nodes(&self) -> Vec<SocketAddr> {
-        self.pools.iter().map(NodePool::addr).collect()
+        self.usable_pools().iter().map(|p| p.addr()).collect()
     }
 
-    /// The node a key is routed to: the one whose range (as of the handshake) contains
-    /// `key.reverse_bits()`.
+    /// The node a key is routed to: the one whose range (as of the handshake or the last
+    /// refresh) contains `key.reverse_bits()`.
     pub fn responsible_node(&self, key: u64) -> Result<SocketAddr, ClientError> {
-        Ok(self.pools[self.route(key)?].addr())
+        let table = self.table();
+        Ok(self.pools[self.route(&table, key)?].addr())
     }
 
-    fn route(&self, key: u64) -> Result<usize, ClientError> {
-        route(&self.report.nodes, key).ok_or(ClientError::NoResponsibleNode { key })
+    /// The index in `pools` of the node `table` routes `key` to. A key the table leaves in a
+    /// gap goes to its latest previous owner within the moved-key window: during a move
+    /// the node set may pass through a gap, and a write there gets WrongNode and a refresh.
+    fn route(&self, table: &Table, key: u64) -> Result<usize, ClientError> {
+        table
+            .owner(key)
+            .or_else(|| {
+                let previous = table.previous_owners(key, self.config.moved_key_window);
+                previous.first().copied()
+            })
+            .ok_or(ClientError::NoResponsibleNode { key })
     }
 
-    fn pool_for_key(&self, key: u64) -> Result<&NodePool, ClientError> {
-        Ok(&self.pools[self.route(key)?])
-    }
-
+    /// The pool of a usable node (one in the current table).
     fn pool(&self, node: SocketAddr) -> Result<&NodePool, ClientError> {
-        self.pools
-            .iter()
+        self.usable_pools()
+            .into_iter()
             .find(|p| p.addr() == node)
             .ok_or(ClientError::UnknownNode(node))
+    }
+
+    /// The pools of the usable nodes, in nodes-file order.
+    fn usable_pools(&self) -> Vec<&NodePool> {
+        let table = self.table();
+        table.pool_of.iter().map(|&i| &self.pools[i]).collect()
     }
 
     #[cfg(test)]
@@ -149,20 +171,51 @@ impl DhtClient {
     }
 }
 
+/// Runs `f` on every pool, each in its own thread, and returns the results in pool order.
+fn on_pools_in_parallel<T: Send>(
+    pools: &[NodePool],
+    f: impl Fn(usize, &NodePool) -> Result<T, ClientError> + Sync,
+) -> Vec<Result<T, ClientError>> {
+    thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = pools
+            .iter()
+            .enumerate()
+            .map(|(i, pool)| s.spawn(move || f(i, pool)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(pools)
+            .map(|(h, pool)| {
+                h.join().unwrap_or_else(|_| {
+                    Err(ClientError::Handshake(format!(
+                        "handshake with {} panicked",
+                        pool.addr()
+                    )))
+                })
+            })
+            .collect()
+    })
+}
+
 /// GetVersion then GetResponsibleRange on one node.
-fn handshake_node(pool: NodePool) -> Result<(NodePool, HashRange), ClientError> {
-    let version = pool.request(DhtCommand::GetVersion, Retry::Yes, get_version)?;
+fn handshake_node(pool: &NodePool, retry: Retry) -> Result<HashRange, ClientError> {
+    let version = pool.request(DhtCommand::GetVersion, retry, get_version)?;
     if version != API_VERSION {
         return Err(pool.error(DhtCommand::GetVersion, ConnError::WrongVersion(version)));
     }
-    let range = pool.request(DhtCommand::GetResponsibleRange, Retry::Yes, |c| {
+    pool.request(DhtCommand::GetResponsibleRange, retry, |c| {
         c.send(&encode(&DhtRequest::GetResponsibleRange))?;
-        c.read_reply(DhtCommand::GetResponsibleRange, |reply| match reply {
-            DhtReply::Range { min, max } => Ok(HashRange { min, max }),
-            _ => Err(ProtocolError::Malformed("unexpected reply")),
-        })
-    })?;
-    Ok((pool, range))
+        read_range(c)
+    })
+}
+
+/// Reads a GetResponsibleRange reply.
+fn read_range(c: &mut crate::conn::Conn) -> Result<HashRange, ConnError> {
+    c.read_reply(DhtCommand::GetResponsibleRange, |reply| match reply {
+        DhtReply::Range { min, max } => Ok(HashRange { min, max }),
+        _ => Err(ProtocolError::Malformed("unexpected reply")),
+    })
 }
 
 /// A request's wire bytes.
