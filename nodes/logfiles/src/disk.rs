@@ -69,6 +69,10 @@ pub enum LogfilesEvent {
     },
     /// One turn of a range scan.
     Scanned(Box<ScanOutput>),
+    /// What a Redistribute's thread asks of, or tells, the loop.
+    Redist(crate::redistribute::RedistEvent),
+    /// To the connection that asked for a Redistribute: its reply.
+    Redistributed(swarm_protocol::Status),
     /// A removed channel's files were deleted.
     Removed {
         /// The renamed channel directory.

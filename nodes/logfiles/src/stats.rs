@@ -44,6 +44,8 @@ pub struct Stats {
     handled_records: (u64, u64),
     /// Records written or sent since start (never reset: the console line).
     total_handled: u64,
+    /// Records and value bytes a Redistribute moved to other nodes.
+    redistributed: (u64, u64),
 }
 
 fn idx(cmd: LogfilesCommand) -> Option<usize> {
@@ -84,6 +86,12 @@ impl Stats {
         self.handled_records.0 += records;
         self.handled_records.1 += bytes;
         self.total_handled += records;
+    }
+
+    /// Records (and value bytes) a Redistribute moved to another node.
+    pub fn redistributed(&mut self, records: u64, bytes: u64) {
+        self.redistributed.0 += records;
+        self.redistributed.1 += bytes;
     }
 
     /// Records written or sent since start.
@@ -131,8 +139,14 @@ impl Stats {
             "action/handled/bytes".to_string(),
             self.handled_records.1.to_string(),
         ));
-        out.push(("action/redistributed/records".to_string(), "0".to_string()));
-        out.push(("action/redistributed/bytes".to_string(), "0".to_string()));
+        out.push((
+            "action/redistributed/records".to_string(),
+            self.redistributed.0.to_string(),
+        ));
+        out.push((
+            "action/redistributed/bytes".to_string(),
+            self.redistributed.1.to_string(),
+        ));
         let (active, total_handled) = (self.active, self.total_handled);
         *self = Stats {
             active,

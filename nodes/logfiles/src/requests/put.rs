@@ -114,6 +114,8 @@ pub struct Writes {
     open_backlog: VecDeque<OpenJob>,
     group: Group,
     checkpoint_in_flight: bool,
+    /// Checkpoints started (each one's number is its job's generation).
+    checkpoints_started: u64,
 }
 
 /// How a write request went on: its step, or a reason to close the connection.
@@ -133,6 +135,7 @@ impl Writes {
                 ..Group::default()
             },
             checkpoint_in_flight: false,
+            checkpoints_started: 0,
         }
     }
 
@@ -519,14 +522,25 @@ impl Writes {
         let entries = self.storage.take_checkpoint();
         let job = SyncJob {
             data_dir: self.storage.data_dir().to_path_buf(),
-            generation: 0,
+            generation: self.checkpoints_started + 1,
             items,
             dirs,
             checkpoint: Some((self.storage.data_dir().to_path_buf(), entries, unix_ms())),
         };
         if disk.sync(SyncPoolJob::Sync(Box::new(job))).is_ok() {
             self.checkpoint_in_flight = true;
+            self.checkpoints_started += 1;
         }
+    }
+
+    /// Checkpoints started so far; a checkpoint's `Synced` event carries its number.
+    pub fn checkpoints_started(&self) -> u64 {
+        self.checkpoints_started
+    }
+
+    /// Whether `channel`'s bucket starting at `first_key` is being opened for a write.
+    pub fn is_opening(&self, channel: &str, first_key: u64) -> bool {
+        self.opening.contains_key(&(channel.to_owned(), first_key))
     }
 }
 

@@ -53,7 +53,10 @@ pub struct RangeScan {
 }
 
 /// `dir`'s entry names that `parse` accepts, with their numbers, sorted; others logged at debug.
-fn listing<T: Ord>(dir: &Path, parse: impl Fn(&str) -> Option<T>) -> io::Result<Vec<(T, PathBuf)>> {
+pub(crate) fn listing<T: Ord>(
+    dir: &Path,
+    parse: impl Fn(&str) -> Option<T>,
+) -> io::Result<Vec<(T, PathBuf)>> {
     let mut found = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
