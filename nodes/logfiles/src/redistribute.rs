@@ -380,3 +380,6 @@ pub fn answer(s: &mut Session, reply: Status, out: &mut Vec<u8>) -> Step {
     s.ongoing = Ongoing::Idle;
     Step::Done
 }
+
+#[cfg(test)]
+mod tests;

@@ -49,7 +49,10 @@ fn wait_marker_moves(data: &std::path::Path) {
     let first = read();
     loop {
         let now = read();
-        if !now.is_empty() && now != first && now.iter().all(|m| m.trim() != "0") {
+        if !now.is_empty()
+            && now != first
+            && now.iter().all(|m| !m.starts_with("00000000000000000000:"))
+        {
             return;
         }
         assert!(Instant::now() < deadline, "no batch was acknowledged");

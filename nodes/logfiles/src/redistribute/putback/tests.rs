@@ -100,7 +100,13 @@ fn a_torn_marker_puts_everything_back_and_stray_markers_go() {
     let all = records(dir.path());
     let tmp = with_suffix(&bucket, TMP_SUFFIX);
     fs::rename(&bucket, &tmp).unwrap();
-    fs::write(with_suffix(&tmp, SENT_SUFFIX), b"12x").unwrap();
+    // Torn: the offset and its complement disagree.
+    fs::write(
+        with_suffix(&tmp, SENT_SUFFIX),
+        format!("{:020}:{:020}\n", 60u64, !70u64),
+    )
+    .unwrap();
+    assert_eq!(read_sent(&tmp), Some(None));
     let stray = bucket.with_file_name("abc.tmp.sent");
     fs::write(&stray, b"100\n").unwrap();
     assert_eq!(put_back_all(dir.path()).unwrap(), Vec::<PathBuf>::new());
