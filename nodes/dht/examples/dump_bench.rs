@@ -7,7 +7,12 @@
 //! dump_bench fill ADDR CHANNEL RECORDS VALUE_LEN
 //! dump_bench probe ADDR CHANNEL SECONDS
 //! dump_bench write FILE RECORDS VALUE_LEN   # the same records straight into a .tcm
+//! dump_bench getall ADDR CHANNEL             # times a GetAll (scripts/bench-redistribute.sh)
+//! dump_bench redistribute ADDR MIN MAX [IP:PORT:MIN:MAX ...]   # times a Redistribute
 //! ```
+//!
+//! `getall` and `redistribute` print `records=N bytes=B secs=S` (bytes: keys of 8 bytes plus
+//! values, the node's own count) for the script to compare.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -112,10 +117,89 @@ fn write(path: &str, records: u64, value_len: usize) {
     println!("wrote {records} records, {bytes} bytes to {path}");
 }
 
+/// One GetAll of `channel`, decompressing every batch as a client would.
+fn getall(addr: &str, channel: &str) {
+    let mut s = connect(addr);
+    let mut out = Vec::new();
+    DhtRequest::GetAll {
+        channel: channel.as_bytes(),
+    }
+    .encode(&mut out);
+    let started = Instant::now();
+    s.write_all(&out).unwrap();
+    let mut r = std::io::BufReader::with_capacity(1 << 20, s);
+    let mut head = [0u8; 4];
+    r.read_exact(&mut head).unwrap();
+    assert_eq!(head, [0xc8, 0, 0, 0], "GetAll refused");
+    let (mut records, mut bytes) = (0u64, 0u64);
+    loop {
+        let mut len = [0u8; 8];
+        r.read_exact(&mut len).unwrap();
+        let len = u64::from_le_bytes(len) as usize;
+        if len == 0 {
+            break;
+        }
+        let mut payload = vec![0u8; len];
+        r.read_exact(&mut payload).unwrap();
+        let raw = swarm_protocol::batch::decompress(&payload).unwrap();
+        for pair in swarm_protocol::batch::Pairs::new(&raw) {
+            let (_, v) = pair.unwrap();
+            records += 1;
+            bytes += 8 + v.len() as u64;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("records={records} bytes={bytes} secs={secs:.3}");
+}
+
+/// One Redistribute, timed until its status; the records are counted by the script.
+fn redistribute(addr: &str, min: &str, max: &str, nodes: &[String]) {
+    let hex = |t: &str| u64::from_str_radix(t.trim_start_matches("0x"), 16).expect("hex bound");
+    let parsed: Vec<(String, u16, u64, u64)> = nodes
+        .iter()
+        .map(|n| {
+            let f: Vec<&str> = n.split(':').collect();
+            assert_eq!(f.len(), 4, "node as IP:PORT:MIN:MAX");
+            (
+                f[0].to_string(),
+                f[1].parse().unwrap(),
+                hex(f[2]),
+                hex(f[3]),
+            )
+        })
+        .collect();
+    let list = parsed
+        .iter()
+        .map(
+            |(ip, port, min, max)| swarm_protocol::dht::RedistributeNode {
+                address: ip.as_bytes(),
+                port: *port,
+                min: *min,
+                max: *max,
+            },
+        )
+        .collect();
+    let mut s = connect(addr);
+    let mut out = Vec::new();
+    DhtRequest::Redistribute {
+        min: hex(min),
+        max: hex(max),
+        nodes: list,
+    }
+    .encode(&mut out);
+    let started = Instant::now();
+    s.write_all(&out).unwrap();
+    let mut st = [0u8; 4];
+    s.read_exact(&mut st).unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    println!("status={} secs={secs:.3}", i32::from_le_bytes(st));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let usage =
-        "usage: dump_bench fill ADDR CHANNEL RECORDS VALUE_LEN | probe ADDR CHANNEL SECONDS";
+        "usage: dump_bench fill ADDR CHANNEL RECORDS VALUE_LEN | probe ADDR CHANNEL SECONDS | \
+         write FILE RECORDS VALUE_LEN | getall ADDR CHANNEL | redistribute ADDR MIN MAX [IP:PORT:MIN:MAX ...]";
     match args.get(1).map(String::as_str) {
         Some("fill") if args.len() == 6 => fill(
             &args[2],
@@ -130,6 +214,10 @@ fn main() {
         ),
         Some("probe") if args.len() == 5 => {
             probe(&args[2], &args[3], args[4].parse().expect(usage))
+        }
+        Some("getall") if args.len() == 4 => getall(&args[2], &args[3]),
+        Some("redistribute") if args.len() >= 5 => {
+            redistribute(&args[2], &args[3], &args[4], &args[5..])
         }
         _ => {
             eprintln!("{usage}");

@@ -58,6 +58,13 @@ pub struct DhtConfig {
     /// `[PidLock] path`: a lock file taken besides `<data_dir>/node.lock` (see
     /// `swarm_core::lock`).
     pub pid_lock: Option<PathBuf>,
+    /// `[Performance] redist_memory_limit_mulitplier` (the original's spelling), default 1.1.
+    pub redist_memory_limit: f64,
+    /// `[Performance] redist_retry_s` (ours), default 60.
+    pub redist_retry_s: u64,
+    /// The file this was loaded from (`None`: the embedded default); a Redistribute writes the
+    /// new range to it.
+    pub file: Option<PathBuf>,
 }
 
 /// Keys the node reads, and keys of the original it accepts without using them.
@@ -67,6 +74,7 @@ const KNOWN_KEYS: &[(&str, &str)] = &[
     ("Server", "data_dir"),
     ("Server", "unix_socket_path"),
     ("Performance", "redist_memory_limit_mulitplier"),
+    ("Performance", "redist_retry_s"),
     ("Options_Memory", "size_limit"),
     ("Options_Memory", "batch_size"),
     ("Options_Memory", "allow_out_of_range"),
@@ -142,6 +150,16 @@ impl DhtConfig {
                 ))
             }
         };
+        let redist_memory_limit: f64 =
+            v.parse_or("Performance", "redist_memory_limit_mulitplier", 1.1)?;
+        if !(redist_memory_limit >= 1.0 && redist_memory_limit.is_finite()) {
+            return Err(v.invalid(
+                "Performance",
+                "redist_memory_limit_mulitplier",
+                &redist_memory_limit.to_string(),
+                "expected a number of at least 1",
+            ));
+        }
         let mut server = ServerConfig::from_ini(ini, file)?;
         let root_log = PathBuf::from(v.get("LOG.Root", "file").unwrap_or(DEFAULT_ROOT_LOG));
         let log_dir = root_log.parent().map(PathBuf::from).unwrap_or_default();
@@ -171,6 +189,9 @@ impl DhtConfig {
                 .get("PidLock", "path")
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
+            redist_memory_limit,
+            redist_retry_s: v.at_least("Performance", "redist_retry_s", 1, 60)?,
+            file: None,
         })
     }
 
@@ -185,12 +206,17 @@ impl DhtConfig {
     pub fn load(
         path: Option<&std::path::Path>,
     ) -> (Result<DhtConfig, ConfigError>, Vec<ConfigWarning>) {
-        config::load_node_config(
+        let (config, warnings) = config::load_node_config(
             path,
             DEFAULT_CONFIG,
             DhtConfig::from_ini,
             DhtConfig::warnings,
-        )
+        );
+        let config = config.map(|c| DhtConfig {
+            file: path.map(PathBuf::from),
+            ..c
+        });
+        (config, warnings)
     }
 }
 

@@ -3,6 +3,7 @@
 //! from `service`.
 
 use crate::dump::periodic::DumpEvent;
+use crate::redist::RedistEvent;
 use crate::requests::listen::ListenEvent;
 
 /// What reaches the dht service or one of its connections from elsewhere.
@@ -12,4 +13,7 @@ pub enum DhtEvent {
     Listen(ListenEvent),
     /// For the service: the periodic dump's writer reported, or its next step is due.
     Dump(DumpEvent),
+    /// For the service: a Redistribute's forwarder reported, or its next step is due; for the
+    /// requesting connection: the move is over.
+    Redist(RedistEvent),
 }

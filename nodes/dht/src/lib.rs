@@ -2,7 +2,8 @@
 //!
 //! Concept-to-module map, as in the original's `src/dhtnode`: `config` (config.ini), `service`
 //! (the node's state and request dispatch on the shared event loop), `requests` (one file per
-//! request), `storage` (channels of records), `dump` (files in the data directory), `stats`;
+//! request), `storage` (channels of records), `dump` (files in the data directory), `redist` (a
+//! Redistribute moving records to other nodes), `stats`;
 //! `settings` and `event` hold what the service and the request files share.
 
 pub mod config;
@@ -10,6 +11,7 @@ pub mod dump;
 pub mod event;
 pub mod hugepages;
 mod prefetch;
+pub mod redist;
 pub mod requests;
 pub mod service;
 pub mod session;
@@ -46,6 +48,9 @@ impl DhtNode {
             batch_size: config.batch_size,
             data_dir: config.data_dir.clone(),
             dump_period_s: config.dump_period_s,
+            config_file: config.file.clone(),
+            redist_memory_limit: config.redist_memory_limit,
+            redist_retry: std::time::Duration::from_secs(config.redist_retry_s),
         };
         let service = DhtService::new(settings, config.size_limit);
         let rules = LoadRules {

@@ -1,10 +1,12 @@
 //! The dht node's [`Service`]: decodes each request, dispatches it to its handler in
 //! `requests/` (handing each only the fields it uses), and owns what outlives a request: the channels, the Listen registry
-//! ([`Listens`]), the periodic dump ([`Dumper`]). A connection's own state is its
+//! ([`Listens`]), the periodic dump ([`Dumper`]), a Redistribute in progress ([`Redistribution`]). A connection's own state is its
 //! [`Session`] (`session`).
 
 use crate::dump::file::dump_all;
 use crate::dump::periodic::Dumper;
+use crate::redist::gain::Gained;
+use crate::redist::{RedistEvent, Redistribution};
 use crate::requests::listen::Listens;
 use crate::requests::{get, get_all, info, listen, put, put_batch, redistribute, remove};
 use crate::requests::{remove_channel, ChannelCheck};
@@ -42,6 +44,10 @@ pub struct DhtService {
     prefetching: Vec<usize>,
     /// Channels the shutdown dump could not write (`None` before shutdown).
     shutdown_failures: Option<usize>,
+    /// The Redistribute in progress.
+    redist: Option<Redistribution>,
+    /// The ranges the last Redistribute gained, while their old owners may still send records.
+    gained: Option<Gained>,
 }
 
 impl DhtService {
@@ -57,6 +63,8 @@ impl DhtService {
             names: ChannelCheck::default(),
             prefetching: Vec::new(),
             shutdown_failures: None,
+            redist: None,
+            gained: None,
         }
     }
 
@@ -114,6 +122,8 @@ impl DhtService {
             listens,
             stats,
             names,
+            redist,
+            gained,
             ..
         } = self;
         match req {
@@ -127,7 +137,18 @@ impl DhtService {
             DhtRequest::Get { channel, key } => get::get(storage, stats, names, channel, key, out),
             DhtRequest::Exists { channel, key } => get::exists(storage, names, channel, key, out),
             DhtRequest::Remove { channel, key } => {
-                remove::remove(storage, stats, names, settings.range, channel, key, out)
+                let now = cx.now();
+                let gained = gained.as_mut().map(|g| (g, now));
+                remove::remove(
+                    storage,
+                    stats,
+                    names,
+                    settings.range,
+                    gained,
+                    channel,
+                    key,
+                    out,
+                )
             }
             DhtRequest::GetChannels => Ok(info::get_channels(storage, out)),
             DhtRequest::GetChannelSize { channel } => Ok(info::get_channel_size(
@@ -160,9 +181,35 @@ impl DhtService {
                 Ok(self.get_all(s, channel, Some(filter), false, out))
             }
             DhtRequest::PutBatch { channel, batch } => {
-                put_batch::put_batch(storage, stats, names, settings, channel, batch, out)
+                let moving = put_batch::Moving {
+                    guard: redist.as_ref().map(Redistribution::memory_limit),
+                    gained: gained.as_ref(),
+                    now: Some(cx.now()),
+                };
+                put_batch::put_batch(storage, stats, names, settings, moving, channel, batch, out)
             }
-            DhtRequest::Redistribute { .. } => Ok(redistribute::redistribute(s.peer, out)),
+            DhtRequest::Redistribute { min, max, nodes } => Ok(redistribute::redistribute(
+                redist,
+                gained,
+                storage,
+                settings,
+                cx,
+                s,
+                (min, max),
+                &nodes,
+                out,
+            )),
+        }
+    }
+
+    /// The Redistribute's next step; when the move is over, its requester is answered.
+    fn pump_redistribution(&mut self, cx: &mut Context<'_, DhtEvent>) {
+        let Some(r) = &mut self.redist else {
+            return;
+        };
+        if let Some(st) = r.pump(&self.storage, self.settings.range, &cx.mailbox()) {
+            cx.post(r.requester, DhtEvent::Redist(RedistEvent::Finished(st)));
+            self.redist = None;
         }
     }
 
@@ -257,6 +304,7 @@ impl Service for DhtService {
                 &mut s.ongoing,
                 out,
             ),
+            Ongoing::Redistribute => Step::Wait,
             Ongoing::Listen(_) => listen::resume_listen(
                 &self.storage,
                 &mut self.stats,
@@ -280,17 +328,41 @@ impl Service for DhtService {
         cx: &mut Context<'_, DhtEvent>,
         s: &mut Session,
         event: DhtEvent,
-        _out: &mut Out<'_>,
+        out: &mut Out<'_>,
     ) -> Step {
-        if let DhtEvent::Listen(e) = event {
-            self.listens.deliver(cx, s, e);
+        match event {
+            DhtEvent::Listen(e) => self.listens.deliver(cx, s, e),
+            DhtEvent::Redist(RedistEvent::Finished(st)) => {
+                if matches!(s.ongoing, Ongoing::Redistribute) {
+                    crate::requests::status(out, st);
+                    s.ongoing = Ongoing::Idle;
+                    self.stats
+                        .finished(swarm_protocol::dht::DhtCommand::Redistribute);
+                }
+            }
+            _ => {}
         }
         s.ongoing.step()
     }
 
-    fn on_event(&mut self, _cx: &mut Context<'_, DhtEvent>, event: DhtEvent) {
-        if let DhtEvent::Dump(e) = event {
-            self.dumper.on_event(e, &self.storage);
+    fn on_event(&mut self, cx: &mut Context<'_, DhtEvent>, event: DhtEvent) {
+        match event {
+            DhtEvent::Dump(e) => self.dumper.on_event(e, &self.storage),
+            DhtEvent::Redist(RedistEvent::Pump) => self.pump_redistribution(cx),
+            DhtEvent::Redist(RedistEvent::Sent {
+                target,
+                job,
+                result,
+            }) => {
+                let Some(r) = &mut self.redist else {
+                    return;
+                };
+                r.sent(target, job, result, &mut self.storage, &mut self.stats);
+                if !r.pump_posted() {
+                    self.pump_redistribution(cx);
+                }
+            }
+            DhtEvent::Redist(RedistEvent::Finished(_)) | DhtEvent::Listen(_) => {}
         }
     }
 

@@ -1,5 +1,5 @@
 //! A dht connection's state: the request in progress (a GetAll iteration, a Listen with its
-//! queue of changed keys) and what `prepare` found in its input.
+//! queue of changed keys, a Redistribute waiting for its move) and what `prepare` found in its input.
 
 use crate::requests::get_all::Iteration;
 use crate::requests::listen::ListenState;
@@ -16,6 +16,8 @@ pub enum Ongoing {
     Iteration(Iteration),
     /// Listen waiting for Puts.
     Listen(Box<ListenState>),
+    /// Redistribute waiting for the move to finish (the service holds its state).
+    Redistribute,
 }
 
 impl Ongoing {
@@ -25,6 +27,7 @@ impl Ongoing {
             Ongoing::Idle => None,
             Ongoing::Iteration(it) => Some(it.command()),
             Ongoing::Listen(_) => Some(DhtCommand::Listen),
+            Ongoing::Redistribute => Some(DhtCommand::Redistribute),
         }
     }
 
@@ -33,7 +36,7 @@ impl Ongoing {
         match self {
             Ongoing::Idle => Step::Done,
             Ongoing::Iteration(_) => Step::More,
-            Ongoing::Listen(_) => Step::Wait,
+            Ongoing::Listen(_) | Ongoing::Redistribute => Step::Wait,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! in a module of its own so the request files need nothing from `service`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 use swarm_protocol::HashRange;
 
 /// Settings the request handlers need.
@@ -19,6 +20,15 @@ pub struct DhtSettings {
     pub data_dir: PathBuf,
     /// `[Options_Memory] dump_period_s`: 0 dumps only at shutdown.
     pub dump_period_s: u64,
+    /// The config file a Redistribute writes the new range to (`None`: the embedded default,
+    /// the range then lasts until the node stops).
+    pub config_file: Option<PathBuf>,
+    /// `[Performance] redist_memory_limit_mulitplier`: during a Redistribute, incoming PutBatch
+    /// may not take the node's bytes above its bytes at the start times this.
+    pub redist_memory_limit: f64,
+    /// `[Performance] redist_retry_s` (ours): how long a Redistribute keeps retrying a target
+    /// that takes nothing before it gives up on it.
+    pub redist_retry: Duration,
 }
 
 impl DhtSettings {

@@ -224,7 +224,8 @@ fn node_information_requests() {
     c.exchange(&DhtRequest::RemoveChannel { channel: b"-" }, &OK);
     c.exchange(&DhtRequest::RemoveChannel { channel: b"b c" }, &status(409));
     c.exchange(&DhtRequest::GetSize, &size(1, 9));
-    // Redistribute is read completely and refused without touching anything.
+    // A Redistribute whose new ranges leave keys of the node's range without an owner is read
+    // completely and refused (Error) without touching anything.
     let nodes = vec![RedistributeNode {
         address: b"127.0.0.1",
         port: 1,
@@ -237,7 +238,7 @@ fn node_information_requests() {
             max: 20,
             nodes,
         },
-        &status(406),
+        &status(500),
     );
     c.exchange(&DhtRequest::GetResponsibleRange, &range);
 }

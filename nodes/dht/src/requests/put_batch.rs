@@ -6,22 +6,44 @@
 //! written part of it first). Records are then applied in order; the first one refused ends the
 //! request with its status and the records before it stay written, as in the original:
 //! EmptyValue, WrongNode, ValueTooBig (ours: a value Put would refuse, so everything stored can be
-//! read back by GetAll), OutOfMemory. PutBatch does not notify Listen requests.
+//! read back by GetAll), OutOfMemory (the node's size limit, or while this node runs a
+//! Redistribute the guard: its bytes at the start times `redist_memory_limit_mulitplier`).
+//! PutBatch does not notify Listen requests. In ranges this node gained by its last
+//! Redistribute, a record it already holds or a client removed is left as it is
+//! (`crate::redist::gain`).
 
 use super::{key, status, ChannelCheck};
+use crate::redist::gain::Gained;
 use crate::settings::DhtSettings;
 use crate::stats::{Action, Stats};
 use crate::storage::{record_bytes, Storage};
+use std::time::Instant;
 use swarm_core::Step;
 use swarm_protocol::batch::{decompress, Pairs};
 use swarm_protocol::Status;
 
+/// What a Redistribute changes about PutBatch.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Moving<'a> {
+    /// The memory guard while this node runs a Redistribute: its bytes may not go above.
+    pub guard: Option<u64>,
+    /// The ranges this node gained, while records may still arrive for them: a record there
+    /// is not applied over one this node holds or a client removed (`redist::gain`).
+    pub gained: Option<&'a Gained>,
+    pub now: Option<Instant>,
+}
+
 /// PutBatch: everything decoded first, then the records written until the first refusal.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the handler takes exactly what it touches, as every request file"
+)]
 pub(crate) fn put_batch(
     storage: &mut Storage,
     stats: &mut Stats,
     names: &mut ChannelCheck,
     settings: &DhtSettings,
+    moving: Moving<'_>,
     channel: &[u8],
     batch: &[u8],
     out: &mut Vec<u8>,
@@ -37,14 +59,30 @@ pub(crate) fn put_batch(
     }
     storage.channel_or_create(channel);
     let mut result = Status::Ok;
+    let gained = moving.gained.zip(moving.now);
     for (k, value) in records {
+        if let Some((g, now)) = gained {
+            if g.covers(k, now)
+                && !value.is_empty()
+                && settings.range.contains(k)
+                && (storage.get(channel, k).is_some() || g.was_removed(channel, k))
+            {
+                // Held already (the same record sent again, or newer from a client) or
+                // removed by a client since the gain: the old owner's copy is older.
+                continue;
+            }
+        }
         result = if value.is_empty() {
             Status::EmptyValue
         } else if !settings.range.contains(k) {
             Status::WrongNode
         } else if value.len() > settings.value_limit() {
             Status::ValueTooBig
-        } else if storage.put(channel, k, value).is_err() {
+        } else if moving
+            .guard
+            .is_some_and(|limit| storage.bytes() + record_bytes(value.len()) > limit)
+            || storage.put(channel, k, value).is_err()
+        {
             Status::OutOfMemory
         } else {
             stats.action(Action::Written, 1, record_bytes(value.len()));

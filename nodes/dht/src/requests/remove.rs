@@ -1,19 +1,27 @@
 //! Remove (12): delete one record. Hash-range checked (WrongNode); a missing channel or record
-//! is still Ok. Listen requests ignore removals.
+//! is still Ok. Listen requests ignore removals. A key removed in a range this node gained by
+//! its last Redistribute is remembered, so its old owner's copy does not bring it back.
 
 use super::{status, ChannelCheck};
+use crate::redist::gain::Gained;
 use crate::stats::{Action, Stats};
 use crate::storage::Storage;
+use std::time::Instant;
 use swarm_core::Step;
 use swarm_protocol::{HashRange, Status};
 
 /// Remove: WrongNode outside `range`, else Ok whether or not the record existed.
 #[inline]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the handler takes exactly what it touches, as every request file"
+)]
 pub(crate) fn remove(
     storage: &mut Storage,
     stats: &mut Stats,
     names: &mut ChannelCheck,
     range: HashRange,
+    gained: Option<(&mut Gained, Instant)>,
     channel: &[u8],
     hex: &[u8],
     out: &mut Vec<u8>,
@@ -26,6 +34,12 @@ pub(crate) fn remove(
         return Ok(Step::Done);
     }
     status(out, Status::Ok);
+    if let Some((g, now)) = gained {
+        if g.covers(k, now) {
+            // Its old owner may still send it: it must stay removed.
+            g.removed(channel, k);
+        }
+    }
     if storage.remove(channel, k) {
         stats.action(Action::Deleted, 1, 0);
     }

@@ -49,6 +49,9 @@ impl Node {
             batch_size: 65_536,
             data_dir: dir.path().to_path_buf(),
             dump_period_s: 0,
+            config_file: None,
+            redist_memory_limit: 1.1,
+            redist_retry: std::time::Duration::from_secs(2),
         };
         Node {
             service: DhtService::new(settings, size_limit),
