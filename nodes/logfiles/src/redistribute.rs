@@ -369,8 +369,13 @@ fn detach(writes: &mut Writes, channel: &str, bucket: &Path) -> Detached {
     }
     match std::fs::rename(bucket, &tmp) {
         Ok(()) => Detached::Tmp(tmp),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Detached::Gone,
-        Err(e) => Detached::Failed(format!("cannot rename {}: {e}", bucket.display())),
+        Err(e) => {
+            let _ = std::fs::remove_file(putback::with_suffix(&tmp, putback::SENT_SUFFIX));
+            if e.kind() == std::io::ErrorKind::NotFound {
+                return Detached::Gone;
+            }
+            Detached::Failed(format!("cannot rename {}: {e}", bucket.display()))
+        }
     }
 }
 

@@ -171,6 +171,7 @@ mod tests {
         s.started(LogfilesCommand::Put);
         s.finished(LogfilesCommand::Put, Duration::from_millis(200));
         s.handled(2, 30);
+        s.redistributed(3, 40);
         let line = s.line(ChannelSize {
             records: 5,
             bytes: 60,
@@ -187,9 +188,12 @@ mod tests {
         assert_eq!(get("request/Put/handled_over_100_ms"), Some("1"));
         assert_eq!(get("request/Put/mean_handled_time_micros"), Some("100025"));
         assert_eq!(get("action/handled/bytes"), Some("30"));
+        assert_eq!(get("action/redistributed/records"), Some("3"));
+        assert_eq!(get("action/redistributed/bytes"), Some("40"));
         assert_eq!(get("total_records"), Some("5"));
         assert_eq!(get("request/GetRangeRegex/handled"), Some("0"));
         let again = s.line(ChannelSize::default());
         assert!(again.contains(&("request/Put/handled".to_string(), "0".to_string())));
+        assert!(again.contains(&("action/redistributed/records".to_string(), "0".to_string())));
     }
 }
