@@ -170,6 +170,49 @@ fn records_that_exactly_fill_batches_are_all_moved() {
         .contains(&format!("{} records", recs.len())));
 }
 
+#[test]
+fn a_put_during_the_move_into_a_bucket_taken_out_stays_on_the_source() {
+    // Sync mode group: the bucket's writer is open (its records acknowledged after an fsync)
+    // when the move takes it out.
+    let mut source = node(&[
+        ("Options_Dls", "sync_mode", "group"),
+        ("Testing", "redistribute_delay_ms", "200"),
+    ]);
+    source.start();
+    let mut dest = node(&[]);
+    dest.start();
+    // One bucket (keys 0x20000..=0x20fff) of several batches.
+    let recs: Vec<Record> = (0..40u64)
+        .map(|i| (0x20000 + i, vec![b'v'; 8000]))
+        .collect();
+    fill(&source, CHANNELS[0], &recs);
+    let mut mover = source.connect();
+    mover.send_raw(&redistribute_req(1.0, &[dest.addr()]));
+    let tmp = source.data().join("ch_a/0000000000/020.tmp");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !tmp.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bucket was not taken out"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    source
+        .connect()
+        .put(CHANNELS[0], 0x20fff, b"new data, after the move began");
+    assert_eq!(mover.read_n(4), OK);
+    let want = expected(&[(CHANNELS[0], &recs)]);
+    assert_same(&everything(&[&dest]), &want);
+    assert_eq!(
+        source.connect().get_all(CHANNELS[0]),
+        vec![(0x20fff, b"new data, after the move began".to_vec())]
+    );
+    assert_eq!(source.connect().size(), (1, 30));
+    no_leftovers(&source.data());
+    source.restart();
+    assert_eq!(source.connect().size(), (1, 30));
+}
+
 /// The move's rate against GetAll's on the same data (one run; `cargo test --release -p
 /// swarm-logfiles --test redistribute -- --ignored --nocapture`).
 #[test]
