@@ -3,10 +3,10 @@
 //! ([`Writes`]), the disk worker pools ([`Disk`]), the checkpoint timer, the Redistribute
 //! running ([`Redistribution`]) and the stats. A connection's own state is its [`Session`].
 //!
-//! Every request but a scan, a Put whose bucket must be opened, and a write in sync mode
-//! `group` is answered in the call that decoded it (and a Redistribute, which waits for its
-//! move). Those three wait ([`Step::Wait`]) for a
-//! worker's event, delivered to the connection ([`Service::deliver`]).
+//! Every request but a scan, a Put whose bucket must be opened, a write in sync mode `group`
+//! and a Redistribute is answered in the call that decoded it. Those wait ([`Step::Wait`]) for
+//! a worker's (or the move's thread's) event, delivered to the connection
+//! ([`Service::deliver`]).
 
 use crate::disk::{Disk, LogfilesEvent};
 use crate::redistribute::{self, RedistSettings, Redistribution};
