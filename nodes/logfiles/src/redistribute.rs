@@ -14,8 +14,9 @@
 //! it to `<bucket>.tmp`; a Put to that key range afterwards opens a new bucket file, which
 //! stays here as new data. A bucket being opened for a Put is `Busy` and asked for again. After
 //! each acknowledged batch the loop subtracts the batch from the channel's size
-//! ([`RedistEvent::Moved`]); when a move fails, the loop puts the `.tmp` back
-//! ([`RedistEvent::PutBack`]), with the bucket's writer closed, so nothing writes it meanwhile.
+//! ([`RedistEvent::Moved`]); when a move fails, the `.tmp` is put back ([`RedistEvent::PutBack`])
+//! on the open pool, as part of opening the bucket (its writer closed first), so writes to it
+//! wait for that open and nothing writes it meanwhile.
 
 pub mod putback;
 pub mod transfer;
@@ -111,6 +112,8 @@ pub struct Redistribution {
     /// Put-back `.tmp`s, deleted once a checkpoint started after the put-back is written (in
     /// sync mode `checkpoint`, an older checkpoint could cut the appended records).
     waiting_checkpoint: Vec<(PathBuf, u64)>,
+    /// The move's thread waits for this put-back's outcome.
+    put_back_reply: Option<Sender<Result<bool, String>>>,
 }
 
 #[derive(Debug)]
@@ -147,6 +150,7 @@ impl Redistribution {
             settings,
             running: None,
             waiting_checkpoint: Vec::new(),
+            put_back_reply: None,
         }
     }
 
@@ -242,9 +246,12 @@ impl Redistribution {
                 channel,
                 tmp,
                 reply,
-            } => {
-                let _ = reply.send(self.put_back(writes, disk, &channel, &tmp));
-            }
+            } => match self.start_put_back(writes, disk, &channel, &tmp) {
+                Ok(true) => self.put_back_reply = Some(reply),
+                answer => {
+                    let _ = reply.send(answer);
+                }
+            },
             RedistEvent::Done(result) => self.done(cx, result),
         }
     }
@@ -279,8 +286,9 @@ impl Redistribution {
         cx.post(running.conn, LogfilesEvent::Redistributed(reply));
     }
 
-    /// A move's put-back, on the loop: `Ok(false)` while the bucket is being opened.
-    fn put_back(
+    /// A move's put-back: handed to the open pool (`Ok(true)`; the answer follows with
+    /// [`Redistribution::put_back_done`]), or `Ok(false)` while the bucket is being opened.
+    fn start_put_back(
         &mut self,
         writes: &mut Writes,
         disk: &Disk,
@@ -291,27 +299,46 @@ impl Redistribution {
         let Some(first_key) = parse_bucket_path(&bucket).map(|r| *r.start()) else {
             return Err(format!("{}: not a bucket", tmp.display()));
         };
-        if writes.is_opening(channel, first_key) {
-            return Ok(false);
-        }
         writes
-            .storage
-            .detach(channel, first_key)
-            .map_err(|e| e.to_string())?;
-        let how = putback::put_back(tmp).map_err(|e| e.to_string())?;
-        log::warn!("{}: put back ({how:?})", tmp.display());
-        // Only acknowledged records were subtracted from the size: the put-back adds none.
-        if how == PutBack::Renamed {
-            return Ok(true);
+            .put_back(disk, channel, first_key, tmp.to_path_buf())
+            .map_err(|e| e.to_string())
+    }
+
+    /// The open pool put `tmp` back (`went`) and opened its bucket: the `.tmp` goes now (sync
+    /// mode `group`) or after the next checkpoint, and the move's thread learns the outcome.
+    pub fn put_back_done(
+        &mut self,
+        writes: &mut Writes,
+        disk: &Disk,
+        tmp: &Path,
+        went: Result<PutBack, String>,
+    ) {
+        let result = went.and_then(|how| {
+            log::warn!("{}: put back ({how:?})", tmp.display());
+            // Only acknowledged records were subtracted from the size: the put-back adds none.
+            match how {
+                PutBack::Renamed => {}
+                _ if self.settings.mode == SyncMode::Group => {
+                    putback::finish(tmp).map_err(|e| e.to_string())?;
+                }
+                _ => {
+                    self.waiting_checkpoint
+                        .push((tmp.to_path_buf(), writes.checkpoints_started() + 1));
+                    writes.checkpoint(disk);
+                }
+            }
+            Ok(true)
+        });
+        match self.put_back_reply.take() {
+            Some(reply) => {
+                let _ = reply.send(result);
+            }
+            None => {
+                if let Err(e) = result {
+                    log::error!("{e}");
+                }
+            }
         }
-        if self.settings.mode == SyncMode::Group {
-            putback::finish(tmp).map_err(|e| e.to_string())?;
-        } else {
-            self.waiting_checkpoint
-                .push((tmp.to_path_buf(), writes.checkpoints_started() + 1));
-            writes.checkpoint(disk);
-        }
-        Ok(true)
     }
 
     /// A checkpoint finished (`seq`, `ok`): the put-backs it covers lose their `.tmp`; one

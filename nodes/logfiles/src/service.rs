@@ -426,9 +426,15 @@ impl Service for LogfilesService {
                 channel,
                 first_key,
                 result,
-            } => self
-                .writes
-                .opened(cx, &self.disk, &mut self.stats, channel, first_key, result),
+                put_back,
+            } => {
+                self.writes
+                    .opened(cx, &self.disk, &mut self.stats, channel, first_key, result);
+                if let Some((tmp, went)) = put_back {
+                    self.redist
+                        .put_back_done(&mut self.writes, &self.disk, &tmp, went);
+                }
+            }
             LogfilesEvent::GroupDue => self.writes.group_due(&self.disk),
             LogfilesEvent::Synced {
                 generation,

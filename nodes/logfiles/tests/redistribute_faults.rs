@@ -111,6 +111,7 @@ fn a_destination_that_goes_away_fails_the_move_after_the_retry_window_and_loses_
         "answered after {waited:?}"
     );
     assert!(source.wait_log("no destination took a batch", 1, Duration::from_secs(5)));
+    assert!(source.wait_log(".tmp: put back (", 1, Duration::from_secs(5)));
     no_leftovers(&source.data());
     dest.start();
     // The kill may land while the destination stores a batch: then it may keep that batch

@@ -1,5 +1,6 @@
 //! Putting a bucket that a Redistribute took out (`<bucket>.tmp`) back into the node: at start
-//! for every `.tmp` a crash or a shutdown left, and on the loop when a move failed. The records
+//! for every `.tmp` a crash or a shutdown left, and on the open pool (before the bucket is
+//! opened for writes again) when a move failed. The records
 //! after the acknowledged offset (`<bucket>.tmp.sent`) become part of the bucket again.
 //!
 //! | file | written | content |
@@ -136,7 +137,8 @@ pub enum PutBack {
 }
 
 /// Puts `tmp` back into its bucket (see the module doc). Blocking; nothing may write the
-/// bucket meanwhile (at start nothing does; on the loop the caller closed its writer).
+/// bucket meanwhile (at start nothing does; after a failed move the bucket's writer was
+/// closed and its next open waits for this).
 pub fn put_back(tmp: &Path) -> io::Result<PutBack> {
     let bucket = bucket_of_tmp(tmp);
     let back = with_suffix(tmp, BACK_SUFFIX);
