@@ -34,6 +34,9 @@ pub const DEFAULT_WRITE_BUFFER_SIZE: usize = 65_536;
 /// runs waits for the next). Measured on the development machine, a 2 ms window halved group
 /// throughput at 50 connections and doubled p50 latency, with no better batching.
 pub const DEFAULT_GROUP_COMMIT_MS: u64 = 0;
+/// `[Options_Dls] redistribute_retry_s` default (ours): a Redistribute fails when no
+/// destination has taken a batch for this long.
+pub const DEFAULT_REDISTRIBUTE_RETRY_S: u64 = crate::redistribute::DEFAULT_RETRY_S;
 /// The section the original node reads.
 pub const OPTIONS_SECTION: &str = "Options_Dls";
 /// The spelling of the original's example configs, read as well.
@@ -84,6 +87,9 @@ pub struct LogfilesConfig {
     /// `[Options_Dls] group_commit_ms`: how long the first write of a group waits for others
     /// before the fsync starts (0: the loop's next turn).
     pub group_commit_ms: u64,
+    /// `[Options_Dls] redistribute_retry_s` (ours): how long a Redistribute goes on trying
+    /// when no destination takes a batch, before it fails.
+    pub redistribute_retry_s: u64,
     /// The directory of `[LOG.Root] file`: root.log, and stats.log unless `[STATS] file_name`
     /// says otherwise.
     pub log_dir: PathBuf,
@@ -103,6 +109,9 @@ pub struct Testing {
     /// (`sync <path> <length>`, `dir <path>`, `create <path>`, `checkpoint <unix ms>`), so a test
     /// can rebuild what a power loss would have left on disk.
     pub sync_journal: Option<PathBuf>,
+    /// `redistribute_delay_ms`: a Redistribute pauses this long after each acknowledged batch
+    /// (a slow move, so a test can kill the node in the middle).
+    pub redistribute_delay_ms: u64,
 }
 
 /// Keys the node reads, and keys of the original it accepts without using them.
@@ -118,12 +127,15 @@ const KNOWN_KEYS: &[(&str, &str)] = &[
     (OPTIONS_SECTION, "write_buffer_size"),
     (OPTIONS_SECTION, "sync_mode"),
     (OPTIONS_SECTION, "group_commit_ms"),
+    (OPTIONS_SECTION, "redistribute_retry_s"),
     (OPTIONS_ALIAS, "write_buffer_size"),
     (OPTIONS_ALIAS, "sync_mode"),
     (OPTIONS_ALIAS, "group_commit_ms"),
+    (OPTIONS_ALIAS, "redistribute_retry_s"),
     ("PidLock", "path"),
     ("Testing", "read_delay_ms"),
     ("Testing", "sync_journal"),
+    ("Testing", "redistribute_delay_ms"),
 ];
 
 /// The `[Options_Dls]` key, or else its `[Options_LogFiles]` spelling, with the section it
@@ -154,7 +166,12 @@ impl LogfilesConfig {
         known.extend_from_slice(KNOWN_KEYS);
         let mut warnings = config::unknown_key_warnings(ini, file, &known);
         let v = IniView::new(ini, file);
-        for key in ["write_buffer_size", "sync_mode", "group_commit_ms"] {
+        for key in [
+            "write_buffer_size",
+            "sync_mode",
+            "group_commit_ms",
+            "redistribute_retry_s",
+        ] {
             if let (Some(a), Some(b)) = (v.get(OPTIONS_SECTION, key), v.get(OPTIONS_ALIAS, key)) {
                 if a != b {
                     warnings.push(ConfigWarning::Conflict {
@@ -207,6 +224,11 @@ impl LogfilesConfig {
             write_buffer_size,
             sync_mode: parse_option(&v, "sync_mode", SyncMode::Checkpoint)?,
             group_commit_ms: parse_option(&v, "group_commit_ms", DEFAULT_GROUP_COMMIT_MS)?,
+            redistribute_retry_s: parse_option(
+                &v,
+                "redistribute_retry_s",
+                DEFAULT_REDISTRIBUTE_RETRY_S,
+            )?,
             log_dir,
             pid_lock: v
                 .get("PidLock", "path")
@@ -218,6 +240,7 @@ impl LogfilesConfig {
                     .get("Testing", "sync_journal")
                     .filter(|p| !p.is_empty())
                     .map(PathBuf::from),
+                redistribute_delay_ms: v.parse_or("Testing", "redistribute_delay_ms", 0)?,
             },
         })
     }

@@ -2,7 +2,7 @@
 //!
 //! | pool | threads | jobs |
 //! |---|---|---|
-//! | `bucket-open` | 2 | opening a bucket for a Put (directories made, the header read) |
+//! | `bucket-open` | 2 | opening a bucket for a Put (directories made, the header read), after putting back a failed Redistribute's `.tmp` into it |
 //! | `sync` | 1, in order | group-commit windows, fsyncs of files and directories, `checkpoint.dat` |
 //! | `scan` | `number_of_thread_workers` | range scans (one turn of a cursor each), deleting a removed channel's files |
 //!
@@ -15,6 +15,7 @@ mod journal;
 pub use journal::Journal;
 
 use crate::checkpoint::{self, Entry};
+use crate::redistribute::putback::{self, PutBack};
 use crate::requests::scan::{ScanCursor, ScanOutput};
 use crate::storage::named;
 use crate::storage::write::{open_bucket, OpenedBucket, SyncItem};
@@ -41,6 +42,8 @@ pub enum LogfilesEvent {
         first_key: u64,
         /// The open bucket.
         result: Result<OpenedBucket, String>,
+        /// For a Redistribute's put-back: the `.tmp` and how it went back (before the open).
+        put_back: Option<(PathBuf, Result<PutBack, String>)>,
     },
     /// To a connection whose write waited for its bucket: the reply, or why the connection is
     /// closed (a malformed record).
@@ -69,6 +72,10 @@ pub enum LogfilesEvent {
     },
     /// One turn of a range scan.
     Scanned(Box<ScanOutput>),
+    /// What a Redistribute's thread asks of, or tells, the loop.
+    Redist(crate::redistribute::RedistEvent),
+    /// To the connection that asked for a Redistribute: its reply.
+    Redistributed(swarm_protocol::Status),
     /// A removed channel's files were deleted.
     Removed {
         /// The renamed channel directory.
@@ -107,6 +114,8 @@ pub struct OpenJob {
     pub key: u64,
     /// For a bucket found damaged at start: the length of its good records, cut to first.
     pub cut_to: Option<u64>,
+    /// A Redistribute's `.tmp` of this bucket, put back into it first.
+    pub put_back: Option<PathBuf>,
 }
 
 /// A job of the sync pool.
@@ -221,8 +230,15 @@ impl Disk {
 }
 
 fn run_open(job: OpenJob, journal: Option<&Journal>) -> LogfilesEvent {
-    let result = open_bucket(&job.data_dir, &job.channel_dir, job.key, job.cut_to)
-        .map_err(|e| e.to_string());
+    let put_back = job.put_back.map(|tmp| {
+        let went = putback::put_back(&tmp).map_err(|e| e.to_string());
+        (tmp, went)
+    });
+    let result = match &put_back {
+        Some((_, Err(e))) => Err(e.clone()),
+        _ => open_bucket(&job.data_dir, &job.channel_dir, job.key, job.cut_to)
+            .map_err(|e| e.to_string()),
+    };
     if let (Some(j), Ok(b)) = (journal, &result) {
         if b.len == 0 {
             j.line(&format!("create {}", b.path.display()));
@@ -232,6 +248,7 @@ fn run_open(job: OpenJob, journal: Option<&Journal>) -> LogfilesEvent {
         channel: job.channel,
         first_key: swarm_protocol::bucket::path::bucket_first_key(job.key),
         result,
+        put_back,
     }
 }
 

@@ -5,7 +5,8 @@
 //! `service` (the node's state and request dispatch on the shared event loop), `requests` (one
 //! file per group of requests), `storage` (the channel directories and bucket files: writers,
 //! range scans, recovery), `disk` (the worker pools that do the blocking disk work),
-//! `checkpoint` (`checkpoint.dat`, the crash-recovery offsets), `matcher` (the filters and
+//! `checkpoint` (`checkpoint.dat`, the crash-recovery offsets), `redistribute` (Redistribute:
+//! moving bucket files to other nodes, and putting back what a move did not finish), `matcher` (the filters and
 //! regular expressions of the filtered reads), `check` (what `logfiles_check` checks and
 //! repairs), `stats`; `session` holds a connection's state.
 
@@ -14,6 +15,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod disk;
 pub mod matcher;
+pub mod redistribute;
 pub mod requests;
 pub mod service;
 pub mod session;
@@ -22,6 +24,7 @@ pub mod storage;
 
 use config::LogfilesConfig;
 use disk::{Disk, Journal};
+use redistribute::RedistSettings;
 use requests::info::Echo;
 use requests::put::Writes;
 use service::{LogfilesService, Settings};
@@ -95,7 +98,13 @@ impl LogfilesNode {
                 checkpoint_every: Duration::from_secs(config.checkpoint_commit_seconds),
                 read_delay: Duration::from_millis(config.testing.read_delay_ms),
             };
-            Ok(LogfilesService::new(writes, disk, settings))
+            let redist = RedistSettings {
+                data_dir: config.data_dir.clone(),
+                retry: Duration::from_secs(config.redistribute_retry_s),
+                batch_delay: Duration::from_millis(config.testing.redistribute_delay_ms),
+                mode: config.sync_mode,
+            };
+            Ok(LogfilesService::new(writes, disk, settings, redist))
         })?;
         let port = server.local_addr().port();
         server.service_mut().set_port(port);

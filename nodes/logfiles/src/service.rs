@@ -1,13 +1,15 @@
 //! The logfiles node's [`Service`]: decodes each request, dispatches it to its handler in
 //! `requests/`, and owns what outlives a request: the channels and their writers
-//! ([`Writes`]), the disk worker pools ([`Disk`]), the checkpoint timer and the stats. A
-//! connection's own state is its [`Session`].
+//! ([`Writes`]), the disk worker pools ([`Disk`]), the checkpoint timer, the Redistribute
+//! running ([`Redistribution`]) and the stats. A connection's own state is its [`Session`].
 //!
-//! Every request but a scan, a Put whose bucket must be opened, and a write in sync mode
-//! `group` is answered in the call that decoded it. Those three wait ([`Step::Wait`]) for a
-//! worker's event, delivered to the connection ([`Service::deliver`]).
+//! Every request but a scan, a Put whose bucket must be opened, a write in sync mode `group`
+//! and a Redistribute is answered in the call that decoded it. Those wait ([`Step::Wait`]) for
+//! a worker's (or the move's thread's) event, delivered to the connection
+//! ([`Service::deliver`]).
 
 use crate::disk::{Disk, LogfilesEvent};
+use crate::redistribute::{self, RedistSettings, Redistribution};
 use crate::requests::info::{self, Echo};
 use crate::requests::put::{WriteStep, Writes};
 use crate::requests::scan::{Filter, ScanCursor, ScanSpec};
@@ -46,6 +48,7 @@ pub struct LogfilesService {
     settings: Settings,
     stats: Stats,
     next_checkpoint: Instant,
+    redist: Redistribution,
 }
 
 /// Whether the session's request is over.
@@ -55,7 +58,7 @@ fn is_idle(s: &Session) -> bool {
 
 impl LogfilesService {
     /// The service over `writes`, its disk work on `disk`.
-    pub fn new(writes: Writes, disk: Disk, settings: Settings) -> Self {
+    pub fn new(writes: Writes, disk: Disk, settings: Settings, redist: RedistSettings) -> Self {
         let next_checkpoint = Instant::now() + settings.checkpoint_every;
         LogfilesService {
             writes,
@@ -63,6 +66,7 @@ impl LogfilesService {
             settings,
             stats: Stats::default(),
             next_checkpoint,
+            redist: Redistribution::new(redist),
         }
     }
 
@@ -171,9 +175,8 @@ impl LogfilesService {
                 Filter::Regex(mode, pattern.to_vec()),
                 out,
             ),
-            LogfilesRequest::Redistribute { .. } => {
-                status(out, Status::NotSupported);
-                Ok(Step::Done)
+            LogfilesRequest::Redistribute { fraction, nodes } => {
+                Ok(self.redist.start(cx, s, fraction, &nodes, out))
             }
         }
     }
@@ -404,6 +407,7 @@ impl Service for LogfilesService {
                 return if is_idle(s) { Step::Done } else { Step::Wait };
             }
             LogfilesEvent::Scanned(output) => self.scanned(s, *output, out),
+            LogfilesEvent::Redistributed(reply) => redistribute::answer(s, reply, out),
             _ => {
                 if is_idle(s) {
                     Step::Done
@@ -422,17 +426,33 @@ impl Service for LogfilesService {
                 channel,
                 first_key,
                 result,
-            } => self
-                .writes
-                .opened(cx, &self.disk, &mut self.stats, channel, first_key, result),
+                put_back,
+            } => {
+                self.writes
+                    .opened(cx, &self.disk, &mut self.stats, channel, first_key, result);
+                if let Some((tmp, went)) = put_back {
+                    self.redist
+                        .put_back_done(&mut self.writes, &self.disk, &tmp, went);
+                }
+            }
             LogfilesEvent::GroupDue => self.writes.group_due(&self.disk),
             LogfilesEvent::Synced {
                 generation,
                 checkpoint,
                 result,
-            } => self
-                .writes
-                .synced(cx, &self.disk, generation, checkpoint, result),
+            } => {
+                let ok = result.is_ok();
+                self.writes
+                    .synced(cx, &self.disk, generation, checkpoint, result);
+                if checkpoint {
+                    self.redist
+                        .checkpointed(&mut self.writes, &self.disk, generation, ok);
+                }
+            }
+            LogfilesEvent::Redist(event) => {
+                self.redist
+                    .on_event(cx, &mut self.writes, &mut self.stats, &self.disk, event)
+            }
             LogfilesEvent::Removed { dir, result } => match result {
                 Ok(()) => log::info!("Deleted the files of a removed channel ({})", dir.display()),
                 Err(e) => log::error!("{e}"),
@@ -464,6 +484,7 @@ impl Service for LogfilesService {
     }
 
     fn shutdown(&mut self, _cx: &mut Context<'_, LogfilesEvent>) {
+        self.redist.stop();
         log::info!("Shutting down: flushing, syncing and closing every bucket");
         self.disk.shutdown();
         if let Err(e) = self.writes.close_and_sync() {

@@ -24,6 +24,8 @@ pub enum Ongoing {
         /// The parked cursor.
         parked: Option<Box<ScanCursor>>,
     },
+    /// A Redistribute: the move runs on its own thread; nothing more is read until it ends.
+    Redistribute,
 }
 
 impl Ongoing {
@@ -32,6 +34,7 @@ impl Ongoing {
         match self {
             Ongoing::Idle => None,
             Ongoing::Writing(command) | Ongoing::Scan { command, .. } => Some(*command),
+            Ongoing::Redistribute => Some(LogfilesCommand::Redistribute),
         }
     }
 }

@@ -44,6 +44,8 @@ pub struct Stats {
     handled_records: (u64, u64),
     /// Records written or sent since start (never reset: the console line).
     total_handled: u64,
+    /// Records and value bytes a Redistribute moved to other nodes.
+    redistributed: (u64, u64),
 }
 
 fn idx(cmd: LogfilesCommand) -> Option<usize> {
@@ -84,6 +86,12 @@ impl Stats {
         self.handled_records.0 += records;
         self.handled_records.1 += bytes;
         self.total_handled += records;
+    }
+
+    /// Records (and value bytes) a Redistribute moved to another node.
+    pub fn redistributed(&mut self, records: u64, bytes: u64) {
+        self.redistributed.0 += records;
+        self.redistributed.1 += bytes;
     }
 
     /// Records written or sent since start.
@@ -131,8 +139,14 @@ impl Stats {
             "action/handled/bytes".to_string(),
             self.handled_records.1.to_string(),
         ));
-        out.push(("action/redistributed/records".to_string(), "0".to_string()));
-        out.push(("action/redistributed/bytes".to_string(), "0".to_string()));
+        out.push((
+            "action/redistributed/records".to_string(),
+            self.redistributed.0.to_string(),
+        ));
+        out.push((
+            "action/redistributed/bytes".to_string(),
+            self.redistributed.1.to_string(),
+        ));
         let (active, total_handled) = (self.active, self.total_handled);
         *self = Stats {
             active,
@@ -157,6 +171,7 @@ mod tests {
         s.started(LogfilesCommand::Put);
         s.finished(LogfilesCommand::Put, Duration::from_millis(200));
         s.handled(2, 30);
+        s.redistributed(3, 40);
         let line = s.line(ChannelSize {
             records: 5,
             bytes: 60,
@@ -173,9 +188,12 @@ mod tests {
         assert_eq!(get("request/Put/handled_over_100_ms"), Some("1"));
         assert_eq!(get("request/Put/mean_handled_time_micros"), Some("100025"));
         assert_eq!(get("action/handled/bytes"), Some("30"));
+        assert_eq!(get("action/redistributed/records"), Some("3"));
+        assert_eq!(get("action/redistributed/bytes"), Some("40"));
         assert_eq!(get("total_records"), Some("5"));
         assert_eq!(get("request/GetRangeRegex/handled"), Some("0"));
         let again = s.line(ChannelSize::default());
         assert!(again.contains(&("request/Put/handled".to_string(), "0".to_string())));
+        assert!(again.contains(&("action/redistributed/records".to_string(), "0".to_string())));
     }
 }

@@ -129,6 +129,8 @@ impl Storage {
                 report.truncated = r.truncated;
             }
         }
+        // Buckets a Redistribute took out and did not finish: back before they are counted.
+        let put_back = crate::redistribute::putback::put_back_all(data_dir)?;
         let mut channels = BTreeMap::new();
         let mut damaged = std::collections::HashMap::new();
         for name in channel_names(data_dir)? {
@@ -165,6 +167,10 @@ impl Storage {
         // The run's marker: a crash from now on, even before the first checkpoint, is found
         // at the next start (an empty checkpoint cuts nothing).
         checkpoint::write(data_dir, &[])?;
+        // No checkpoint can cut what the put-backs appended any more.
+        for tmp in put_back {
+            crate::redistribute::putback::finish(&tmp)?;
+        }
         Ok((storage, report))
     }
 
@@ -216,6 +222,25 @@ impl Storage {
         self.changed_dirs
             .extend(bucket.changed_dirs.iter().cloned());
         self.channel_mut(channel).writer.install(bucket)
+    }
+
+    /// Takes `channel`'s bucket starting at `first_key` out of the writers
+    /// ([`ChannelWriter::detach`]) before a Redistribute renames it (or puts it back).
+    pub fn detach(&mut self, channel: &str, first_key: u64) -> io::Result<()> {
+        let path = write::bucket_file(&self.channel_dir(channel), first_key);
+        self.damaged.remove(&path);
+        match self.channels.get_mut(channel) {
+            Some(ch) => ch.writer.detach(first_key, &path),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a Redistribute moved to another node leave `channel`'s size.
+    pub fn subtract(&mut self, channel: &str, records: u64, bytes: u64) {
+        if let Some(ch) = self.channels.get_mut(channel) {
+            ch.size.records = ch.size.records.saturating_sub(records);
+            ch.size.bytes = ch.size.bytes.saturating_sub(bytes);
+        }
     }
 
     /// If the bucket at `path` was found damaged at start: the length of its good records,

@@ -1,7 +1,8 @@
 //! Every logfiles request on the real `logfilesnode`, byte for byte: requests built by hand
 //! (the spec's worked examples pasted as hex, checked against the codec too), replies compared
 //! whole where the spec fixes them (Put, the GetAll stream of spec 1.2, the empty stream, the
-//! information requests), and the statuses 409/408/407/406 with nothing sent after them.
+//! information requests), and the statuses 409/408/407 with nothing sent after them (Redistribute
+//! is in `redistribute.rs`).
 //! Ranges, filters and ordering are in `protocol_reads.rs`.
 #![allow(clippy::unwrap_used)]
 
@@ -213,32 +214,6 @@ fn bad_channel_empty_value_and_too_big_value_statuses_then_nothing_more() {
         &OK,
     );
     assert_eq!(c.get_all(b"up"), vec![(0x5727_580a, b"x".to_vec())]);
-}
-
-#[test]
-fn redistribute_is_not_supported_yet() {
-    let node = start(&[]);
-    let mut c = node.connect();
-    let port = 12345u16.to_le_bytes();
-    let one = req(
-        35,
-        &[&0.5f32.to_le_bytes(), &arr(b"127.0.0.1"), &port, &arr(b"")],
-    );
-    status_only(&mut c, &one, 406);
-    // Two destinations, and none (the fraction alone, then the empty address).
-    let two = req(
-        35,
-        &[
-            &1.0f32.to_le_bytes(),
-            &arr(b"10.0.0.1"),
-            &port,
-            &arr(b"10.0.0.2"),
-            &port,
-            &arr(b""),
-        ],
-    );
-    status_only(&mut c, &two, 406);
-    status_only(&mut c, &req(35, &[&0.25f32.to_le_bytes(), &arr(b"")]), 406);
 }
 
 /// A PutBatch of `records`, its batch made by the protocol's builder.

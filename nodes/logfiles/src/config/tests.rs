@@ -29,6 +29,7 @@ fn example_config_loads_without_warnings() {
     assert_eq!(c.write_buffer_size, 65_536);
     assert_eq!(c.sync_mode, SyncMode::Checkpoint);
     assert_eq!(c.group_commit_ms, 0);
+    assert_eq!(c.redistribute_retry_s, DEFAULT_REDISTRIBUTE_RETRY_S);
     assert_eq!(c.pid_lock, None);
     assert_eq!(c.server.stats_file, Some(PathBuf::from("log/stats.log")));
     assert_eq!(warnings(text), Vec::<String>::new());
@@ -40,6 +41,8 @@ fn defaults() {
     assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
     assert_eq!(c.write_buffer_size, DEFAULT_WRITE_BUFFER_SIZE);
     assert_eq!(c.sync_mode, SyncMode::Checkpoint);
+    assert_eq!(c.redistribute_retry_s, 30);
+    assert_eq!(c.testing.redistribute_delay_ms, 0);
     assert_eq!(c.log_dir, PathBuf::from("log"));
     // 0 turns read buffering off, as in the original.
     let c = parse(&format!("{BASE}[Performance]\nfile_buffer_size=0\n")).unwrap();

@@ -9,8 +9,8 @@
 //! | `scan` | GetRange 28, GetAll 29, GetAllFilter 31, GetRangeFilter 32, GetRangeRegex 34: the cursor a scan worker runs |
 //! | `info` | GetChannels 17, GetChannelSize 18, GetSize 19, GetNumConnections 23, GetVersion 24 |
 //!
-//! RemoveChannel 22 and the dispatch live in `crate::service`; Redistribute 35 answers
-//! NotSupported (406) until it is built.
+//! RemoveChannel 22 and the dispatch live in `crate::service`; Redistribute 35 in
+//! `crate::redistribute`.
 
 pub mod info;
 pub mod put;

@@ -114,6 +114,8 @@ pub struct Writes {
     open_backlog: VecDeque<OpenJob>,
     group: Group,
     checkpoint_in_flight: bool,
+    /// Checkpoints started (each one's number is its job's generation).
+    checkpoints_started: u64,
 }
 
 /// How a write request went on: its step, or a reason to close the connection.
@@ -133,6 +135,7 @@ impl Writes {
                 ..Group::default()
             },
             checkpoint_in_flight: false,
+            checkpoints_started: 0,
         }
     }
 
@@ -356,6 +359,7 @@ impl Writes {
             channel_dir,
             key: first_key,
             cut_to,
+            put_back: None,
         };
         self.opening.insert(id, vec![(conn, w)]);
         if let Err(swarm_core::work::Full(job)) = disk.open(job) {
@@ -519,14 +523,55 @@ impl Writes {
         let entries = self.storage.take_checkpoint();
         let job = SyncJob {
             data_dir: self.storage.data_dir().to_path_buf(),
-            generation: 0,
+            generation: self.checkpoints_started + 1,
             items,
             dirs,
             checkpoint: Some((self.storage.data_dir().to_path_buf(), entries, unix_ms())),
         };
         if disk.sync(SyncPoolJob::Sync(Box::new(job))).is_ok() {
             self.checkpoint_in_flight = true;
+            self.checkpoints_started += 1;
         }
+    }
+
+    /// Checkpoints started so far; a checkpoint's `Synced` event carries its number.
+    pub fn checkpoints_started(&self) -> u64 {
+        self.checkpoints_started
+    }
+
+    /// A failed Redistribute's `tmp` of `channel`'s bucket starting at `first_key` goes back
+    /// into the bucket on the open pool, which then opens the bucket: writes to it meanwhile
+    /// wait for that open, as for any. `false` (nothing done) while the bucket is being opened.
+    pub fn put_back(
+        &mut self,
+        disk: &Disk,
+        channel: &str,
+        first_key: u64,
+        tmp: std::path::PathBuf,
+    ) -> std::io::Result<bool> {
+        if self.is_opening(channel, first_key) {
+            return Ok(false);
+        }
+        self.storage.detach(channel, first_key)?;
+        let job = OpenJob {
+            channel: channel.to_owned(),
+            data_dir: self.storage.data_dir().to_path_buf(),
+            channel_dir: self.storage.channel_dir(channel),
+            key: first_key,
+            cut_to: None,
+            put_back: Some(tmp),
+        };
+        self.opening
+            .insert((channel.to_owned(), first_key), Vec::new());
+        if let Err(swarm_core::work::Full(job)) = disk.open(job) {
+            self.open_backlog.push_back(job);
+        }
+        Ok(true)
+    }
+
+    /// Whether `channel`'s bucket starting at `first_key` is being opened for a write.
+    pub fn is_opening(&self, channel: &str, first_key: u64) -> bool {
+        self.opening.contains_key(&(channel.to_owned(), first_key))
     }
 }
 

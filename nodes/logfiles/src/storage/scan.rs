@@ -10,9 +10,14 @@
 //! than by `stat`ing the 4096 candidate names of each slot as the original did: the same
 //! buckets, in the same order. Names that are not the node's (`.gz` files, other files) are
 //! skipped; a slot or bucket name the node could not have written is logged once per scan.
+//!
+//! A parked scan ([`RangeScan::park`]) goes on with its bucket only if the file at its path is
+//! still the same (inode): a Redistribute renames buckets away, and a Put then makes a new
+//! file of the same name, in which the parked offset means nothing.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use swarm_protocol::bucket::path::{parse_bucket_file, parse_slot_dir, slot_buckets, slot_of};
 use swarm_protocol::bucket::{BucketEnd, BucketError, BucketFormat, BucketReader, EndReason};
@@ -25,6 +30,9 @@ struct Parked {
     file_len: u64,
     pos: u64,
     records: u64,
+    /// The file's inode: a Redistribute may have renamed it away and a Put made a new file of
+    /// the same name, which the parked offsets do not fit.
+    ino: u64,
 }
 
 /// The reader of one bucket file.
@@ -44,6 +52,8 @@ pub struct RangeScan {
     buckets: std::vec::IntoIter<PathBuf>,
     /// The bucket being read, and its path.
     current: Option<(Reader, PathBuf)>,
+    /// The inode of the bucket being read.
+    current_ino: u64,
     /// The bucket being read while parked ([`RangeScan::park`]): its path and where to go on.
     parked: Option<Parked>,
     /// Buckets whose records ended early (torn, parity, too long).
@@ -53,7 +63,10 @@ pub struct RangeScan {
 }
 
 /// `dir`'s entry names that `parse` accepts, with their numbers, sorted; others logged at debug.
-fn listing<T: Ord>(dir: &Path, parse: impl Fn(&str) -> Option<T>) -> io::Result<Vec<(T, PathBuf)>> {
+pub(crate) fn listing<T: Ord>(
+    dir: &Path,
+    parse: impl Fn(&str) -> Option<T>,
+) -> io::Result<Vec<(T, PathBuf)>> {
     let mut found = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
@@ -107,6 +120,7 @@ impl RangeScan {
             slots: slots.into_iter(),
             buckets: Vec::new().into_iter(),
             current: None,
+            current_ino: 0,
             parked: None,
             damaged: 0,
             damage: None,
@@ -172,7 +186,10 @@ impl RangeScan {
                 continue;
             }
             if let Some(path) = self.buckets.next() {
-                self.current = self.open(&path)?.map(|r| (r, path));
+                if let Some((r, ino)) = self.open(&path)? {
+                    self.current = Some((r, path));
+                    self.current_ino = ino;
+                }
                 continue;
             }
             let Some(slot) = self.slots.next() else {
@@ -194,6 +211,7 @@ impl RangeScan {
                     file_len: r.file_len(),
                     pos: r.offset(),
                     records: r.records(),
+                    ino: self.current_ino,
                 });
             }
         }
@@ -206,6 +224,18 @@ impl RangeScan {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(named(BucketError::Io(e), &p.path)),
         };
+        let ino = file
+            .metadata()
+            .map_err(|e| named(BucketError::Io(e), &p.path))?
+            .ino();
+        if ino != p.ino {
+            // Moved away by a Redistribute (its records go to another node) and made anew.
+            log::debug!(
+                "{}: another file since the scan parked; skipped",
+                p.path.display()
+            );
+            return Ok(None);
+        }
         file.seek(SeekFrom::Start(p.pos))
             .map_err(|e| named(BucketError::Io(e), &p.path))?;
         let read = BufReader::with_capacity(self.buffer.max(1), file);
@@ -232,19 +262,18 @@ impl RangeScan {
 
     /// Opens a bucket, taking its length now; `None` for a file under 16 bytes (no bucket) or
     /// one gone since the listing.
-    fn open(&self, path: &Path) -> io::Result<Option<Reader>> {
+    fn open(&self, path: &Path) -> io::Result<Option<(Reader, u64)>> {
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(named(BucketError::Io(e), path)),
         };
-        let len = file
+        let meta = file
             .metadata()
-            .map_err(|e| named(BucketError::Io(e), path))?
-            .len();
+            .map_err(|e| named(BucketError::Io(e), path))?;
         let read = BufReader::with_capacity(self.buffer.max(1), file);
-        match BucketReader::open(read, len) {
-            Ok(r) => Ok(Some(r)),
+        match BucketReader::open(read, meta.len()) {
+            Ok(r) => Ok(Some((r, meta.ino()))),
             Err(BucketError::TooShort { .. }) => Ok(None),
             Err(e @ BucketError::UnknownVersion(_)) => {
                 self.warn_skip(path, &e);

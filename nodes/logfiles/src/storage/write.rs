@@ -278,6 +278,33 @@ impl ChannelWriter {
         Ok(n)
     }
 
+    /// Takes the bucket at `path` (first key `first_key`) out of the writers for a
+    /// Redistribute, which renames it next: its buffer is flushed and its writer closed; bytes
+    /// not yet fsynced stay in the ledger with a handle on the file (which follows it through
+    /// the rename, so a group commit still covers them); and it leaves the checkpoint ledger
+    /// (the file at `path` afterwards, if any, is a new bucket).
+    pub fn detach(&mut self, first_key: u64, path: &Path) -> io::Result<()> {
+        if let Some(i) = self.open.iter().position(|o| o.first_key == first_key) {
+            let mut o = self.open.swap_remove(i);
+            o.flush()?;
+            if o.len > o.synced {
+                self.unsynced.retain(|u| u.path != o.path);
+                self.unsynced.push(SyncItem {
+                    path: o.path,
+                    file: Some(o.file),
+                    len: o.len,
+                });
+            }
+        }
+        for u in &mut self.unsynced {
+            if u.path == path && u.file.is_none() {
+                u.file = Some(File::open(path).map_err(named(path, "open for fsync"))?);
+            }
+        }
+        self.checkpoint.remove(&first_key);
+        Ok(())
+    }
+
     /// Whether the bucket starting at `first_key` is open.
     pub fn is_open(&self, first_key: u64) -> bool {
         self.open.iter().any(|o| o.first_key == first_key)

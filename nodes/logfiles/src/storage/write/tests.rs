@@ -169,3 +169,41 @@ fn a_legacy_file_stays_legacy_and_short_files_start_afresh() {
         ]
     );
 }
+
+#[test]
+fn a_detached_bucket_is_flushed_closed_left_out_of_the_checkpoint_and_still_synced() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("ch");
+    let mut b = Blocking::new(root.path(), &dir, 4096);
+    b.put(0x1001, b"one").unwrap();
+    b.put(0x2001, b"two").unwrap();
+    let path = dir.join("0000000000").join("001");
+    b.w.detach(0x1000, &path).unwrap();
+    assert_eq!(b.open_buckets(), 1, "only the other bucket stays open");
+    // Renamed as a Redistribute does: the record was flushed into it.
+    let tmp = root.path().join("moved");
+    std::fs::rename(&path, &tmp).unwrap();
+    let items = b.w.take_unsynced().unwrap();
+    let moved = items
+        .iter()
+        .find(|i| i.path == path)
+        .expect("still to be fsynced");
+    assert!(
+        moved.file.is_some(),
+        "by its handle, which follows the rename"
+    );
+    let entries = b.w.take_checkpoint();
+    assert_eq!(
+        entries.iter().map(|e| e.0).collect::<Vec<_>>(),
+        vec![0x2000]
+    );
+    // A later record for its keys starts a new bucket file.
+    b.put(0x1002, b"new").unwrap();
+    b.close_all().unwrap();
+    assert_eq!(
+        scan_all(&dir),
+        vec![(0x1002, b"new".to_vec()), (0x2001, b"two".to_vec())]
+    );
+    let len = std::fs::metadata(&tmp).unwrap().len();
+    assert_eq!(len, HEADER_LEN + 17 + 3);
+}
