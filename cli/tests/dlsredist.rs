@@ -110,7 +110,6 @@ fn refusals_send_nothing() {
 }
 
 #[test]
-#[ignore = "needs logfiles Redistribute (helper on nodes/logfiles)"]
 fn execute_with_fraction_one_moves_every_record_to_the_destination() {
     let (sources, dest, recs) = cluster(200);
     let dir = tempfile::tempdir().unwrap();
