@@ -2,6 +2,7 @@
 //!
 //! | module | what it owns |
 //! |---|---|
+//! | [`bins`] | a node binary of another package, built with the running test's cargo and profile |
 //! | [`process`] | a node binary as a child process: a temp directory, a `config.ini` from (section, key, value) lines, start / stop / kill / restart, its address, stderr and logs, waiting |
 //! | [`wire`] | a raw TCP connection to a node: send bytes, read n bytes, u64s and arrays, is-closed |
 //! | [`dht`] | the dht node: its default config, its requests and helpers over the raw connection, deterministic records |
@@ -13,9 +14,10 @@
 //!
 //! Everything is re-exported at the crate root, so tests `use swarm_testkit::*`. The binary is
 //! always passed in by the caller: tests of `swarm-dht` use `env!("CARGO_BIN_EXE_dhtnode")`,
-//! other packages locate or build it themselves.
+//! other packages build it with [`node_bin`].
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bins;
 pub mod dht;
 pub mod files;
 pub mod hosts;
@@ -25,6 +27,7 @@ pub mod process;
 pub mod queue;
 pub mod wire;
 
+pub use bins::node_bin;
 pub use dht::{records, DhtConn, Node, Records};
 pub use files::{names, raw_tcm, read_tcm};
 pub use hosts::{Host, TestHosts};

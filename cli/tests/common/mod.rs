@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+pub use swarm_testkit::node_bin;
 
 /// The `dhtnode` binary, built on first use.
 pub fn dhtnode_bin() -> &'static Path {
@@ -19,36 +20,6 @@ pub fn dhtnode_bin() -> &'static Path {
 pub fn logfilesnode_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| node_bin("swarm-logfiles", "logfilesnode", "LOGFILESNODE_BIN"))
-}
-
-/// The binary `bin` of `package`: `$env` if set, else built into this test's target directory
-/// and profile.
-pub fn node_bin(package: &str, bin: &str, env: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os(env) {
-        return PathBuf::from(path);
-    }
-    // The test binary is target/<profile>/deps/<name>-<hash>.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap();
-    let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
-        "debug" => "test", // `cargo test` builds with the test profile into debug/
-        other => other,
-    };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", package, "--bin", bin])
-        .arg("--profile")
-        .arg(profile)
-        .arg("--manifest-path")
-        .arg(manifest)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build {bin}: {e}"));
-    assert!(status.success(), "building {bin} failed");
-    profile_dir.join(bin)
 }
 
 /// Writes a nodes file (one ip:port per line) named `name` in `dir`.

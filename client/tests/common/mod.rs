@@ -3,7 +3,7 @@
 //! side in [`logfiles`].
 //!
 //! The nodes live in other packages, so Cargo does not build them for these tests
-//! (`CARGO_BIN_EXE_*` only covers this package's binaries). [`node_bin`] runs
+//! (`CARGO_BIN_EXE_*` only covers this package's binaries). [`node_bin`] (from `swarm-testkit`) runs
 //! `cargo build -p <package> --bin <bin>` once per test binary, with the same cargo, target
 //! directory and profile as the running test, and takes the binary from the target directory:
 //! a no-op when `cargo test --workspace` already built it, and never a stale binary from
@@ -17,45 +17,15 @@ pub use swarm_testkit::queue::{QueueConn, QueueNode};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 use swarm_client::{ClientConfig, QueueClient};
+pub use swarm_testkit::node_bin;
 
 /// The `queuenode` binary, built on first use (see the module doc).
 pub fn queuenode_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| node_bin("swarm-queue", "queuenode", "QUEUENODE_BIN"))
-}
-
-/// The binary `bin` of `package`: `$env` if set, else built into this test's target directory
-/// and profile (see the module doc).
-pub fn node_bin(package: &str, bin: &str, env: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os(env) {
-        return PathBuf::from(path);
-    }
-    // The test binary is target/<profile>/deps/<name>-<hash>.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap();
-    let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
-        "debug" => "test", // `cargo test` builds with the test profile into debug/
-        other => other,
-    };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", package, "--bin", bin])
-        .arg("--profile")
-        .arg(profile)
-        .arg("--manifest-path")
-        .arg(manifest)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build {bin}: {e}"));
-    assert!(status.success(), "building {bin} failed");
-    profile_dir.join(bin)
 }
 
 /// A started queuenode (1 MiB rings unless overridden) whose port stays the same across

@@ -20,32 +20,7 @@ use std::time::Duration;
 /// The `dhtnode` binary, built on first use (see the module doc).
 pub fn dhtnode_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("DHTNODE_BIN") {
-            return PathBuf::from(bin);
-        }
-        let dhtdump = Path::new(env!("CARGO_BIN_EXE_dhtdump"));
-        let profile_dir = dhtdump.parent().unwrap();
-        let target_dir = profile_dir.parent().unwrap();
-        let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
-            "debug" => "test", // `cargo test` builds with the test profile into debug/
-            other => other,
-        };
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "swarm-dht", "--bin", "dhtnode"])
-            .arg("--profile")
-            .arg(profile)
-            .arg("--manifest-path")
-            .arg(manifest)
-            .arg("--target-dir")
-            .arg(target_dir)
-            .status()
-            .expect("cannot run cargo to build dhtnode");
-        assert!(status.success(), "building dhtnode failed");
-        profile_dir.join("dhtnode")
-    })
+    BIN.get_or_init(|| node_bin("swarm-dht", "dhtnode", "DHTNODE_BIN"))
 }
 
 /// A full-range dhtnode with its data in `<tempdir>/data`, not started; its port stays the
