@@ -158,10 +158,26 @@ fn keep(recs: &Records, range: HashRange) -> Records {
         .collect()
 }
 
+/// A node with `range` on `host`, started.
+fn node_on(host: &Host, range: HashRange) -> Node {
+    let mut n = Node::new(
+        env!("CARGO_BIN_EXE_dhtnode"),
+        &[("Options_Memory", "batch_size", "65535")],
+    )
+    .with_read_timeout(Duration::from_secs(20))
+    .with_sticky_port();
+    n.place_on(host);
+    n.set_range(range.min, range.max);
+    n.start();
+    n
+}
+
 #[test]
 fn a_drained_node_gives_everything_away() {
-    let mut a = start_node_range(LOW.min, LOW.max, &[]);
-    let b = start_node_range(HIGH.min, HIGH.max, &[]);
+    // Each node on a test host of its own (network namespaces, or 127.0.0.x without them).
+    let hosts = TestHosts::new(2);
+    let mut a = node_on(hosts.host(0), LOW);
+    let b = node_on(hosts.host(1), HIGH);
     let data = data();
     for (ch, recs) in &data {
         a.connect().put_all(ch, &keep(recs, LOW));
