@@ -397,6 +397,10 @@ impl Service for DhtService {
             self.storage.bytes(),
             self.storage.channel_names().len()
         );
+        let text = match &self.redist {
+            Some(r) => format!("{text}, redistributing ({} records moved)", r.moved().0),
+            None => text,
+        };
         if self.dumper.is_running() {
             format!("{text}, dumping")
         } else {

@@ -147,6 +147,11 @@ impl Redistribution {
         })
     }
 
+    /// Records and bytes moved so far (acknowledged by their targets).
+    pub fn moved(&self) -> (u64, u64) {
+        self.moved
+    }
+
     /// The guard on incoming PutBatch: the node's bytes may not go above it.
     pub fn memory_limit(&self) -> u64 {
         self.memory_limit
