@@ -152,7 +152,10 @@ fn loopback_hosts_run_nodes_on_their_own_addresses() {
 
 /// A dht node of `bin` on `host` with range `min..=max` that gives a target up after 2 s.
 fn quick_node_on(host: &Host, min: u64, max: u64) -> Node {
-    let mut n = Node::new(dhtnode_bin(), &[("Performance", "redist_retry_s", "2")]);
+    let mut n = Node::new(
+        dhtnode_bin(),
+        &[("Performance", "redistribute_retry_s", "2")],
+    );
     n.place_on(host);
     n.set_range(min, max);
     n.start();

@@ -60,8 +60,8 @@ pub struct DhtConfig {
     pub pid_lock: Option<PathBuf>,
     /// `[Performance] redist_memory_limit_mulitplier` (the original's spelling), default 1.1.
     pub redist_memory_limit: f64,
-    /// `[Performance] redist_retry_s` (ours), default 60.
-    pub redist_retry_s: u64,
+    /// `[Performance] redistribute_retry_s` (ours), default 60.
+    pub redistribute_retry_s: u64,
     /// The file this was loaded from (`None`: the embedded default); a Redistribute writes the
     /// new range to it.
     pub file: Option<PathBuf>,
@@ -74,7 +74,7 @@ const KNOWN_KEYS: &[(&str, &str)] = &[
     ("Server", "data_dir"),
     ("Server", "unix_socket_path"),
     ("Performance", "redist_memory_limit_mulitplier"),
-    ("Performance", "redist_retry_s"),
+    ("Performance", "redistribute_retry_s"),
     ("Options_Memory", "size_limit"),
     ("Options_Memory", "batch_size"),
     ("Options_Memory", "allow_out_of_range"),
@@ -190,7 +190,7 @@ impl DhtConfig {
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
             redist_memory_limit,
-            redist_retry_s: v.at_least("Performance", "redist_retry_s", 1, 60)?,
+            redistribute_retry_s: v.at_least("Performance", "redistribute_retry_s", 1, 60)?,
             file: None,
         })
     }

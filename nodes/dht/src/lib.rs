@@ -50,7 +50,7 @@ impl DhtNode {
             dump_period_s: config.dump_period_s,
             config_file: config.file.clone(),
             redist_memory_limit: config.redist_memory_limit,
-            redist_retry: std::time::Duration::from_secs(config.redist_retry_s),
+            redist_retry: std::time::Duration::from_secs(config.redistribute_retry_s),
         };
         let service = DhtService::new(settings, config.size_limit);
         let rules = LoadRules {

@@ -26,7 +26,7 @@ pub struct DhtSettings {
     /// `[Performance] redist_memory_limit_mulitplier`: during a Redistribute, incoming PutBatch
     /// may not take the node's bytes above its bytes at the start times this.
     pub redist_memory_limit: f64,
-    /// `[Performance] redist_retry_s` (ours): how long a Redistribute keeps retrying a target
+    /// `[Performance] redistribute_retry_s` (ours): how long a Redistribute keeps retrying a target
     /// that takes nothing before it gives up on it.
     pub redist_retry: Duration,
 }

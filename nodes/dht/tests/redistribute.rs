@@ -246,7 +246,7 @@ fn relay(target: SocketAddr, budget: u64) -> (SocketAddr, Arc<AtomicBool>) {
 
 #[test]
 fn a_target_that_goes_away_fails_the_request_and_loses_nothing() {
-    let a = start_node(&[("Performance", "redist_retry_s", "1")]);
+    let a = start_node(&[("Performance", "redistribute_retry_s", "1")]);
     let b = empty_node();
     let data = data();
     load(&a, &data);
@@ -276,7 +276,7 @@ fn a_target_that_goes_away_fails_the_request_and_loses_nothing() {
 
 #[test]
 fn a_second_request_while_one_runs_is_refused() {
-    let a = start_node(&[("Performance", "redist_retry_s", "2")]);
+    let a = start_node(&[("Performance", "redistribute_retry_s", "2")]);
     load(&a, &data());
     // A target nobody listens on: the move runs until the retry window ends.
     let dead: SocketAddr = {
