@@ -55,7 +55,7 @@ enum Command {
     },
     /// Print every key.
     GetAllKeys { channel: String },
-    /// Print each node's hash range.
+    /// Print each node's hash range (`empty` for a node that owns no key).
     Ranges,
     /// Remove a channel from all nodes.
     RemoveChannel { channel: String },
@@ -146,7 +146,11 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
         Command::Ranges => {
             for (node, r) in client.get_responsible_ranges()? {
-                writeln!(out, "{node}: {:016x}..={:016x}", r.min, r.max)?;
+                if r.is_empty() {
+                    writeln!(out, "{node}: empty")?;
+                } else {
+                    writeln!(out, "{node}: {:016x}..={:016x}", r.min, r.max)?;
+                }
             }
         }
         Command::RemoveChannel { channel } => client.remove_channel(&channel)?,
