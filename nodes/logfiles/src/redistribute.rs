@@ -189,7 +189,7 @@ impl Redistribution {
             mailbox: cx.mailbox(),
             stop: Arc::clone(&stop),
         };
-        let client = match job.client() {
+        let mut client = match job.client() {
             Ok(c) => c,
             Err(why) => return refuse(why, out),
         };
@@ -197,7 +197,7 @@ impl Redistribution {
         let spawned = std::thread::Builder::new()
             .name("redistribute".into())
             .spawn(move || {
-                let result = transfer::run(&job, &client);
+                let result = transfer::run(&job, &mut client);
                 mailbox.post_node(LogfilesEvent::Redist(RedistEvent::Done(result)));
             });
         let thread = match spawned {

@@ -35,23 +35,18 @@ fn wait_some(node: &LogfilesNode) {
     }
 }
 
-/// Waits until a `.tmp.sent` marker of `data` changes to a new acknowledged offset: the move
-/// then pauses (`redistribute_delay_ms`) with no batch in flight.
+/// Waits until a `.tmp.sent` marker of `data` changes to a new acknowledged offset with no
+/// batch in flight: the move then pauses (`redistribute_delay_ms`).
 fn wait_marker_moves(data: &std::path::Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let read = || -> Vec<String> {
-        files_under(data)
-            .into_iter()
-            .filter(|p| p.to_string_lossy().ends_with(".tmp.sent"))
-            .filter_map(|p| std::fs::read_to_string(data.join(p)).ok())
-            .collect()
-    };
-    let first = read();
+    let first = markers(data);
     loop {
-        let now = read();
+        let now = markers(data);
         if !now.is_empty()
             && now != first
-            && now.iter().all(|m| !m.starts_with("00000000000000000000:"))
+            && now
+                .iter()
+                .all(|m| !m.starts_with("00000000000000000000:") && in_flight_to(m).is_none())
         {
             return;
         }
@@ -69,9 +64,8 @@ fn a_source_killed_mid_move_puts_back_what_was_not_sent() {
     let mut c = source.connect();
     c.send_raw(&redistribute_req(0.7, &[dest.addr()]));
     wait_some(&dest);
-    // Killed right after a batch's marker was written: no batch is in flight, so none can be
-    // both stored by the destination and put back (that window is a batch the destination
-    // stored whose Ok or marker had not come yet: see docs/OPERATIONS.md).
+    // Killed right after a batch's marker was written: no batch is in flight (a kill while one
+    // is: redistribute_indoubt.rs).
     wait_marker_moves(&source.data());
     source.kill9();
     assert!(

@@ -6,11 +6,14 @@
 //! | file | written | content |
 //! |---|---|---|
 //! | `<bucket>.tmp` | renamed from the bucket by the loop | the bucket's records, as they were |
-//! | `<bucket>.tmp.sent` | by the loop before the rename (`0`), then after each acknowledged batch: one `pwrite` over it (no fsync) | `<offset>:<!offset>\n`, both 20 decimal digits: the offset after the last acknowledged record, and its complement |
+//! | `<bucket>.tmp.sent` | by the loop before the rename (`0`), then before and after each batch: one `pwrite` over it (no fsync) | the acknowledged offset, and the batch in flight (its end offset and destination): [`marker`] |
 //! | `<bucket>.tmp.back` | by a put-back that appends: temp, fsync, rename, fsync dir | `L` (the bucket's length before the append); a second line `N` once the append was fsynced |
 //!
 //! A `.tmp` without a `.sent` is the original node's (its Redistribute renamed buckets to
 //! `.tmp` too and never deleted them): left alone, with a warning.
+//!
+//! A batch in flight is settled first by asking its destination what it holds ([`indoubt`]);
+//! the outcome is written to the marker (fsynced) as the acknowledged offset.
 //!
 //! Nothing acknowledged and no bucket file: the `.tmp` is renamed back. Otherwise the records
 //! after the acknowledged offset are appended to the bucket in its own format (a new bucket
@@ -24,11 +27,16 @@
 use crate::storage::named;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use swarm_core::files::sync_dir;
 use swarm_protocol::bucket::path::{parse_bucket_file, parse_slot_dir};
 use swarm_protocol::bucket::{encode_header, encode_record, BucketFormat, BucketReader};
 use swarm_protocol::bucket::{BucketError, HEADER_LEN};
+
+mod indoubt;
+pub mod marker;
+pub use marker::{InFlight, Marker};
 
 /// Suffix of a bucket being moved.
 pub const TMP_SUFFIX: &str = ".tmp";
@@ -60,46 +68,59 @@ fn read_numbers(path: &Path) -> Option<Vec<u64>> {
     text.lines().map(|l| l.trim().parse().ok()).collect()
 }
 
-/// `tmp`'s marker: `None` when there is none (a `.tmp` the original node left), else the
-/// acknowledged offset if a batch was acknowledged (`Some(None)`: none was, or the marker does
-/// not parse, which counts as none: putting back too much duplicates, too little would lose).
+/// `tmp`'s marker: `None` when there is none (a `.tmp` the original node left), else what it
+/// says (`Some(None)`: it does not parse, which counts as nothing acknowledged: putting back
+/// too much duplicates, too little would lose).
+pub fn read_marker(tmp: &Path) -> Option<Option<Marker>> {
+    marker::read(&with_suffix(tmp, SENT_SUFFIX))
+}
+
+/// `tmp`'s acknowledged offset, as [`read_marker`] (`Some(None)`: none was, or unknown); an
+/// offset inside the v1 header (or 0) is before the first record.
 pub fn read_sent(tmp: &Path) -> Option<Option<u64>> {
-    let marker = with_suffix(tmp, SENT_SUFFIX);
-    if !marker.exists() {
-        return None;
-    }
-    let acked = fs::read_to_string(&marker)
-        .ok()
-        .and_then(|t| parse_sent(&t));
-    // An offset inside the v1 header (or 0) is before the first record.
-    Some(acked.filter(|&a| a > HEADER_LEN))
+    read_marker(tmp).map(|m| m.map(|m| m.acked).filter(|&a| a > HEADER_LEN))
 }
 
-/// A marker's offset: `<offset>:<!offset>`, both as 20 decimal digits, so a marker torn by a
-/// power loss can never read as another offset.
-fn parse_sent(text: &str) -> Option<u64> {
-    let (a, b) = text.trim_end().split_once(':')?;
-    let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
-    (b == !a).then_some(a)
-}
-
-/// Records `offset` as `tmp`'s acknowledged offset: one 42-byte `pwrite` over the old
-/// marker at offset 0, which a kill cannot tear (a power loss may: see [`parse_sent`]); not
-/// fsynced (see the module doc of `transfer`). Not temp + rename: on ext4 a rename over an
-/// existing file flushes the new file's data first (`auto_da_alloc`), 1.5 ms each on the
-/// development machine, which made a move six times slower.
+/// Records `offset` as `tmp`'s acknowledged offset, nothing in flight: one `pwrite`, not
+/// fsynced ([`marker::write`]).
 pub fn write_sent(tmp: &Path, offset: u64) -> io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    let marker = with_suffix(tmp, SENT_SUFFIX);
-    let f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&marker)
-        .map_err(named(&marker, "open"))?;
-    let text = format!("{offset:020}:{:020}\n", !offset);
-    f.write_all_at(text.as_bytes(), 0)
-        .map_err(named(&marker, "write"))
+    let m = Marker {
+        acked: offset,
+        in_flight: None,
+    };
+    marker::write(&with_suffix(tmp, SENT_SUFFIX), &m, false)
+}
+
+/// Records, before it is sent, that the batch after `acked` up to `end` goes to `dest`: one
+/// `pwrite`, not fsynced ([`marker::write`]).
+pub fn write_in_flight(tmp: &Path, acked: u64, end: u64, dest: SocketAddr) -> io::Result<()> {
+    let m = Marker {
+        acked,
+        in_flight: Some(InFlight { end, dest }),
+    };
+    marker::write(&with_suffix(tmp, SENT_SUFFIX), &m, false)
+}
+
+/// The channel of a `.tmp` (`<channel>/<slot>/<bucket>.tmp`).
+fn channel_of(tmp: &Path) -> Option<&str> {
+    tmp.parent()?.parent()?.file_name()?.to_str()
+}
+
+/// Settles the batch in flight of `tmp`'s marker, if any ([`indoubt`]), and records the
+/// outcome durably as nothing in flight, so a put-back that is repeated appends the same.
+fn settle(tmp: &Path) -> io::Result<()> {
+    let Some(Some(m)) = read_marker(tmp) else {
+        return Ok(());
+    };
+    let (Some(flight), Some(channel)) = (m.in_flight, channel_of(tmp)) else {
+        return Ok(());
+    };
+    let acked = indoubt::settle(tmp, channel, &m, flight)?;
+    let settled = Marker {
+        acked,
+        in_flight: None,
+    };
+    marker::write(&with_suffix(tmp, SENT_SUFFIX), &settled, true)
 }
 
 /// Writes `text` durably as `path` (temp, fsync, rename, fsync the directory).
@@ -147,12 +168,13 @@ pub fn put_back(tmp: &Path) -> io::Result<PutBack> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(named(&bucket, "stat")(e)),
     };
-    let acked = read_sent(tmp).flatten();
     let start = match read_numbers(&back).as_deref() {
         Some([_, n]) if len.unwrap_or(0) >= *n => return Ok(PutBack::AlreadyBack),
         Some([l, ..]) => Some(*l),
         _ => None,
     };
+    settle(tmp)?;
+    let acked = read_sent(tmp).flatten();
     if start.is_none() && acked.is_none() && len.is_none() {
         fs::rename(tmp, &bucket).map_err(named(&bucket, "rename back to"))?;
         sync_parent(&bucket)?;

@@ -1,7 +1,7 @@
 //! The move's thread: for each channel and each bucket file in ascending order, chosen with
 //! probability `fraction` (per bucket file, as the original), the bucket is taken out by the
 //! loop (`<bucket>.tmp`), its records read (legacy or v1) and sent to the destinations as
-//! PutBatch batches of at most 64 KiB, round-robin ([`LogfilesClient`]).
+//! PutBatch batches of at most 64 KiB, round-robin over a [`LogfilesClient`] per destination.
 //!
 //! Ours, unlike the original: a record that does not fit the batch starts the next one (the
 //! original dropped it). A failed send goes to the next destination, with backoff; when no
@@ -15,10 +15,12 @@
 //! which again leaves records on both nodes, never on none (the records themselves are as
 //! durable as the sync mode made them: the loop's group commit covers the `.tmp` through its
 //! handle).
-//! The one window where a record is on both nodes is the batch in flight when the source is
-//! killed or the destination fails: stored by the destination, its Ok not yet received or
-//! the marker not yet written (one round trip; the marker is written first thing after the
-//! Ok). That batch is put back and sent again: a duplicate, never a loss. The `.tmp` is deleted once every record was
+//! Before each try of a batch the marker names it as in flight (its end offset and the
+//! destination; one more `pwrite` per batch): a batch the destination stored whose Ok or
+//! marker had not come yet when the source was killed, or when the move failed, is settled at
+//! the put-back by asking that destination what it holds (`putback::indoubt`), so it is not
+//! put back as well; only a destination that cannot be asked then leaves it on both nodes.
+//! The `.tmp` is deleted once every record was
 //! acknowledged; a bucket whose records end early (damage), or that holds a value too long for
 //! a batch (only the original stored those), is kept beside as `<bucket>.unsent-<unix s>`.
 
@@ -44,6 +46,22 @@ use swarm_protocol::bucket::EndReason;
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// How often a wait for the loop checks the stop flag.
 const POLL: Duration = Duration::from_millis(100);
+
+/// The destinations, each with a client of its own, taken round-robin.
+#[derive(Debug)]
+pub struct Dests {
+    nodes: Vec<(SocketAddr, LogfilesClient)>,
+    next: usize,
+}
+
+impl Dests {
+    /// The destination for the next try of a batch.
+    fn next(&mut self) -> &(SocketAddr, LogfilesClient) {
+        let i = self.next % self.nodes.len();
+        self.next = self.next.wrapping_add(1);
+        &self.nodes[i]
+    }
+}
 
 /// A move.
 #[derive(Debug)]
@@ -103,8 +121,9 @@ impl Rng {
 }
 
 impl Job {
-    /// The client of the destinations (refused: a destination listed twice).
-    pub fn client(&self) -> Result<LogfilesClient, String> {
+    /// A client of each destination, so that the marker can name the one a batch goes to
+    /// before it is sent (refused: a destination listed twice).
+    pub fn client(&self) -> Result<Dests, String> {
         let reconnect = self
             .retry
             .clamp(Duration::from_millis(100), Duration::from_secs(1));
@@ -112,7 +131,15 @@ impl Job {
             .with_connect_timeout(Duration::from_secs(1))
             .with_reconnect_timeout(reconnect)
             .with_reconnect_backoff_max(reconnect);
-        LogfilesClient::new(&self.destinations, config).map_err(|e| e.to_string())
+        let mut nodes = Vec::with_capacity(self.destinations.len());
+        for (i, &addr) in self.destinations.iter().enumerate() {
+            if self.destinations[..i].contains(&addr) {
+                return Err(format!("destination {addr} is listed twice"));
+            }
+            let client = LogfilesClient::new(&[addr], config.clone()).map_err(|e| e.to_string())?;
+            nodes.push((addr, client));
+        }
+        Ok(Dests { nodes, next: 0 })
     }
 
     fn stopped(&self) -> Result<(), String> {
@@ -143,7 +170,7 @@ impl Job {
 
 /// Runs the move; the totals, or why it failed (what was not acknowledged is back in place,
 /// or put back at the next start when the node stopped).
-pub fn run(job: &Job, client: &LogfilesClient) -> Result<Totals, String> {
+pub fn run(job: &Job, dests: &mut Dests) -> Result<Totals, String> {
     let started = Instant::now();
     let mut rng = Rng(job.seed);
     let mut totals = Totals::default();
@@ -162,9 +189,10 @@ pub fn run(job: &Job, client: &LogfilesClient) -> Result<Totals, String> {
                 };
                 let mut mover = Mover {
                     job,
-                    client,
+                    dests,
                     channel: &channel,
                     tmp: &tmp,
+                    acked: 0,
                     last_ack: &mut last_ack,
                 };
                 match mover.move_bucket() {
@@ -221,9 +249,11 @@ fn put_back(job: &Job, channel: &str, tmp: &Path) -> Result<(), String> {
 /// One bucket's move.
 struct Mover<'a> {
     job: &'a Job,
-    client: &'a LogfilesClient,
+    dests: &'a mut Dests,
     channel: &'a str,
     tmp: &'a Path,
+    /// The offset after the last acknowledged record.
+    acked: u64,
     last_ack: &'a mut Instant,
 }
 
@@ -267,13 +297,18 @@ impl Mover<'_> {
         Ok((records, bytes))
     }
 
-    /// Sends one batch until a destination takes it, then records `end` as acknowledged.
+    /// Sends one batch until a destination takes it, each try recorded in the marker first
+    /// (the batch up to `end` in flight to that destination), then records `end` as
+    /// acknowledged.
     fn send(&mut self, batch: &[(u64, Vec<u8>)], end: u64) -> Result<(u64, u64), String> {
         let refs: Vec<(u64, &[u8])> = batch.iter().map(|(k, v)| (*k, v.as_slice())).collect();
         let mut backoff = Duration::from_millis(50);
         loop {
             self.job.stopped()?;
-            match self.client.put_batch(self.channel, &refs) {
+            let (dest, client) = self.dests.next();
+            putback::write_in_flight(self.tmp, self.acked, end, *dest)
+                .map_err(|e| e.to_string())?;
+            match client.put_batch(self.channel, &refs) {
                 Ok(()) => break,
                 Err(e) if self.last_ack.elapsed() >= self.job.retry => {
                     return Err(format!(
@@ -283,7 +318,7 @@ impl Mover<'_> {
                 }
                 Err(e) => {
                     log::warn!(
-                        "Redistribute: a batch of '{}' not taken: {e}; retrying",
+                        "Redistribute: a batch of '{}' not taken by {dest}: {e}; retrying",
                         self.channel
                     );
                     std::thread::sleep(backoff);
@@ -293,6 +328,7 @@ impl Mover<'_> {
         }
         // First the marker (the window where the batch is on both nodes), then the rest.
         putback::write_sent(self.tmp, end).map_err(|e| e.to_string())?;
+        self.acked = end;
         *self.last_ack = Instant::now();
         let records = batch.len() as u64;
         let bytes = batch.iter().map(|(_, v)| v.len() as u64).sum();

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used)]
 
+pub mod relay;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -229,4 +231,20 @@ pub fn size_of(recs: &[(Vec<u8>, u64, Vec<u8>)]) -> (u64, u64) {
         recs.len() as u64,
         recs.iter().map(|(_, _, v)| v.len() as u64).sum(),
     )
+}
+
+/// The `.tmp.sent` markers under `data`, as text.
+pub fn markers(data: &Path) -> Vec<String> {
+    files_under(data)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp.sent"))
+        .filter_map(|p| std::fs::read_to_string(data.join(p)).ok())
+        .collect()
+}
+
+/// The destination a marker names as having a batch in flight (the 47 bytes after the
+/// acknowledged and end offsets, blank when none is), if it does.
+pub fn in_flight_to(marker: &str) -> Option<String> {
+    let dest = marker.get(42..89)?.trim();
+    (marker.len() == 111 && !dest.is_empty()).then(|| dest.to_owned())
 }

@@ -113,3 +113,23 @@ fn a_torn_marker_puts_everything_back_and_stray_markers_go() {
     assert_eq!(records(dir.path()), all);
     assert!(!stray.exists());
 }
+
+#[test]
+fn a_batch_in_flight_to_a_destination_that_cannot_be_asked_is_put_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = bucket_with(dir.path(), 10);
+    let all = records(dir.path());
+    let tmp = with_suffix(&bucket, TMP_SUFFIX);
+    fs::rename(&bucket, &tmp).unwrap();
+    // Nothing listens on port 1 of 127.0.0.1: refused at once.
+    let dest = "127.0.0.1:1".parse().unwrap();
+    write_in_flight(&tmp, after(3), after(6), dest).unwrap();
+    assert!(matches!(
+        put_back(&tmp).unwrap(),
+        PutBack::Appended { records: 6, .. }
+    ));
+    assert_eq!(records(dir.path()), all[4..].to_vec());
+    // The outcome is recorded: nothing in flight any more, acknowledged as before.
+    let m = read_marker(&tmp).flatten().unwrap();
+    assert_eq!((m.acked, m.in_flight), (after(3), None));
+}
