@@ -61,16 +61,12 @@ pub(crate) fn put_batch(
     let mut result = Status::Ok;
     let gained = moving.gained.zip(moving.now);
     for (k, value) in records {
-        if let Some((g, now)) = gained {
-            if g.covers(k, now)
-                && !value.is_empty()
-                && settings.range.contains(k)
-                && (storage.get(channel, k).is_some() || g.was_removed(channel, k))
-            {
-                // Held already (the same record sent again, or newer from a client) or
-                // removed by a client since the gain: the old owner's copy is older.
-                continue;
-            }
+        // In a gained range a record this node holds is the same one sent again or a newer
+        // one from a client, and one a client removed must stay removed: the old owner's
+        // copy is older, so it is stored only where there is none.
+        let only_new = gained.is_some_and(|(g, now)| g.covers(k, now));
+        if only_new && gained.is_some_and(|(g, _)| g.was_removed(channel, k)) && !value.is_empty() {
+            continue;
         }
         result = if value.is_empty() {
             Status::EmptyValue
@@ -81,12 +77,18 @@ pub(crate) fn put_batch(
         } else if moving
             .guard
             .is_some_and(|limit| storage.bytes() + record_bytes(value.len()) > limit)
-            || storage.put(channel, k, value).is_err()
         {
             Status::OutOfMemory
         } else {
-            stats.action(Action::Written, 1, record_bytes(value.len()));
-            continue;
+            match storage.put_with(channel, k, value, !only_new) {
+                Err(_) => Status::OutOfMemory,
+                Ok(stored) => {
+                    if stored {
+                        stats.action(Action::Written, 1, record_bytes(value.len()));
+                    }
+                    continue;
+                }
+            }
         };
         break;
     }

@@ -134,6 +134,15 @@ impl Channel {
         self.find(key).is_some()
     }
 
+    /// Stores `value` under `key` only if the key has no record; whether it stored.
+    pub fn put_new(&mut self, key: u64, value: &[u8]) -> bool {
+        if self.find(key).is_some() {
+            return false;
+        }
+        self.insert_new(key, value);
+        true
+    }
+
     /// Stores `value` under `key`, replacing any previous value (in place when the length is
     /// the same, so overwriting a record allocates nothing). Values are at most 4 GiB - 2.
     pub fn put(&mut self, key: u64, value: &[u8]) {
@@ -157,6 +166,14 @@ impl Channel {
             self.bytes = self.bytes - u64::from(old_len) + u64::from(len);
             return;
         }
+        self.insert_new(key, value);
+    }
+
+    /// Adds a record for a key known to have none.
+    #[inline]
+    fn insert_new(&mut self, key: u64, value: &[u8]) {
+        let len = u32::try_from(value.len()).unwrap_or(FREE - 1).min(FREE - 1);
+        let value = &value[..len as usize];
         if self.index.is_full() {
             self.rebuild_index();
         }

@@ -176,6 +176,30 @@ impl Storage {
         Ok(id)
     }
 
+    /// [`Storage::put`], or with `replace` false only where the key has no record (one index
+    /// lookup either way); whether it stored.
+    pub fn put_with(
+        &mut self,
+        channel: &[u8],
+        key: u64,
+        value: &[u8],
+        replace: bool,
+    ) -> Result<bool, WriteError> {
+        if replace {
+            return self.put(channel, key, value).map(|_| true);
+        }
+        if !self.has_room_for(value.len()) {
+            return Err(WriteError::SizeLimit);
+        }
+        let ch = &mut self.channel_or_create(channel).data;
+        let stored = ch.put_new(key, value);
+        if stored {
+            self.records += 1;
+            self.bytes += record_bytes(value.len());
+        }
+        Ok(stored)
+    }
+
     /// Removes a record; whether it existed. Never creates the channel.
     pub fn remove(&mut self, channel: &[u8], key: u64) -> bool {
         let Some(entry) = self.channel_mut(channel) else {
