@@ -12,7 +12,7 @@
 //! A `.tmp` without a `.sent` is the original node's (its Redistribute renamed buckets to
 //! `.tmp` too and never deleted them): left alone, with a warning.
 //!
-//! A batch in flight is settled first by asking its destination what it holds ([`indoubt`]);
+//! A batch in flight is settled first by asking its destination what it holds (`indoubt`);
 //! the outcome is written to the marker (fsynced) as the acknowledged offset.
 //!
 //! Nothing acknowledged and no bucket file: the `.tmp` is renamed back. Otherwise the records
