@@ -83,13 +83,14 @@ pub fn redistribute(source: &LogfilesNode, fraction: f32, dests: &[SocketAddr]) 
     i32::from_le_bytes(reply.try_into().unwrap())
 }
 
-/// Every (channel, key, value) over `nodes`, sorted (a multiset).
+/// Every (channel, key, value) over `nodes`, sorted (a multiset), as GetRange over the whole
+/// key space returns them.
 pub fn everything(nodes: &[&LogfilesNode]) -> Vec<(Vec<u8>, u64, Vec<u8>)> {
     let mut all = Vec::new();
     for n in nodes {
         let mut c = n.connect();
         for ch in CHANNELS {
-            for (k, v) in c.get_all(ch) {
+            for (k, v) in c.get_range(ch, 0, u64::MAX) {
                 all.push((ch.to_vec(), k, v));
             }
         }
