@@ -110,12 +110,17 @@ impl fmt::Display for TcmError {
                 f,
                 "file ends at byte {offset} before its end marker (torn or incomplete dump)"
             ),
-            TcmError::UnsupportedVersion(v) => {
-                write!(
-                    f,
-                    "unsupported dump file format version {v} (only 0 is supported)"
-                )
-            }
+            // Small values are what a dump of the pre-versioning format starts with (its record
+            // count); anything else in the version field is a file of another kind.
+            TcmError::UnsupportedVersion(v) if *v < 1 << 40 => write!(
+                f,
+                "unsupported dump file format version {v} (only 0 is supported; a dump of the \
+                 older, unversioned format starts with its record count)"
+            ),
+            TcmError::UnsupportedVersion(v) => write!(
+                f,
+                "not a .tcm dump file: its first 8 bytes (0x{v:016x}) are not format version 0"
+            ),
             TcmError::Corrupt { offset, field, len } => {
                 write!(
                     f,

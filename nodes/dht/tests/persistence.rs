@@ -306,6 +306,31 @@ fn periodic_dump_runs_while_serving_and_survives_kill_9() {
 }
 
 #[test]
+fn tcmcli_says_what_it_is_and_what_a_foreign_file_is() {
+    let tcmcli = env!("CARGO_BIN_EXE_tcmcli");
+    let help = std::process::Command::new(tcmcli)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        help.starts_with("Reads and writes dht .tcm channel dump files"),
+        "{help}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script.sh");
+    fs::write(&script, "#!/bin/sh\necho hello, this is not a dump\n").unwrap();
+    let out = std::process::Command::new(tcmcli)
+        .arg("-r")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("script.sh: not a .tcm dump file"), "{err}");
+}
+
+#[test]
 fn tcmcli_reads_and_writes_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("a.tcm");

@@ -89,6 +89,16 @@ fn unsupported_versions_are_refused() {
     let old = [3u8, 0, 0, 0, 0, 0, 0, 0, 16];
     let e = TcmReader::new(&old[..]).unwrap_err();
     assert!(matches!(e, TcmError::UnsupportedVersion(3)));
+    assert!(
+        e.to_string()
+            .contains("unsupported dump file format version 3"),
+        "{e}"
+    );
+    let foreign = TcmError::UnsupportedVersion(u64::from_le_bytes(*b"#!/bin/s"));
+    assert!(
+        foreign.to_string().starts_with("not a .tcm dump file"),
+        "{foreign}"
+    );
     assert!(e.to_string().contains("version 3"), "{e}");
 }
 

@@ -19,7 +19,13 @@ use swarm_protocol::{format_key, parse_key};
 #[command(
     name = "tcmcli",
     version,
-    about,
+    about = "Reads and writes dht .tcm channel dump files as hexkey:base64(value) lines",
+    long_about = "Reads and writes dht .tcm channel dump files (the dht node's and dhtdump's \
+                  <channel>.tcm) as one hexkey:base64(value) line per record.\n\n\
+                  tcmcli -r ch.tcm > lines prints every record; a torn file prints every \
+                  record before the tear, then fails. tcmcli -w ch.tcm < lines writes a file \
+                  from such lines (temp file, fsync, rename). Together they salvage a torn \
+                  dump: tcmcli -r ch.tcm.torn > lines && tcmcli -w ch.tcm < lines.",
     args_conflicts_with_subcommands = true
 )]
 struct Args {
