@@ -13,6 +13,12 @@
 # Environment overrides: KEYS VALUE_SIZE CONNECTIONS REQUESTS REQUESTS_P16 ROUNDS QUIET_MAX
 # MIXES (default "get put"), PIPELINES (default "1 16"), CARGO_TARGET_DIR.
 set -euo pipefail
+case "${1:-}" in
+  -h | --help) # the comment block above is the usage
+    sed -n '2,/^set -euo pipefail/p' "$0" | sed -n 's/^# \{0,1\}//p'
+    exit 0
+    ;;
+esac
 cd "$(dirname "$0")/.."
 OLD=$(realpath "${1:?usage: ab-dhtnode.sh OLD_DHTNODE NEW_DHTNODE}")
 NEW=$(realpath "${2:?usage: ab-dhtnode.sh OLD_DHTNODE NEW_DHTNODE}")
