@@ -101,6 +101,24 @@ impl DhtNode {
             Some(failed) => failed,
             None => service.dump_all(),
         };
+        if let Some(d) = service.shutdown_dump() {
+            // The operator watching the console sees where the data went (root.log has the
+            // per-channel lines).
+            let dir = service.settings().data_dir.display();
+            eprintln!(
+                "dhtnode: shutdown dump: {} channels, {} records, {} bytes written to {dir} in \
+                 {:.1} s{}",
+                d.channels,
+                d.records,
+                d.bytes,
+                d.secs,
+                if d.failed > 0 {
+                    format!("; {} channels could not be dumped (see root.log)", d.failed)
+                } else {
+                    String::new()
+                }
+            );
+        }
         served?;
         if failed > 0 {
             return Err(io::Error::other(format!(

@@ -3,7 +3,7 @@
 //! ([`Listens`]), the periodic dump ([`Dumper`]), a Redistribute in progress ([`Redistribution`]). A connection's own state is its
 //! [`Session`] (`session`).
 
-use crate::dump::file::dump_all;
+use crate::dump::file::{dump_all_counted, DumpSummary};
 use crate::dump::periodic::Dumper;
 use crate::redist::gain::Gained;
 use crate::redist::{RedistEvent, Redistribution};
@@ -42,8 +42,8 @@ pub struct DhtService {
     dumper: Dumper,
     /// Scratch list of the connections `prepare` prefetches for.
     prefetching: Vec<usize>,
-    /// Channels the shutdown dump could not write (`None` before shutdown).
-    shutdown_failures: Option<usize>,
+    /// What the shutdown dump wrote (`None` before shutdown).
+    shutdown_dump: Option<DumpSummary>,
     /// The Redistribute in progress.
     redist: Option<Redistribution>,
     /// The ranges the last Redistribute gained, while their old owners may still send records.
@@ -62,7 +62,7 @@ impl DhtService {
             stats: Stats::default(),
             names: ChannelCheck::default(),
             prefetching: Vec::new(),
-            shutdown_failures: None,
+            shutdown_dump: None,
             redist: None,
             gained: None,
         }
@@ -78,14 +78,19 @@ impl DhtService {
     /// again (a loop that failed before shutdown) dumps again.
     pub fn dump_all(&mut self) -> usize {
         self.dumper.stop();
-        let failed = dump_all(&self.settings.data_dir, &self.storage);
-        self.shutdown_failures = Some(failed);
-        failed
+        let summary = dump_all_counted(&self.settings.data_dir, &self.storage);
+        self.shutdown_dump = Some(summary);
+        summary.failed
     }
 
     /// How many channels the shutdown dump could not write, if it ran.
     pub fn shutdown_failures(&self) -> Option<usize> {
-        self.shutdown_failures
+        self.shutdown_dump.map(|s| s.failed)
+    }
+
+    /// What the shutdown dump wrote, if it ran.
+    pub fn shutdown_dump(&self) -> Option<DumpSummary> {
+        self.shutdown_dump
     }
 
     /// The records.

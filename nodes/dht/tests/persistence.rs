@@ -25,6 +25,12 @@ fn hundred_thousand_records_survive_a_graceful_restart_byte_for_byte() {
     c.remove(b"emptied", 1);
     drop(c);
     node.stop();
+    // The console says what the shutdown dump wrote (the emptied channel too: 0 records).
+    let stderr = node.stderr();
+    assert!(
+        stderr.contains("dhtnode: shutdown dump: 5 channels, 100000 records"),
+        "{stderr}"
+    );
     let first: Vec<Vec<u8>> = channels
         .iter()
         .map(|(n, _)| fs::read(node.data().join(format!("{n}.tcm"))).unwrap())

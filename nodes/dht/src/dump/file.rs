@@ -171,12 +171,33 @@ fn rotate_backup(tcm: &Path, backup: &Path) -> io::Result<()> {
 /// channels get a file too, so a channel emptied by Removes stays empty after a restart
 /// instead of coming back from its older dump. Returns how many channels failed.
 pub fn dump_all(data_dir: &Path, storage: &Storage) -> usize {
+    dump_all_counted(data_dir, storage).failed
+}
+
+/// What [`dump_all_counted`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DumpSummary {
+    /// Channels dumped.
+    pub channels: usize,
+    /// Channels that could not be dumped (root.log says why).
+    pub failed: usize,
+    /// Records and file bytes written.
+    pub records: u64,
+    pub bytes: u64,
+    /// Seconds it took.
+    pub secs: f64,
+}
+
+/// [`dump_all`], with the totals (for the node's last words on the console).
+pub fn dump_all_counted(data_dir: &Path, storage: &Storage) -> DumpSummary {
+    let started = std::time::Instant::now();
     let names = storage.channel_names();
     log::info!(
         "Closing memory channels: dumping {} channels to {}",
         names.len(),
         data_dir.display()
     );
+    let mut summary = DumpSummary::default();
     let mut failed = 0;
     for name in names {
         let Some(entry) = storage.channel(name) else {
@@ -193,18 +214,25 @@ pub fn dump_all(data_dir: &Path, storage: &Storage) -> usize {
                 f.commit()
             });
         match result {
-            Ok(w) => log::info!(
-                "Finished dumping channel '{shown}': {} records, {} bytes written",
-                w.records,
-                w.bytes
-            ),
+            Ok(w) => {
+                log::info!(
+                    "Finished dumping channel '{shown}': {} records, {} bytes written",
+                    w.records,
+                    w.bytes
+                );
+                summary.channels += 1;
+                summary.records += w.records;
+                summary.bytes += w.bytes;
+            }
             Err(e) => {
                 log::error!("Dumping channel '{shown}' failed: {e}");
                 failed += 1;
             }
         }
     }
-    failed
+    summary.failed = failed;
+    summary.secs = started.elapsed().as_secs_f64();
+    summary
 }
 
 #[cfg(test)]
