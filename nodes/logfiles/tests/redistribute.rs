@@ -1,6 +1,7 @@
 //! Redistribute (35) between real `logfilesnode` processes: validation, a move of half the
 //! buckets of three nodes to a fourth (every record exactly once afterwards, sizes adding up,
-//! the sources keeping only unchosen buckets), and records that exactly fill batches.
+//! the sources keeping only unchosen buckets; the nodes on test hosts of their own), and records
+//! that exactly fill batches.
 #![allow(clippy::unwrap_used)]
 
 mod redist_support;
@@ -75,8 +76,15 @@ fn bad_requests_answer_error_and_a_second_move_is_refused() {
 
 #[test]
 fn half_the_buckets_of_three_nodes_move_to_a_fourth_and_every_record_stays_once() {
-    let mut sources: Vec<LogfilesNode> = (0..3).map(|_| node(&[])).collect();
-    let mut dest = node(&[]);
+    // Each node on a test host of its own (network namespaces, or 127.0.0.x without them).
+    let hosts = swarm_testkit::TestHosts::new(4);
+    let on = |i: usize| {
+        let mut n = node(&[]);
+        n.place_on(hosts.host(i));
+        n
+    };
+    let mut sources: Vec<LogfilesNode> = (0..3).map(on).collect();
+    let mut dest = on(3);
     dest.start();
     let mut put = Vec::new();
     for (i, s) in sources.iter_mut().enumerate() {
