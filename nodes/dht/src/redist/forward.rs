@@ -19,9 +19,8 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::thread;
 use std::time::{Duration, Instant};
 use swarm_core::Mailbox;
-use swarm_protocol::batch::compress;
+use swarm_protocol::batch::BatchBuilder;
 use swarm_protocol::dht::DhtRequest;
-use swarm_protocol::wire::put_u64;
 use swarm_protocol::{format_key, Status};
 
 /// Jobs in flight per forwarder beyond the one it is sending.
@@ -35,11 +34,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// What the loop asks a forwarder to send.
 #[derive(Debug)]
 pub enum Send {
-    /// Records of one channel as an uncompressed batch (pairs of wire arrays).
+    /// Records of one channel as a batch, not yet compressed.
     Batch {
         job: u64,
         channel: Box<[u8]>,
-        raw: Vec<u8>,
+        batch: BatchBuilder,
     },
     /// One record too big for a batch, as a legacy Put.
     Put {
@@ -57,17 +56,19 @@ impl Send {
         }
     }
 
-    /// The request's wire bytes.
-    fn encode(&self) -> Vec<u8> {
+    /// The request's wire bytes (a batch is compressed here, off the event loop).
+    fn encode(self) -> Vec<u8> {
         let mut out = Vec::new();
         match self {
-            Send::Batch { channel, raw, .. } => {
-                let mut payload = Vec::with_capacity(raw.len() / 2 + 16);
-                put_u64(&mut payload, raw.len() as u64);
-                payload.extend_from_slice(&compress(raw));
+            Send::Batch {
+                channel, mut batch, ..
+            } => {
+                let mut array = Vec::with_capacity(batch.raw_len() / 2 + 16);
+                batch.finish_into(&mut array);
+                // finish_into writes a whole wire array; the request's field is its content.
                 DhtRequest::PutBatch {
-                    channel,
-                    batch: &payload,
+                    channel: &channel,
+                    batch: &array[8..],
                 }
                 .encode(&mut out);
             }
@@ -77,9 +78,9 @@ impl Send {
                 value,
                 ..
             } => DhtRequest::Put {
-                channel,
-                key: &format_key(*key),
-                value,
+                channel: &channel,
+                key: &format_key(key),
+                value: &value,
             }
             .encode(&mut out),
         }
@@ -158,7 +159,10 @@ fn run(
                 }
             };
             match next {
-                Some(send) => inflight.push_back((send.job(), send.encode())),
+                Some(send) => {
+                    let job = send.job();
+                    inflight.push_back((job, send.encode()));
+                }
                 None => open = false,
             }
         }

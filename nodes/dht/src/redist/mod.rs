@@ -25,14 +25,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use swarm_core::{ConnRef, Mailbox};
-use swarm_protocol::batch::pair_size;
+use swarm_protocol::batch::{pair_size, BatchBuilder};
+use swarm_protocol::format_key;
 use swarm_protocol::{HashRange, Status};
 
 /// Records visited per [`Redistribution::pump`] call: a few hundred microseconds of work.
 const VISITS_PER_STEP: usize = 16_384;
-
-/// Length of a hex key in a batch.
-const KEY_LEN: usize = 16;
 
 /// What reaches the service or the requester about a Redistribute.
 #[derive(Debug)]
@@ -56,12 +54,33 @@ pub struct Target {
     pub range: HashRange,
 }
 
-/// Records of one channel collected for one target, not yet handed to its forwarder.
-#[derive(Debug, Default)]
+/// Records of one channel collected for one target, not yet handed to its forwarder (which
+/// compresses the batch).
+#[derive(Debug)]
 struct Pending {
-    raw: Vec<u8>,
+    batch: BatchBuilder,
     keys: Vec<u64>,
     bytes: u64,
+}
+
+impl Pending {
+    fn new(batch_size: usize) -> Pending {
+        Pending {
+            batch: BatchBuilder::new(batch_size),
+            keys: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Adds a record; `false` (nothing added) when the batch is too full for it.
+    fn try_push(&mut self, key: u64, hex: &[u8], value: &[u8]) -> bool {
+        if !self.batch.try_push_pair(hex, value) {
+            return false;
+        }
+        self.keys.push(key);
+        self.bytes += record_bytes(value.len());
+        true
+    }
 }
 
 /// A job handed to a forwarder, until its outcome arrives.
@@ -132,7 +151,7 @@ impl Redistribution {
             forwarders,
             failed: vec![None; n],
             queued: vec![0; n],
-            pending: (0..n).map(|_| Pending::default()).collect(),
+            pending: (0..n).map(|_| Pending::new(batch_size)).collect(),
             jobs: HashMap::new(),
             next_job: 0,
             channels,
@@ -220,14 +239,17 @@ impl Redistribution {
                 if self.failed[t].is_some() {
                     continue;
                 }
-                let size = pair_size(KEY_LEN, value.len());
-                if size > self.batch_size {
+                let hex = format_key(key);
+                if self.pending[t]
+                    .batch
+                    .too_large(pair_size(hex.len(), value.len()))
+                {
                     self.send_put(t, key, value);
-                } else {
-                    if self.pending[t].raw.len() + size > self.batch_size {
-                        self.dispatch(t);
-                    }
-                    push_pair(&mut self.pending[t], key, value);
+                } else if !self.pending[t].try_push(key, &hex, value) {
+                    self.dispatch(t);
+                    // An empty batch takes any record that is not too large.
+                    let pushed = self.pending[t].try_push(key, &hex, value);
+                    debug_assert!(pushed);
                 }
                 if self.full(t) {
                     return None;
@@ -251,7 +273,7 @@ impl Redistribution {
         if self.pending[t].keys.is_empty() {
             return;
         }
-        let p = std::mem::take(&mut self.pending[t]);
+        let p = std::mem::replace(&mut self.pending[t], Pending::new(self.batch_size));
         let (job, channel) = self.new_job(p.keys, p.bytes);
         self.send(
             t,
@@ -259,7 +281,7 @@ impl Redistribution {
             Send::Batch {
                 job,
                 channel,
-                raw: p.raw,
+                batch: p.batch,
             },
         );
     }
@@ -309,7 +331,7 @@ impl Redistribution {
                 self.targets[t].addr
             );
             self.failed[t] = Some(why);
-            self.pending[t] = Pending::default();
+            self.pending[t] = Pending::new(self.batch_size);
         }
     }
 
@@ -381,15 +403,4 @@ impl Redistribution {
             Status::Error
         }
     }
-}
-
-/// Appends (key, value) to a pending batch as two wire arrays.
-fn push_pair(p: &mut Pending, key: u64, value: &[u8]) {
-    let hex = swarm_protocol::format_key(key);
-    p.raw.extend_from_slice(&(hex.len() as u64).to_le_bytes());
-    p.raw.extend_from_slice(&hex);
-    p.raw.extend_from_slice(&(value.len() as u64).to_le_bytes());
-    p.raw.extend_from_slice(value);
-    p.keys.push(key);
-    p.bytes += record_bytes(value.len());
 }
