@@ -141,20 +141,16 @@ impl DhtService {
             ),
             DhtRequest::Get { channel, key } => get::get(storage, stats, names, channel, key, out),
             DhtRequest::Exists { channel, key } => get::exists(storage, names, channel, key, out),
-            DhtRequest::Remove { channel, key } => {
-                let now = cx.now();
-                let gained = gained.as_mut().map(|g| (g, now));
-                remove::remove(
-                    storage,
-                    stats,
-                    names,
-                    settings.range,
-                    gained,
-                    channel,
-                    key,
-                    out,
-                )
-            }
+            DhtRequest::Remove { channel, key } => remove::remove(
+                storage,
+                stats,
+                names,
+                settings.range,
+                gained.as_mut(),
+                channel,
+                key,
+                out,
+            ),
             DhtRequest::GetChannels => Ok(info::get_channels(storage, out)),
             DhtRequest::GetChannelSize { channel } => Ok(info::get_channel_size(
                 storage, settings, names, channel, out,
@@ -189,7 +185,6 @@ impl DhtService {
                 let moving = put_batch::Moving {
                     guard: redist.as_ref().map(Redistribution::memory_limit),
                     gained: gained.as_ref(),
-                    now: Some(cx.now()),
                 };
                 put_batch::put_batch(storage, stats, names, settings, moving, channel, batch, out)
             }
@@ -381,6 +376,9 @@ impl Service for DhtService {
     fn tick(&mut self, cx: &mut Context<'_, DhtEvent>) {
         let mailbox = cx.mailbox();
         self.dumper.tick(cx.now(), &self.storage, &mailbox);
+        if self.gained.as_ref().is_some_and(|g| g.expired(cx.now())) {
+            self.gained = None;
+        }
     }
 
     fn shutdown(&mut self, _cx: &mut Context<'_, DhtEvent>) {

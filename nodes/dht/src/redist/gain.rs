@@ -7,8 +7,9 @@
 //! either that same record (sent before, now sent again) or a newer one a client wrote: in
 //! both cases the incoming record is not applied. A key a client removed here since the gain
 //! is remembered (a tombstone, up to [`MAX_TOMBSTONES`]), so the old owner's copy does not
-//! bring it back. This lasts [`WINDOW`] after the Redistribute that gained the keys, or until
-//! the next one that changes the range; outside gained ranges PutBatch overwrites, as in the original.
+//! bring it back. This lasts [`WINDOW`] after the Redistribute that gained the keys (the
+//! service drops it on its first tick after that, [`Gained::expired`]), or until the next one
+//! that changes the range; outside gained ranges PutBatch overwrites, as in the original.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -60,9 +61,14 @@ impl Gained {
         })
     }
 
-    /// Whether `key` is in a gained range and the window is still open.
-    pub fn covers(&self, key: u64, now: Instant) -> bool {
-        now < self.until && self.ranges.iter().any(|r| r.contains(key))
+    /// Whether `key` is in a gained range.
+    pub fn covers(&self, key: u64) -> bool {
+        self.ranges.iter().any(|r| r.contains(key))
+    }
+
+    /// Whether the window is over at `now` (the service then drops this, on its tick).
+    pub fn expired(&self, now: Instant) -> bool {
+        now >= self.until
     }
 
     /// A client removed `key` of `channel` (call only when [`Gained::covers`]).
@@ -98,14 +104,14 @@ mod tests {
         let now = Instant::now();
         let r = |a, b| HashRange::new(a, b).unwrap();
         let g = Gained::new(HashRange::EMPTY, r(10, 20), now).unwrap();
-        assert!(g.covers(10, now) == r(10, 20).contains(10));
+        assert!(g.covers(10) == r(10, 20).contains(10));
         assert!(Gained::new(r(0, 100), r(0, 50), now).is_none());
         assert!(Gained::new(r(0, 100), HashRange::EMPTY, now).is_none());
         let g = Gained::new(r(40, 60), r(0, 100), now).unwrap();
         assert_eq!(g.ranges, vec![r(0, 39), r(61, 100)]);
         let key_at = |bits: u64| bits.reverse_bits();
-        assert!(g.covers(key_at(39), now) && g.covers(key_at(61), now));
-        assert!(!g.covers(key_at(50), now));
-        assert!(!g.covers(key_at(39), now + WINDOW));
+        assert!(g.covers(key_at(39)) && g.covers(key_at(61)));
+        assert!(!g.covers(key_at(50)));
+        assert!(!g.expired(now) && g.expired(now + WINDOW));
     }
 }

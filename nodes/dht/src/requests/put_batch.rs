@@ -17,7 +17,6 @@ use crate::redist::gain::Gained;
 use crate::settings::DhtSettings;
 use crate::stats::{Action, Stats};
 use crate::storage::{record_bytes, Storage};
-use std::time::Instant;
 use swarm_core::Step;
 use swarm_protocol::batch::{decompress, Pairs};
 use swarm_protocol::Status;
@@ -30,7 +29,6 @@ pub(crate) struct Moving<'a> {
     /// The ranges this node gained, while records may still arrive for them: a record there
     /// is not applied over one this node holds or a client removed (`redist::gain`).
     pub gained: Option<&'a Gained>,
-    pub now: Option<Instant>,
 }
 
 /// PutBatch: everything decoded first, then the records written until the first refusal.
@@ -59,13 +57,12 @@ pub(crate) fn put_batch(
     }
     storage.channel_or_create(channel);
     let mut result = Status::Ok;
-    let gained = moving.gained.zip(moving.now);
     for (k, value) in records {
         // In a gained range a record this node holds is the same one sent again or a newer
         // one from a client, and one a client removed must stay removed: the old owner's
         // copy is older, so it is stored only where there is none.
-        let only_new = gained.is_some_and(|(g, now)| g.covers(k, now));
-        if only_new && gained.is_some_and(|(g, _)| g.was_removed(channel, k)) && !value.is_empty() {
+        let gained = moving.gained.filter(|g| g.covers(k));
+        if gained.is_some_and(|g| g.was_removed(channel, k)) && !value.is_empty() {
             continue;
         }
         result = if value.is_empty() {
@@ -80,7 +77,7 @@ pub(crate) fn put_batch(
         {
             Status::OutOfMemory
         } else {
-            match storage.put_with(channel, k, value, !only_new) {
+            match storage.put_with(channel, k, value, gained.is_none()) {
                 Err(_) => Status::OutOfMemory,
                 Ok(stored) => {
                     if stored {

@@ -6,7 +6,6 @@ use super::{status, ChannelCheck};
 use crate::redist::gain::Gained;
 use crate::stats::{Action, Stats};
 use crate::storage::Storage;
-use std::time::Instant;
 use swarm_core::Step;
 use swarm_protocol::{HashRange, Status};
 
@@ -21,7 +20,7 @@ pub(crate) fn remove(
     stats: &mut Stats,
     names: &mut ChannelCheck,
     range: HashRange,
-    gained: Option<(&mut Gained, Instant)>,
+    gained: Option<&mut Gained>,
     channel: &[u8],
     hex: &[u8],
     out: &mut Vec<u8>,
@@ -34,8 +33,8 @@ pub(crate) fn remove(
         return Ok(Step::Done);
     }
     status(out, Status::Ok);
-    if let Some((g, now)) = gained {
-        if g.covers(k, now) {
+    if let Some(g) = gained {
+        if g.covers(k) {
             // Its old owner may still send it: it must stay removed.
             g.removed(channel, k);
         }
