@@ -83,6 +83,18 @@ impl Pending {
     }
 }
 
+/// A target and what the move keeps for it.
+#[derive(Debug)]
+struct Link {
+    target: Target,
+    forwarder: Forwarder,
+    /// Why the target was given up on.
+    failed: Option<String>,
+    /// Jobs handed to the forwarder whose outcome has not arrived.
+    queued: usize,
+    pending: Pending,
+}
+
 /// A job handed to a forwarder, until its outcome arrives.
 #[derive(Debug)]
 struct Job {
@@ -97,13 +109,8 @@ struct Job {
 pub struct Redistribution {
     /// The connection that asked, answered at the end.
     pub requester: ConnRef,
-    targets: Vec<Target>,
-    forwarders: Vec<Forwarder>,
-    /// Why a target was given up on.
-    failed: Vec<Option<String>>,
-    /// In-flight jobs per target.
-    queued: Vec<usize>,
-    pending: Vec<Pending>,
+    /// The targets, by the start of their ranges.
+    links: Vec<Link>,
     jobs: HashMap<u64, Job>,
     next_job: u64,
     /// The channels at the start (name, id), and where the walk is.
@@ -134,24 +141,27 @@ impl Redistribution {
         mailbox: &Mailbox<DhtEvent>,
     ) -> std::io::Result<Redistribution> {
         targets.sort_by_key(|t| t.range.min);
-        let forwarders = targets
-            .iter()
+        let links = targets
+            .into_iter()
             .enumerate()
-            .map(|(i, t)| Forwarder::spawn(i, t.addr, retry, mailbox.clone()))
+            .map(|(i, target)| {
+                Ok(Link {
+                    forwarder: Forwarder::spawn(i, target.addr, retry, mailbox.clone())?,
+                    target,
+                    failed: None,
+                    queued: 0,
+                    pending: Pending::new(batch_size),
+                })
+            })
             .collect::<std::io::Result<Vec<_>>>()?;
         let mut channels: Vec<(Box<[u8]>, u64)> = storage
             .iter()
             .map(|(name, entry)| (Box::from(name), entry.id))
             .collect();
         channels.sort();
-        let n = targets.len();
         Ok(Redistribution {
             requester,
-            targets,
-            forwarders,
-            failed: vec![None; n],
-            queued: vec![0; n],
-            pending: (0..n).map(|_| Pending::new(batch_size)).collect(),
+            links,
             jobs: HashMap::new(),
             next_job: 0,
             channels,
@@ -179,14 +189,14 @@ impl Redistribution {
     /// The target owning `key`, if any.
     fn target_of(&self, key: u64) -> Option<usize> {
         let k = key.reverse_bits();
-        let i = self.targets.partition_point(|t| t.range.min <= k);
+        let i = self.links.partition_point(|l| l.target.range.min <= k);
         // Empty ranges (min u64::MAX) were left out at the start, so the one before is it.
         i.checked_sub(1)
-            .filter(|&i| self.targets[i].range.contains(key))
+            .filter(|&i| self.links[i].target.range.contains(key))
     }
 
     fn full(&self, t: usize) -> bool {
-        self.queued[t] > forward::QUEUE
+        self.links[t].queued > forward::QUEUE
     }
 
     /// Walks on for one step. `Some(status)` when the move is over (answer the requester).
@@ -199,7 +209,7 @@ impl Redistribution {
         self.pump_posted = false;
         let mut budget = VISITS_PER_STEP;
         while self.at < self.channels.len() {
-            if (0..self.targets.len()).any(|t| self.full(t)) {
+            if (0..self.links.len()).any(|t| self.full(t)) {
                 return None; // resumed by the next acknowledgement
             }
             let (name, id) = &self.channels[self.at];
@@ -220,7 +230,7 @@ impl Redistribution {
                 let Some((pos, key, value)) = channel.next_from(self.cursor) else {
                     // The channel's last batches; a full target's waits for an acknowledgement
                     // (the walk comes back here, the cursor past the end).
-                    for t in 0..self.targets.len() {
+                    for t in 0..self.links.len() {
                         if self.full(t) {
                             return None;
                         }
@@ -236,19 +246,20 @@ impl Redistribution {
                     }
                     continue;
                 };
-                if self.failed[t].is_some() {
+                if self.links[t].failed.is_some() {
                     continue;
                 }
                 let hex = format_key(key);
-                if self.pending[t]
+                if self.links[t]
+                    .pending
                     .batch
                     .too_large(pair_size(hex.len(), value.len()))
                 {
                     self.send_put(t, key, value);
-                } else if !self.pending[t].try_push(key, &hex, value) {
+                } else if !self.links[t].pending.try_push(key, &hex, value) {
                     self.dispatch(t);
                     // An empty batch takes any record that is not too large.
-                    let pushed = self.pending[t].try_push(key, &hex, value);
+                    let pushed = self.links[t].pending.try_push(key, &hex, value);
                     debug_assert!(pushed);
                 }
                 if self.full(t) {
@@ -270,10 +281,10 @@ impl Redistribution {
 
     /// Hands target `t` its pending batch of the current channel.
     fn dispatch(&mut self, t: usize) {
-        if self.pending[t].keys.is_empty() {
+        if self.links[t].pending.keys.is_empty() {
             return;
         }
-        let p = std::mem::replace(&mut self.pending[t], Pending::new(self.batch_size));
+        let p = std::mem::replace(&mut self.links[t].pending, Pending::new(self.batch_size));
         let (job, channel) = self.new_job(p.keys, p.bytes);
         self.send(
             t,
@@ -314,24 +325,24 @@ impl Redistribution {
     }
 
     fn send(&mut self, t: usize, job: u64, send: Send) {
-        self.queued[t] += 1;
+        self.links[t].queued += 1;
         // Jobs are handed over only while `queued` is at most QUEUE (`full`), and the channel
         // holds QUEUE + 1, so it always has room; a closed channel is a thread gone.
-        if self.forwarders[t].try_send(send).is_err() {
+        if self.links[t].forwarder.try_send(send).is_err() {
             self.fail_job(t, job, "its forwarder thread is gone".into());
         }
     }
 
     fn fail_job(&mut self, t: usize, job: u64, why: String) {
-        self.queued[t] = self.queued[t].saturating_sub(1);
+        self.links[t].queued = self.links[t].queued.saturating_sub(1);
         self.jobs.remove(&job);
-        if self.failed[t].is_none() {
+        if self.links[t].failed.is_none() {
             log::error!(
                 "Redistribute: giving up on {}: {why}; its records stay on this node",
-                self.targets[t].addr
+                self.links[t].target.addr
             );
-            self.failed[t] = Some(why);
-            self.pending[t] = Pending::new(self.batch_size);
+            self.links[t].failed = Some(why);
+            self.links[t].pending = Pending::new(self.batch_size);
         }
     }
 
@@ -348,7 +359,7 @@ impl Redistribution {
             self.fail_job(target, job, why);
             return;
         }
-        self.queued[target] = self.queued[target].saturating_sub(1);
+        self.links[target].queued = self.links[target].queued.saturating_sub(1);
         let Some(j) = self.jobs.remove(&job) else {
             return;
         };
@@ -385,10 +396,13 @@ impl Redistribution {
             );
         }
         let failed: Vec<String> = self
-            .targets
+            .links
             .iter()
-            .zip(&self.failed)
-            .filter_map(|(t, f)| f.as_ref().map(|why| format!("{}: {why}", t.addr)))
+            .filter_map(|l| {
+                l.failed
+                    .as_ref()
+                    .map(|why| format!("{}: {why}", l.target.addr))
+            })
             .collect();
         if failed.is_empty() {
             Status::Ok
@@ -397,7 +411,7 @@ impl Redistribution {
                 "Redistribute failed for {} of {} targets ({}); the records for them are \
                  still here, a second Redistribute sends them",
                 failed.len(),
-                self.targets.len(),
+                self.links.len(),
                 failed.join("; ")
             );
             Status::Error
