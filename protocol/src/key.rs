@@ -99,6 +99,17 @@ impl HashRange {
         (min <= max).then_some(HashRange { min, max })
     }
 
+    /// A range as configs and Redistribute requests give it: `min <= max`, or the empty
+    /// range's magic pair (`min` 0xffff_ffff_ffff_ffff, `max` 0: a node that owns no key);
+    /// `None` for any other `min > max`.
+    pub fn from_bounds(min: u64, max: u64) -> Option<HashRange> {
+        if (min, max) == (HashRange::EMPTY.min, HashRange::EMPTY.max) {
+            Some(HashRange::EMPTY)
+        } else {
+            HashRange::new(min, max)
+        }
+    }
+
     /// Whether the range holds no key.
     pub fn is_empty(&self) -> bool {
         self.min > self.max
@@ -191,6 +202,9 @@ mod tests {
         }
         assert!(!HashRange::EMPTY.contains(0));
         assert!(HashRange::EMPTY.is_empty());
+        assert_eq!(HashRange::from_bounds(u64::MAX, 0), Some(HashRange::EMPTY));
+        assert_eq!(HashRange::from_bounds(3, 3), HashRange::new(3, 3));
+        assert_eq!(HashRange::from_bounds(4, 3), None);
     }
 
     #[test]

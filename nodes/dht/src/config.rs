@@ -121,19 +121,15 @@ impl DhtConfig {
         let max = parse_bound(&v, "maxval")?;
         // The empty range is the original's magic pair (a node that owns no key yet, waiting
         // for a Redistribute, or one drained by it); any other maxval below minval is an error.
-        let range = if (min, max) == (HashRange::EMPTY.min, HashRange::EMPTY.max) {
-            HashRange::EMPTY
-        } else {
-            HashRange::new(min, max).ok_or_else(|| {
-                v.invalid(
-                    "Server",
-                    "maxval",
-                    v.get("Server", "maxval").unwrap_or(""),
-                    "maxval is below minval (the empty range is minval = 0xffffffffffffffff, \
-                     maxval = 0x0000000000000000)",
-                )
-            })?
-        };
+        let range = HashRange::from_bounds(min, max).ok_or_else(|| {
+            v.invalid(
+                "Server",
+                "maxval",
+                v.get("Server", "maxval").unwrap_or(""),
+                "maxval is below minval (the empty range is minval = 0xffffffffffffffff, \
+                 maxval = 0x0000000000000000)",
+            )
+        })?;
         let allow = match v
             .get("Options_Memory", "allow_out_of_range")
             .unwrap_or("load")

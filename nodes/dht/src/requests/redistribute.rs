@@ -22,15 +22,6 @@ use swarm_core::{Context, Step};
 use swarm_protocol::dht::RedistributeNode;
 use swarm_protocol::{HashRange, Status};
 
-/// A range from the wire: min <= max, or the empty range's magic pair.
-fn wire_range(min: u64, max: u64) -> Option<HashRange> {
-    if (min, max) == (HashRange::EMPTY.min, HashRange::EMPTY.max) {
-        Some(HashRange::EMPTY)
-    } else {
-        HashRange::new(min, max)
-    }
-}
-
 /// Formats a range for log lines.
 fn show(r: HashRange) -> String {
     if r.is_empty() {
@@ -63,7 +54,7 @@ pub(crate) fn targets(
 ) -> Result<Vec<Target>, String> {
     let mut targets = Vec::new();
     for n in nodes {
-        let range = wire_range(n.min, n.max)
+        let range = HashRange::from_bounds(n.min, n.max)
             .ok_or_else(|| format!("node range 0x{:016x}..0x{:016x} is invalid", n.min, n.max))?;
         let addr = address(n)?;
         if range.is_empty() {
@@ -131,7 +122,7 @@ pub(crate) fn redistribute(
     if redist.is_some() {
         return refuse(out, "another Redistribute is running".into());
     }
-    let Some(own) = wire_range(min, max) else {
+    let Some(own) = HashRange::from_bounds(min, max) else {
         return refuse(
             out,
             format!("new range 0x{min:016x}..0x{max:016x} is invalid"),
