@@ -13,12 +13,9 @@
 # Environment overrides: KEYS VALUE_SIZE CONNECTIONS REQUESTS REQUESTS_P16 ROUNDS QUIET_MAX
 # MIXES (default "get put"), PIPELINES (default "1 16"), CARGO_TARGET_DIR.
 set -euo pipefail
-case "${1:-}" in
-  -h | --help) # the comment block above is the usage
-    sed -n '2,/^set -euo pipefail/p' "$0" | sed -n 's/^# \{0,1\}//p'
-    exit 0
-    ;;
-esac
+# shellcheck source=scripts/usage.sh
+. "$(dirname "$0")/usage.sh"
+usage_from_header "$0" "${1:-}"
 cd "$(dirname "$0")/.."
 OLD=$(realpath "${1:?usage: ab-dhtnode.sh OLD_DHTNODE NEW_DHTNODE}")
 NEW=$(realpath "${2:?usage: ab-dhtnode.sh OLD_DHTNODE NEW_DHTNODE}")

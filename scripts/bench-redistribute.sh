@@ -8,10 +8,9 @@
 #   scripts/bench-redistribute.sh                    # 2,000,000 records of 100 bytes, 3 rounds
 #   RECORDS=500000 ROUNDS=1 scripts/bench-redistribute.sh
 set -euo pipefail
-if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
-  exit 0
-fi
+# shellcheck source=scripts/usage.sh
+. "$(dirname "$0")/usage.sh"
+usage_from_header "$0" "${1:-}"
 cd "$(dirname "$0")/.."
 RECORDS=${RECORDS:-2000000}
 VALUE_LEN=${VALUE_LEN:-100}

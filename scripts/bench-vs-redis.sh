@@ -16,12 +16,9 @@
 # under 0.2 busy cores over one second: other processes on a 2-core box skew every figure; 0
 # disables the wait). The table shows how much CPU other processes took during the runs.
 set -euo pipefail
-case "${1:-}" in
-  -h | --help) # the comment block above is the usage
-    sed -n '2,/^set -euo pipefail/p' "$0" | sed -n 's/^# \{0,1\}//p'
-    exit 0
-    ;;
-esac
+# shellcheck source=scripts/usage.sh
+. "$(dirname "$0")/usage.sh"
+usage_from_header "$0" "${1:-}"
 if [[ -n "${1:-}" && "$1" != "--quick" ]]; then
   echo "$0: unknown argument $1 (the only one is --quick; see --help)" >&2
   exit 2

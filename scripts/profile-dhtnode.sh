@@ -16,12 +16,9 @@
 # ("strace perf callgrind") OUT (directory for perf.data / callgrind files; default a temp dir
 # that is kept) CARGO_TARGET_DIR.
 set -euo pipefail
-case "${1:-}" in
-  -h | --help) # the comment block above is the usage
-    sed -n '2,/^set -euo pipefail/p' "$0" | sed -n 's/^# \{0,1\}//p'
-    exit 0
-    ;;
-esac
+# shellcheck source=scripts/usage.sh
+. "$(dirname "$0")/usage.sh"
+usage_from_header "$0" "${1:-}"
 if [[ $# -gt 0 ]]; then
   echo "$0: takes no arguments, only environment variables (see --help)" >&2
   exit 2
