@@ -17,7 +17,7 @@ use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 use swarm_client::{ClientConfig, DhtClient, HashRange};
-use swarm_protocol::dht::{DhtRequest, RedistributeNode};
+use swarm_protocol::dht::DhtRequest;
 use swarm_protocol::format_key;
 use swarm_testkit::dht::{records, DhtConn, Node, Records};
 use swarm_testkit::wire::status;
@@ -155,24 +155,7 @@ fn clients_that_connected_before_a_range_change_follow_it() {
 
 /// Sends a Redistribute to `node` and returns its status code.
 fn redistribute(node: &Node, own: HashRange, others: &[(SocketAddr, HashRange)]) -> i32 {
-    let ips: Vec<String> = others.iter().map(|(a, _)| a.ip().to_string()).collect();
-    let nodes = others
-        .iter()
-        .zip(&ips)
-        .map(|((a, r), ip)| RedistributeNode {
-            address: ip.as_bytes(),
-            port: a.port(),
-            min: r.min,
-            max: r.max,
-        })
-        .collect();
-    let mut c = node.connect();
-    c.send(&DhtRequest::Redistribute {
-        min: own.min,
-        max: own.max,
-        nodes,
-    });
-    i32::from_le_bytes(c.read_n(4).try_into().unwrap())
+    node.connect().redistribute(own, others)
 }
 
 /// What the client saw while the records moved.

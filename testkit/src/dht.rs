@@ -7,10 +7,12 @@ use crate::process::NodeProcess;
 use crate::wire::{Conn, OK};
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use swarm_protocol::batch::{decompress, Pairs};
-use swarm_protocol::dht::DhtRequest;
+use swarm_protocol::dht::{DhtRequest, RedistributeNode};
 use swarm_protocol::format_key;
+use swarm_protocol::HashRange;
 
 /// A channel's records, by key.
 pub type Records = BTreeMap<u64, Vec<u8>>;
@@ -76,6 +78,11 @@ pub trait DhtConn {
     fn get_all(&mut self, channel: &[u8]) -> Records;
     /// The channel names (GetChannels), sorted.
     fn channels(&mut self) -> Vec<Vec<u8>>;
+    /// GetResponsibleRange.
+    fn range(&mut self) -> HashRange;
+    /// A Redistribute giving this node `own` and listing `others` with their new ranges (the
+    /// addresses as IP text, as the driver sends them); the status code it answers with.
+    fn redistribute(&mut self, own: HashRange, others: &[(SocketAddr, HashRange)]) -> i32;
 }
 
 impl DhtConn for Conn {
@@ -166,6 +173,34 @@ impl DhtConn for Conn {
         let mut out = self.read_list();
         out.sort();
         out
+    }
+
+    fn range(&mut self) -> HashRange {
+        self.exchange(&DhtRequest::GetResponsibleRange, &OK);
+        HashRange {
+            min: self.read_u64(),
+            max: self.read_u64(),
+        }
+    }
+
+    fn redistribute(&mut self, own: HashRange, others: &[(SocketAddr, HashRange)]) -> i32 {
+        let ips: Vec<String> = others.iter().map(|(a, _)| a.ip().to_string()).collect();
+        let nodes = others
+            .iter()
+            .zip(&ips)
+            .map(|((a, r), ip)| RedistributeNode {
+                address: ip.as_bytes(),
+                port: a.port(),
+                min: r.min,
+                max: r.max,
+            })
+            .collect();
+        self.send(&DhtRequest::Redistribute {
+            min: own.min,
+            max: own.max,
+            nodes,
+        });
+        i32::from_le_bytes(self.read_n(4).try_into().unwrap())
     }
 }
 

@@ -27,33 +27,11 @@ const HIGH: HashRange = HashRange {
 const LIMIT: usize = 65_535 - 32;
 
 fn redistribute(node: &Node, own: HashRange, others: &[(SocketAddr, HashRange)]) -> i32 {
-    let ips: Vec<String> = others.iter().map(|(a, _)| a.ip().to_string()).collect();
-    let nodes = others
-        .iter()
-        .zip(&ips)
-        .map(|((a, r), ip)| RedistributeNode {
-            address: ip.as_bytes(),
-            port: a.port(),
-            min: r.min,
-            max: r.max,
-        })
-        .collect();
-    let mut c = node.connect();
-    c.send(&DhtRequest::Redistribute {
-        min: own.min,
-        max: own.max,
-        nodes,
-    });
-    i32::from_le_bytes(c.read_n(4).try_into().unwrap())
+    node.connect().redistribute(own, others)
 }
 
 fn range_of(node: &Node) -> HashRange {
-    let mut c = node.connect();
-    c.exchange(&DhtRequest::GetResponsibleRange, &OK);
-    HashRange {
-        min: c.read_u64(),
-        max: c.read_u64(),
-    }
+    node.connect().range()
 }
 
 /// Records of two channels, with values at the record limit among them.
