@@ -119,19 +119,7 @@ pub fn checkpoint_path(data_dir: &Path) -> PathBuf {
 /// fsync, rename, fsync the directory. Errors name the path.
 pub fn write(data_dir: &Path, entries: &[Entry]) -> io::Result<()> {
     let tmp = data_dir.join(CHECKPOINT_TMP);
-    let path = checkpoint_path(data_dir);
-    let named = |p: &Path, what: &str| {
-        let p = p.display().to_string();
-        let what = what.to_owned();
-        move |e: io::Error| io::Error::new(e.kind(), format!("cannot {what} {p}: {e}"))
-    };
-    let mut file = fs::File::create(&tmp).map_err(named(&tmp, "create"))?;
-    file.write_all(&encode(entries))
-        .map_err(named(&tmp, "write"))?;
-    file.sync_all().map_err(named(&tmp, "fsync"))?;
-    drop(file);
-    fs::rename(&tmp, &path).map_err(named(&path, "rename the checkpoint to"))?;
-    sync_dir(data_dir).map_err(named(data_dir, "fsync the directory"))
+    swarm_core::files::replace(&checkpoint_path(data_dir), &tmp, &encode(entries))
 }
 
 /// Reads `<data_dir>/checkpoint.dat`: `Ok(None)` when there is none (the last shutdown was

@@ -8,7 +8,7 @@
 //! Unlike the original, values of another length than 16 digits are replaced too.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 use swarm_protocol::HashRange;
 
@@ -62,30 +62,13 @@ pub fn write_range(path: &Path, range: HashRange) -> io::Result<()> {
             format!("{}: {e}", path.display()),
         )
     })?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.redistribute", std::process::id()));
-    let write = || -> io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(new.as_bytes())?;
-        if let Ok(meta) = fs::metadata(path) {
-            // Keep the file's mode (a config may be readable by the node's group only).
-            f.set_permissions(meta.permissions())?;
-        }
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        swarm_core::files::sync_dir(dir)
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        named(e)
-    })
+    let tmp = path.with_file_name(format!(".{name}.{}.redistribute", std::process::id()));
+    // The new file keeps the old one's mode (a config may be readable by the node's group only).
+    swarm_core::files::replace(path, &tmp, new.as_bytes())
 }
 
 #[cfg(test)]
