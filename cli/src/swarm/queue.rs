@@ -1,0 +1,121 @@
+//! `swarm queue ...`: each subcommand as calls of [`QueueClient`]. The queue protocol has no
+//! handshake, so consume and produce first ask every node for its connection count: a node
+//! that cannot be reached fails the command at once instead of being retried in the
+//! background for ever. Sizes are asked node by node, for the per-node lines.
+
+use crate::args::QueueCmd;
+use crate::error::{CliError, NOT_FOUND, OK};
+use crate::input::{decode, lines, read_value};
+use crate::output::{Format, Out, Size};
+use crate::Context;
+use std::io;
+use swarm_client::QueueClient;
+
+/// Runs `cmd`; returns the exit code.
+pub fn run(ctx: &Context, cmd: QueueCmd) -> Result<u8, CliError> {
+    let client = QueueClient::new(&ctx.nodes, ctx.config.clone())?;
+    let mut out = Out::new(ctx.style);
+    let code = match cmd {
+        QueueCmd::Push { channel, value } => {
+            let value = read_value(&value, ctx.style.format)?;
+            client
+                .push(&channel.channel, &value)
+                .map_err(|e| CliError::of_write(e, value.len()))?;
+            OK
+        }
+        QueueCmd::Pop(channel) => match client.pop(&channel.channel)? {
+            Some(v) => {
+                out.single(None, &v)?;
+                OK
+            }
+            None => NOT_FOUND,
+        },
+        QueueCmd::Consume { channel, count } => {
+            if count.count == Some(0) {
+                return Ok(OK);
+            }
+            client.num_connections()?; // every node reachable, see the module doc
+            let mut seen = 0;
+            for record in client.consume(&channel.channel)? {
+                out.record(None, &record?)?;
+                out.flush()?;
+                seen += 1;
+                if count.count == Some(seen) {
+                    break;
+                }
+            }
+            OK
+        }
+        QueueCmd::Produce { channel, file } => {
+            produce(ctx, &client, &channel.channel, file.as_deref())?;
+            OK
+        }
+        QueueCmd::Size(channel) => {
+            let mut sizes = Vec::new();
+            for node in client.nodes() {
+                let one = QueueClient::new(&[node], ctx.config.clone())?;
+                let s = match &channel.channel {
+                    Some(ch) => one.channel_size(ch)?,
+                    None => one.size()?,
+                };
+                let size = Size {
+                    records: s.records,
+                    bytes: s.bytes,
+                };
+                sizes.push((node, size));
+            }
+            out.sizes(&sizes)?;
+            OK
+        }
+        QueueCmd::Channels => {
+            for ch in client.channels()? {
+                out.channel(&ch)?;
+            }
+            OK
+        }
+        QueueCmd::RemoveChannel(channel) => {
+            client.remove_channel(&channel.channel)?;
+            OK
+        }
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+/// Streams the input lines into `channel`, decoded per the format; in text mode empty lines
+/// are skipped (a queue record cannot be empty). The producer is finished whatever happens,
+/// so the records sent before an error are confirmed.
+fn produce(
+    ctx: &Context,
+    client: &QueueClient,
+    channel: &str,
+    file: Option<&std::path::Path>,
+) -> Result<(), CliError> {
+    let input = lines(file)?;
+    client.num_connections()?;
+    let mut producer = client.produce(channel)?;
+    let mut failure = None;
+    for (i, line) in input.enumerate() {
+        let record = line
+            .map_err(|e: io::Error| format!("reading line {}: {e}", i + 1))
+            .and_then(|l| {
+                decode(l, ctx.style.format).map_err(|why| format!("line {}: {why}", i + 1))
+            });
+        let record = match record {
+            Ok(r) => r,
+            Err(why) => {
+                failure = Some(CliError::Usage(why));
+                break;
+            }
+        };
+        if record.is_empty() && ctx.style.format == Format::Text {
+            continue;
+        }
+        if let Err(e) = producer.send(&record) {
+            failure = Some(CliError::of_write(e, record.len()));
+            break;
+        }
+    }
+    producer.finish()?;
+    failure.map_or(Ok(()), Err)
+}
