@@ -149,7 +149,11 @@ fn is_timeout(e: &ClientError) -> bool {
         ClientError::AllNodesFailed { failures, .. } => failures
             .iter()
             .any(|(_, f)| matches!(f, NodeFailure::Io(e) if timed_out(e))),
-        ClientError::Handshake(why) => why.contains("timed out") || why.contains("would block"),
+        // The handshake report carries its errors as text: an EAGAIN read timeout reads
+        // "Resource temporarily unavailable".
+        ClientError::Handshake(why) => ["timed out", "would block", "temporarily unavailable"]
+            .iter()
+            .any(|t| why.contains(t)),
         _ => false,
     }
 }
