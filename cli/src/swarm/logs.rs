@@ -5,7 +5,7 @@
 use crate::args::{FilterArgs, LogsCmd};
 use crate::error::{CliError, OK};
 use crate::input::{parse_key, read_value};
-use crate::output::{Out, Size};
+use crate::output::Out;
 use crate::Context;
 use swarm_client::{Filter, LogfilesClient, Records};
 
@@ -43,19 +43,14 @@ pub fn run(ctx: &Context, cmd: LogsCmd) -> Result<u8, CliError> {
             print(records, &mut out)?;
         }
         LogsCmd::Size(channel) => {
-            let mut sizes = Vec::new();
-            for node in client.nodes() {
+            let sizes = crate::per_node_sizes(&client.nodes(), |node| {
                 let one = LogfilesClient::new(&[node], ctx.config.clone())?;
                 let s = match &channel.channel {
                     Some(ch) => one.channel_size(ch)?,
                     None => one.size()?,
                 };
-                let size = Size {
-                    records: s.records,
-                    bytes: s.bytes,
-                };
-                sizes.push((node, size));
-            }
+                Ok((s.records, s.bytes))
+            })?;
             out.sizes(&sizes)?;
         }
         LogsCmd::Channels => {

@@ -27,10 +27,10 @@ mod queue;
 use args::{Cli, Global, Kind};
 use clap::Parser;
 use error::CliError;
-use output::{Format, Style};
+use output::{Format, Size, Style};
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use swarm_client::ClientConfig;
+use swarm_client::{ClientConfig, ClientError};
 
 /// What every subcommand needs: the nodes, the client settings and the output style.
 #[derive(Debug)]
@@ -60,6 +60,21 @@ impl Context {
             },
         })
     }
+}
+
+/// The size lines of queue and logfiles nodes, whose client sums over the nodes: `size` asks
+/// one node (a client of its own) for its (records, bytes).
+pub fn per_node_sizes(
+    nodes: &[SocketAddr],
+    size: impl Fn(SocketAddr) -> Result<(u64, u64), ClientError>,
+) -> Result<Vec<(SocketAddr, Size)>, ClientError> {
+    nodes
+        .iter()
+        .map(|&node| {
+            let (records, bytes) = size(node)?;
+            Ok((node, Size { records, bytes }))
+        })
+        .collect()
 }
 
 fn main() -> ExitCode {

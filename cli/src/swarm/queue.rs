@@ -6,7 +6,7 @@
 use crate::args::QueueCmd;
 use crate::error::{CliError, NOT_FOUND, OK};
 use crate::input::{decode, lines, read_value};
-use crate::output::{Format, Out, Size};
+use crate::output::{Format, Out};
 use crate::Context;
 use std::io;
 use swarm_client::QueueClient;
@@ -31,19 +31,7 @@ pub fn run(ctx: &Context, cmd: QueueCmd) -> Result<u8, CliError> {
             None => NOT_FOUND,
         },
         QueueCmd::Consume { channel, count } => {
-            if count.count == Some(0) {
-                return Ok(OK);
-            }
-            client.num_connections()?; // every node reachable, see the module doc
-            let mut seen = 0;
-            for record in client.consume(&channel.channel)? {
-                out.record(None, &record?)?;
-                out.flush()?;
-                seen += 1;
-                if count.count == Some(seen) {
-                    break;
-                }
-            }
+            consume(&client, &channel.channel, count.count, &mut out)?;
             OK
         }
         QueueCmd::Produce { channel, file } => {
@@ -51,19 +39,14 @@ pub fn run(ctx: &Context, cmd: QueueCmd) -> Result<u8, CliError> {
             OK
         }
         QueueCmd::Size(channel) => {
-            let mut sizes = Vec::new();
-            for node in client.nodes() {
+            let sizes = crate::per_node_sizes(&client.nodes(), |node| {
                 let one = QueueClient::new(&[node], ctx.config.clone())?;
                 let s = match &channel.channel {
                     Some(ch) => one.channel_size(ch)?,
                     None => one.size()?,
                 };
-                let size = Size {
-                    records: s.records,
-                    bytes: s.bytes,
-                };
-                sizes.push((node, size));
-            }
+                Ok((s.records, s.bytes))
+            })?;
             out.sizes(&sizes)?;
             OK
         }
@@ -80,6 +63,30 @@ pub fn run(ctx: &Context, cmd: QueueCmd) -> Result<u8, CliError> {
     };
     out.flush()?;
     Ok(code)
+}
+
+/// Prints the records of `channel` as the nodes hand them out, `count` of them or until every
+/// node ends its stream (the channel was removed) or the user interrupts.
+fn consume(
+    client: &QueueClient,
+    channel: &str,
+    count: Option<u64>,
+    out: &mut Out,
+) -> Result<(), CliError> {
+    if count == Some(0) {
+        return Ok(());
+    }
+    client.num_connections()?; // every node reachable, see the module doc
+    let mut seen = 0;
+    for record in client.consume(channel)? {
+        out.record(None, &record?)?;
+        out.flush()?;
+        seen += 1;
+        if count == Some(seen) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Streams the input lines into `channel`, decoded per the format; in text mode empty lines
