@@ -187,3 +187,54 @@ fn refusals_name_the_rule() {
     let local = format!("localhost:{port}");
     swarm(&["--node", &local, "dht", "put", "ch", "0x1", "v"], b"").ok();
 }
+
+#[test]
+fn two_nodes_from_a_nodes_file_give_one_size_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut low = Node::new(dhtnode_bin(), &[]);
+    low.set_range(0, 0x7fff_ffff_ffff_ffff);
+    low.start();
+    let mut high = Node::new(dhtnode_bin(), &[]);
+    high.set_range(0x8000_0000_0000_0000, u64::MAX);
+    high.start();
+    let nodes = common::nodes_file(dir.path(), "nodes.txt", &[low.addr(), high.addr()]);
+    let nodes = nodes.to_str().unwrap();
+    for k in 0..20 {
+        let key = format!("{k:016x}");
+        swarm(&["--nodes", nodes, "dht", "put", "ch", &key, "v"], b"").ok();
+    }
+    let lines = swarm(&["dht", "size", "ch", "--json", "--nodes", nodes], b"")
+        .ok()
+        .lines();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let records = |line: &str| -> u64 {
+        let rest = line.split("\"records\":").nth(1).unwrap();
+        rest.split(',').next().unwrap().parse().unwrap()
+    };
+    for (line, node) in lines.iter().zip([low.addr(), high.addr()]) {
+        assert!(
+            line.starts_with(&format!("{{\"node\":\"{node}\",")),
+            "{line}"
+        );
+        assert!(records(line) > 0, "keys spread over both nodes: {lines:?}");
+    }
+    assert!(lines[2].starts_with("{\"total\":true,"), "{lines:?}");
+    assert_eq!(records(&lines[0]) + records(&lines[1]), 20);
+    assert_eq!(records(&lines[2]), 20);
+    let ranges = swarm(&["--nodes", nodes, "dht", "ranges"], b"")
+        .ok()
+        .lines();
+    assert_eq!(
+        ranges,
+        [
+            format!("{}: 0000000000000000..=7fffffffffffffff", low.addr()),
+            format!("{}: 8000000000000000..=ffffffffffffffff", high.addr()),
+        ]
+    );
+    // A node down: the handshake refuses the incomplete set, --partial uses what answers.
+    high.stop();
+    let run = swarm(&["--nodes", nodes, "dht", "get", "ch", "0x1"], b"");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let run = swarm(&["--nodes", nodes, "dht", "--partial", "keys", "ch"], b"").ok();
+    assert_eq!(run.lines().len() as u64, records(&lines[0]));
+}
