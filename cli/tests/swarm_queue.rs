@@ -102,3 +102,37 @@ fn a_record_over_the_ring_names_channel_size_limit() {
     assert_eq!(run.code, 4);
     assert!(run.stderr.contains("letters, digits"), "{}", run.stderr);
 }
+
+#[test]
+fn consume_with_a_count_takes_exactly_that_many() {
+    let (_n, addr) = node();
+    let q = |args: &[&str], stdin: &[u8]| {
+        let mut all = vec!["--node", addr.as_str(), "queue"];
+        all.extend_from_slice(args);
+        swarm(&all, stdin)
+    };
+    let input: String = (0..500).map(|i| format!("record {i}\n")).collect();
+    q(&["produce", "ch"], input.as_bytes()).ok();
+    let got = q(&["consume", "ch", "--count", "2"], b"").ok().lines();
+    assert_eq!(got, ["record 0", "record 1"]);
+    let size = q(&["size", "ch"], b"").ok().lines();
+    assert!(
+        size[1].starts_with("total: 498 records,"),
+        "nothing else taken: {size:?}"
+    );
+    // And it waits for records that come later.
+    let a = addr.clone();
+    let waiting = std::thread::spawn(move || {
+        swarm(
+            &["--node", &a, "queue", "consume", "later", "--count", "1"],
+            b"",
+        )
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !waiting.is_finished(),
+        "consume --count waits while the queue is empty"
+    );
+    q(&["push", "later", "late\nrecord"], b"").ok();
+    assert_eq!(waiting.join().unwrap().ok().lines(), ["late\\nrecord"]);
+}

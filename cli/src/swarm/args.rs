@@ -191,7 +191,9 @@ pub enum QueueCmd {
     },
     /// Pop one record and print its raw bytes (exit 1 if every node is empty).
     Pop(Channel),
-    /// Print records as the nodes hand them out (they leave the queue).
+    /// Print records as the nodes hand them out (they leave the queue). With --count, pops
+    /// exactly N, one at a time, waiting while the queue is empty; without it, a Consume
+    /// stream until Ctrl-C, which loses the records the nodes had already sent ahead.
     Consume {
         #[command(flatten)]
         channel: Channel,

@@ -1,7 +1,8 @@
 //! `swarm queue ...`: each subcommand as calls of [`QueueClient`]. The queue protocol has no
 //! handshake, so consume and produce first ask every node for its connection count: a node
 //! that cannot be reached fails the command at once instead of being retried in the
-//! background for ever. Sizes are asked node by node, for the per-node lines.
+//! background for ever. `consume --count N` pops instead of streaming, so that stopping after
+//! N records loses none (consume_count). Sizes are asked node by node, for the per-node lines.
 
 use crate::args::QueueCmd;
 use crate::error::{CliError, NOT_FOUND, OK};
@@ -9,6 +10,7 @@ use crate::input::{decode, lines, read_value};
 use crate::output::{Format, Out};
 use crate::Context;
 use std::io;
+use std::time::Duration;
 use swarm_client::QueueClient;
 
 /// Runs `cmd`; returns the exit code.
@@ -65,25 +67,47 @@ pub fn run(ctx: &Context, cmd: QueueCmd) -> Result<u8, CliError> {
     Ok(code)
 }
 
-/// Prints the records of `channel` as the nodes hand them out, `count` of them or until every
-/// node ends its stream (the channel was removed) or the user interrupts.
+/// How long `consume --count` waits before it asks again when every node was empty.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Prints the records of `channel` as the nodes hand them out, until every node ends its
+/// stream (the channel was removed) or the user interrupts; with `count`, exactly that many,
+/// popped one at a time (see [`consume_count`]).
 fn consume(
     client: &QueueClient,
     channel: &str,
     count: Option<u64>,
     out: &mut Out,
 ) -> Result<(), CliError> {
-    if count == Some(0) {
-        return Ok(());
+    if let Some(n) = count {
+        return consume_count(client, channel, n, out);
     }
     client.num_connections()?; // every node reachable, see the module doc
-    let mut seen = 0;
     for record in client.consume(channel)? {
         out.record(None, &record?)?;
         out.flush()?;
-        seen += 1;
-        if count == Some(seen) {
-            break;
+    }
+    Ok(())
+}
+
+/// `n` records by Pop, waiting for more while the nodes are empty. Not a Consume stream:
+/// the node writes a stream's records ahead into the socket, and stopping after `n` would
+/// drop every record written ahead with the connection; a Pop takes exactly one.
+fn consume_count(
+    client: &QueueClient,
+    channel: &str,
+    n: u64,
+    out: &mut Out,
+) -> Result<(), CliError> {
+    let mut seen = 0;
+    while seen < n {
+        match client.pop(channel)? {
+            Some(record) => {
+                out.record(None, &record)?;
+                out.flush()?;
+                seen += 1;
+            }
+            None => std::thread::sleep(POLL),
         }
     }
     Ok(())
