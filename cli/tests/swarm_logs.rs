@@ -91,6 +91,8 @@ fn values_round_trip_and_reads_filter() {
     assert_eq!(sizes.len(), 2, "{sizes:?}");
     assert!(sizes[0].starts_with(&format!(r#"{{"node":"{addr}","records":{}"#, 2 * n)));
     assert!(sizes[1].starts_with(&format!(r#"{{"total":true,"records":{}"#, 2 * n)));
+    let alias = swarm(&["--node", &addr, "logfiles", "size", "--json"], b"").ok();
+    assert_eq!(alias.lines(), sizes, "`logfiles` is `logs`");
     let mut channels = l(&["channels"], b"").ok().lines();
     channels.sort();
     assert_eq!(channels, ["ch", "in"]);

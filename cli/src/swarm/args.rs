@@ -88,7 +88,8 @@ pub enum Kind {
         #[command(subcommand)]
         cmd: QueueCmd,
     },
-    /// logfiles nodes: records by timestamp, appended, read by key range.
+    /// logfiles nodes: records by timestamp, appended, read by key range (also `logfiles`).
+    #[command(alias = "logfiles")]
     Logs {
         #[command(subcommand)]
         cmd: LogsCmd,
