@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use swarm_core::ServerConfig;
 use swarm_testkit::bins::node_bin;
 
@@ -35,15 +35,20 @@ fn etc() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../etc")
 }
 
-/// Whether `tool` can be run; when not, panics under CI=true and tells why otherwise.
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool).arg("--version").output().is_ok();
-    if !ok {
+/// `tool` from PATH or the sbin directories (logrotate is in /usr/sbin, often not in a user's
+/// PATH); when missing, panics under CI=true and says why otherwise.
+fn tool(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file());
+    if found.is_none() {
         let msg = format!("{tool} is not installed (scripts/check.sh installs it)");
         assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
         eprintln!("skipped: {msg}");
     }
-    ok
+    found
 }
 
 /// The instance directory a unit or job of `bin` runs in, below `srv`.
@@ -56,9 +61,9 @@ fn instance_dir(srv: &Path, bin: &str, instance: &str) -> PathBuf {
 
 #[test]
 fn systemd_units_verify_with_the_built_binaries() {
-    if !have("systemd-analyze") {
+    let Some(analyze) = tool("systemd-analyze") else {
         return;
-    }
+    };
     let tmp = tempfile::tempdir().unwrap();
     let units = tmp.path().join("units");
     let srv = tmp.path().join("srv");
@@ -78,7 +83,7 @@ fn systemd_units_verify_with_the_built_binaries() {
         fs::copy(node_bin(package, bin, env), dir.join(bin)).unwrap();
     }
     for (bin, ..) in PROGRAMS {
-        let out = Command::new("systemd-analyze")
+        let out = Command::new(&analyze)
             .arg("verify")
             .arg(units.join(format!("{bin}@1.service")))
             .output()
@@ -88,7 +93,7 @@ fn systemd_units_verify_with_the_built_binaries() {
         assert_eq!(stderr, "", "{bin}@1 gave warnings");
     }
     // It can fail: instance 2 has no binary.
-    let out = Command::new("systemd-analyze")
+    let out = Command::new(&analyze)
         .arg("verify")
         .arg(units.join("dhtnode@2.service"))
         .output()
@@ -154,8 +159,8 @@ fn fake_inits(dir: &Path, bin: &str, job: &str) {
     );
 }
 
-fn logrotate(rule: &Path, state: &Path, path_env: &str, args: &[&str]) -> std::process::Output {
-    Command::new("logrotate")
+fn logrotate(bin: &Path, rule: &Path, state: &Path, path_env: &str, args: &[&str]) -> Output {
+    Command::new(bin)
         .args(args)
         .arg("-s")
         .arg(state)
@@ -167,9 +172,9 @@ fn logrotate(rule: &Path, state: &Path, path_env: &str, args: &[&str]) -> std::p
 
 #[test]
 fn logrotate_rules_rotate_and_reload_only_running_instances() {
-    if !have("logrotate") {
+    let Some(logrotate_bin) = tool("logrotate") else {
         return;
-    }
+    };
     for (bin, ..) in PROGRAMS {
         let text = fs::read_to_string(etc().join(format!("logrotate/{bin}"))).unwrap();
         assert!(
@@ -196,7 +201,7 @@ fn logrotate_rules_rotate_and_reload_only_running_instances() {
         let state = tmp.path().join("state");
         let path_env = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap());
 
-        let dry = logrotate(&rule, &state, &path_env, &["-d"]);
+        let dry = logrotate(&logrotate_bin, &rule, &state, &path_env, &["-d"]);
         let said = String::from_utf8_lossy(&dry.stderr).to_string()
             + &String::from_utf8_lossy(&dry.stdout);
         assert!(dry.status.success(), "{bin}: logrotate -d: {said}");
@@ -207,7 +212,7 @@ fn logrotate_rules_rotate_and_reload_only_running_instances() {
             );
         }
 
-        let run = logrotate(&rule, &state, &path_env, &["-f"]);
+        let run = logrotate(&logrotate_bin, &rule, &state, &path_env, &["-f"]);
         let err = String::from_utf8_lossy(&run.stderr);
         assert!(run.status.success(), "{bin}: logrotate -f: {err}");
         for log in &logs {
@@ -226,7 +231,7 @@ fn logrotate_rules_rotate_and_reload_only_running_instances() {
         for log in &logs {
             fs::write(log, "another line\n").unwrap();
         }
-        let run = logrotate(&rule, &state, &path_env, &["-f"]);
+        let run = logrotate(&logrotate_bin, &rule, &state, &path_env, &["-f"]);
         assert!(
             !run.status.success(),
             "{bin}: a failed reload was not reported"
