@@ -129,26 +129,32 @@ put_binary() {
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
-# The user and group (created when missing), as uid:gid from ROOT's passwd: chown by name would
-# look them up in this host's /etc/passwd, not ROOT's.
+# The entry of $2 in database $1 (passwd or group) of ROOT: through getent on / (users may come
+# from NSS, not only the files), else from ROOT's file.
+entry() {
+  if [ "$root" = / ]; then getent "$1" "$2" || true; else grep "^$2:" "$prefix/etc/$1" || true; fi
+}
+
+# The user and group (created when missing), as uid:gid from ROOT's databases: chown by name
+# would look them up in this host's, not ROOT's.
 ensure_user() {
   local passwd=$prefix/etc/passwd group=$prefix/etc/group args=(--system)
   for f in "$passwd" "$group"; do
     [ -f "$f" ] || die "$f does not exist (useradd needs passwd, group, shadow and gshadow there)"
   done
   [ "$root" = / ] || args+=(--prefix "$root")
-  if ! grep -q "^$SERVICE_GROUP:" "$group"; then
+  if [ -z "$(entry group "$SERVICE_GROUP")" ]; then
     groupadd "${args[@]}" "$SERVICE_GROUP" || die "groupadd $SERVICE_GROUP failed (in $group)"
     say "created group $SERVICE_GROUP in $group"
   fi
-  if ! grep -q "^$SERVICE_USER:" "$passwd"; then
+  if [ -z "$(entry passwd "$SERVICE_USER")" ]; then
     useradd "${args[@]}" --gid "$SERVICE_GROUP" --home-dir /srv --no-create-home \
       --shell /usr/sbin/nologin --comment "swarmnodes services" "$SERVICE_USER" ||
       die "useradd $SERVICE_USER failed (in $passwd)"
     say "created user $SERVICE_USER in $passwd"
   fi
-  owner=$(awk -F: -v u="$SERVICE_USER" '$1 == u { print $3 }' "$passwd"):$(
-    awk -F: -v g="$SERVICE_GROUP" '$1 == g { print $3 }' "$group")
+  owner=$(entry passwd "$SERVICE_USER" | cut -d: -f3):$(entry group "$SERVICE_GROUP" | cut -d: -f3)
+  [[ "$owner" =~ ^[0-9]+:[0-9]+$ ]] || die "cannot read the ids of $SERVICE_USER:$SERVICE_GROUP ($passwd, $group)"
 }
 
 # Sets `key = value` in [section] of the config file $1; fails when the key is not there.
