@@ -14,6 +14,25 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   if need rustup; then rustup component add rustfmt clippy; fi
 fi
 
+# The etc/ tests (cli/tests/etc_files.rs) run logrotate and systemd-analyze, and fail without
+# them under CI=true: install them when missing, so a clean machine runs those tests.
+have_tool() { need "$1" || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+missing=()
+have_tool logrotate || missing+=(logrotate)
+have_tool systemd-analyze || missing+=(systemd)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && need apt-get; then
+    echo "== apt-get install ${missing[*]} (the etc/ tests need them)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends "${missing[@]}" ||
+      { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; }
+  else
+    echo "check.sh: ${missing[*]} missing and not root (or no apt-get): install them, e.g." \
+      "sudo apt-get install ${missing[*]}; without them the etc/ tests are skipped, and fail" \
+      "under CI=true" >&2
+  fi
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy (warnings are errors)"

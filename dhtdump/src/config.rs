@@ -22,8 +22,9 @@ pub const DEFAULT_ROOT_LOG: &str = "log/root.log";
 /// `[STATS] file_name` default.
 pub const DEFAULT_STATS_FILE: &str = "log/stats.log";
 
-/// Keys dhtdump reads (`LOG*` and `STATS` sections are never warned about).
-const KNOWN_KEYS: &[(&str, &str)] = &[
+/// Keys dhtdump reads (`LOG*` and `STATS` sections are never warned about); public so
+/// `cli/tests/etc_files.rs` can check that the example config.ini documents every one.
+pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ("Dht", "address"),
     ("Dht", "port"),
     ("Dump", "data_dir"),

@@ -67,8 +67,10 @@ pub struct DhtConfig {
     pub file: Option<PathBuf>,
 }
 
-/// Keys the node reads, and keys of the original it accepts without using them.
-const KNOWN_KEYS: &[(&str, &str)] = &[
+/// Keys the node reads, and keys of the original it accepts without using them, besides
+/// `ServerConfig::KNOWN_KEYS` (public so `cli/tests/etc_files.rs` can check that the example
+/// config.ini documents every one).
+pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ("Server", "minval"),
     ("Server", "maxval"),
     ("Server", "data_dir"),

@@ -114,8 +114,10 @@ pub struct Testing {
     pub redistribute_delay_ms: u64,
 }
 
-/// Keys the node reads, and keys of the original it accepts without using them.
-const KNOWN_KEYS: &[(&str, &str)] = &[
+/// Keys the node reads, and keys of the original it accepts without using them, besides
+/// `ServerConfig::KNOWN_KEYS` (public so `cli/tests/etc_files.rs` can check that the example
+/// config.ini documents every one).
+pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ("Server", "data_dir"),
     ("Server", "cpu"),
     ("Server", "neoport"),
