@@ -82,50 +82,25 @@ write_config() {
   local name=$1 prog=$2 d=$DIR/$3 port=$4 conf=$DIR/$3/config.ini
   mkdir -p "$d/data" "$d/log"
   [[ -f "$conf" ]] && return
-  local head="; Written by scripts/local-cluster.sh; etc/${prog%node}/config.ini documents every key."
-  case "$prog" in
-    dhtnode)
-      local min=0x0000000000000000 max=0x7fffffffffffffff
-      [[ "$name" == dht-2 ]] && { min=0x8000000000000000; max=0xffffffffffffffff; }
-      cat >"$conf" <<INI
-$head
-[Server]
-address = 127.0.0.1
-port = $port
-minval = $min
-maxval = $max
-data_dir = data
-
-[LOG.Root]
-file = log/root.log
-INI
-      ;;
-    queuenode)
-      cat >"$conf" <<INI
-$head
-[Server]
-address = 127.0.0.1
-port = $port
-data_dir = data
-channel_size_limit = 67108864
-
-[LOG.Root]
-file = log/root.log
-INI
-      ;;
-    logfilesnode)
-      cat >"$conf" <<INI
-$head
-[Server]
-address = 127.0.0.1
-port = $port
-data_dir = data
-
-[LOG.Root]
-file = log/root.log
-INI
-      ;;
+  # Each kind's own [Server] keys: the dht nodes split the hash range (bit-reversed keys), the
+  # queue node gets 64 MiB rings instead of the default 2 GB.
+  local extra=
+  case "$name" in
+    dht-1) extra=$'minval = 0x0000000000000000\nmaxval = 0x7fffffffffffffff' ;;
+    dht-2) extra=$'minval = 0x8000000000000000\nmaxval = 0xffffffffffffffff' ;;
+    queue-*) extra='channel_size_limit = 67108864' ;;
   esac
+  cat >"$conf" <<INI
+; Written by scripts/local-cluster.sh; etc/${prog%node}/config.ini documents every key.
+[Server]
+address = 127.0.0.1
+port = $port
+data_dir = data
+${extra}
+
+[LOG.Root]
+file = log/root.log
+INI
 }
 
 # write_dump_config DIR NODE_ADDR: dhtdump's config; its node's port can change with BASE=0.

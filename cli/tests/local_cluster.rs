@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod swarm_common;
 
 use base64::Engine as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -47,28 +47,22 @@ fn script(bins: &Path, args: &[&str], dir: &Path) -> Output {
         .unwrap()
 }
 
-/// Runs `swarm` with `args`, `stdin` fed to it; panics unless it exits 0.
+/// Runs `swarm` with `args` and `stdin`; panics unless it exits 0.
 fn swarm(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_swarm"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(bytes) = stdin {
-        input.write_all(bytes).unwrap();
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
+    swarm_common::swarm(args, stdin.unwrap_or_default())
+        .ok()
+        .stdout
+}
+
+/// Panics with the script's output unless it exited 0.
+fn assert_ran(out: &Output, what: &str) {
     assert!(
         out.status.success(),
-        "swarm {args:?}: {:?}\n{}",
+        "{what}: {:?}\n{}{}",
         out.status,
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    out.stdout
 }
 
 /// The value of each `KEY:BASE64` line.
@@ -129,13 +123,7 @@ fn local_cluster_start_use_status_stop() {
         dir: &dir,
     };
 
-    let out = script(&bins, &["start"], &dir);
-    assert!(
-        out.status.success(),
-        "start: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ran(&script(&bins, &["start"], &dir), "start");
     let lines = |name: &str| {
         std::fs::read_to_string(dir.join(name))
             .unwrap()
@@ -300,13 +288,7 @@ fn local_cluster_start_use_status_stop() {
         assert_eq!(row.last(), Some(&"MiB"), "memory in {row:?}");
     }
 
-    let out = script(&bins, &["stop"], &dir);
-    assert!(
-        out.status.success(),
-        "stop: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ran(&script(&bins, &["stop"], &dir), "stop");
     assert_eq!(
         processes_in(&dir),
         Vec::<String>::new(),
