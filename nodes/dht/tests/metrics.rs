@@ -108,6 +108,8 @@ fn figures_match_size_requests_stats_log_and_requests_sent() {
 fn health_and_hostile_http_clients() {
     let node = node_with_metrics();
     let http = metrics_addr(&node.root_log_path());
+    let log = node.root_log();
+    assert!(!log.contains("unknown key"), "the keys are known: {log}");
     assert_eq!(http_get(http, "/health"), (200, "ok\n".to_owned()));
     assert_eq!(http_get(http, "/nothing").0, 404);
     let garbage = http_raw(http, b"\x00\xffnot http at all\r\n\r\n");
