@@ -22,6 +22,12 @@ pub fn logfilesnode_bin() -> &'static Path {
     BIN.get_or_init(|| node_bin("swarm-logfiles", "logfilesnode", "LOGFILESNODE_BIN"))
 }
 
+/// The `queuenode` binary, built on first use (`QUEUENODE_BIN` skips the build).
+pub fn queuenode_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| node_bin("swarm-queue", "queuenode", "QUEUENODE_BIN"))
+}
+
 /// Writes a nodes file (one ip:port per line) named `name` in `dir`.
 pub fn nodes_file(dir: &Path, name: &str, nodes: &[SocketAddr]) -> PathBuf {
     let path = dir.join(name);
