@@ -185,12 +185,17 @@ fn exchange(mut stream: TcpStream, handler: &Handler) -> io::Result<()> {
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut buf = vec![0; MAX_HEAD];
     let mut len = 0;
-    let (status, body, head_only) = loop {
+    let Answered {
+        status,
+        body,
+        head_only,
+        exposition,
+    } = loop {
         match parse_head(&buf[..len]) {
             Head::Request { method, path } => break route(method, path, handler),
-            Head::Bad => break (400, "bad request\n".to_owned(), false),
+            Head::Bad => break Answered::plain(400, "bad request\n", false),
             Head::Incomplete if len == MAX_HEAD => {
-                break (400, "request head too long\n".to_owned(), false)
+                break Answered::plain(400, "request head too long\n", false)
             }
             Head::Incomplete => {}
         }
@@ -204,7 +209,7 @@ fn exchange(mut stream: TcpStream, handler: &Handler) -> io::Result<()> {
             n => len += n,
         }
     };
-    let content_type = if status == 200 && body.starts_with('#') {
+    let content_type = if exposition {
         METRICS_TYPE
     } else {
         "text/plain; charset=utf-8"
@@ -227,20 +232,43 @@ fn exchange(mut stream: TcpStream, handler: &Handler) -> io::Result<()> {
     Ok(())
 }
 
-/// Status, body and whether only the head is sent (HEAD).
-fn route(method: &str, path: &str, handler: &Handler) -> (u16, String, bool) {
+/// What goes back to the client.
+struct Answered {
+    status: u16,
+    body: String,
+    /// HEAD: the head only.
+    head_only: bool,
+    /// The body is a `/metrics` page (its content type).
+    exposition: bool,
+}
+
+impl Answered {
+    fn plain(status: u16, body: impl Into<String>, head_only: bool) -> Answered {
+        Answered {
+            status,
+            body: body.into(),
+            head_only,
+            exposition: false,
+        }
+    }
+}
+
+fn route(method: &str, path: &str, handler: &Handler) -> Answered {
     let head_only = method == "HEAD";
     if method != "GET" && !head_only {
-        return (405, "method not allowed\n".to_owned(), false);
+        return Answered::plain(405, "method not allowed\n", false);
     }
     let want = match path {
         "/metrics" => Want::Metrics,
         "/health" => Want::Health,
-        _ => return (404, "not found\n".to_owned(), head_only),
+        _ => return Answered::plain(404, "not found\n", head_only),
     };
     match handler(want) {
-        Ok(body) => (200, body, head_only),
-        Err(why) => (503, format!("{why}\n"), head_only),
+        Ok(body) => Answered {
+            exposition: want == Want::Metrics,
+            ..Answered::plain(200, body, head_only)
+        },
+        Err(why) => Answered::plain(503, format!("{why}\n"), head_only),
     }
 }
 
