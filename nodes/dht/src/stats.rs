@@ -162,6 +162,11 @@ impl Stats {
                 ch.data.bytes(),
             );
         }
+        self.counter_metrics(e);
+    }
+
+    /// The request and action families.
+    fn counter_metrics(&self, e: &mut Exposition) {
         let help = "Requests handled, per command (stats.log request/<Name>/handled, summed).";
         e.family("swarm_dht_requests_handled_total", Kind::Counter, help);
         for cmd in TRACKED {

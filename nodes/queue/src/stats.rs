@@ -187,6 +187,11 @@ impl Stats {
                 e.sample(family, &[("channel", name)], figure(ring));
             }
         }
+        self.counter_metrics(e);
+    }
+
+    /// The request and action families.
+    fn counter_metrics(&self, e: &mut Exposition) {
         let help = "Requests handled, per command (stats.log request/<Name>/handled, summed).";
         e.family("swarm_queue_requests_handled_total", Kind::Counter, help);
         for cmd in TRACKED {

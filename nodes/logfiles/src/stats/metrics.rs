@@ -46,6 +46,11 @@ impl Stats {
             let bytes = storage.size(name).bytes;
             e.sample("swarm_logfiles_channel_bytes", &[("channel", name)], bytes);
         }
+        self.counter_metrics(e);
+    }
+
+    /// The request, Put timing and action families.
+    fn counter_metrics(&self, e: &mut Exposition) {
         let t = self.totals();
         let help = "Requests handled, per command (stats.log request/<Name>/handled, summed).";
         e.family("swarm_logfiles_requests_handled_total", Kind::Counter, help);

@@ -77,7 +77,10 @@ fn answers_routes_and_refusals() {
     );
     let sick = ask(a, b"GET /health HTTP/1.1\r\n\r\n");
     assert!(sick.starts_with("HTTP/1.1 503 ") && sick.ends_with("loop did not answer\n"));
-    assert!(sick.contains("Content-Type: text/plain; charset=utf-8\r\n"), "{sick}");
+    assert!(
+        sick.contains("Content-Type: text/plain; charset=utf-8\r\n"),
+        "{sick}"
+    );
     assert!(ask(a, b"GET /nope HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
     let post = ask(a, b"POST /metrics HTTP/1.1\r\n\r\n");
     assert!(
