@@ -182,7 +182,6 @@ fn serve(listener: &TcpListener, handler: &Handler, stop: &AtomicBool) {
 /// One request and its answer, all within [`IO_TIMEOUT`] each way.
 fn exchange(mut stream: TcpStream, handler: &Handler) -> io::Result<()> {
     let deadline = Instant::now() + IO_TIMEOUT;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut buf = vec![0; MAX_HEAD];
     let mut len = 0;
     let Answered {
@@ -227,8 +226,27 @@ fn exchange(mut stream: TcpStream, handler: &Handler) -> io::Result<()> {
     if !head_only {
         out.push_str(&body);
     }
-    stream.write_all(out.as_bytes())?;
+    write_within(&mut stream, out.as_bytes(), Instant::now() + IO_TIMEOUT)?;
     let _ = stream.shutdown(Shutdown::Write);
+    Ok(())
+}
+
+/// Writes all of `bytes` by `deadline`: a client that reads slowly is cut off at the deadline,
+/// not given a fresh timeout for every chunk it takes.
+fn write_within(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "answer not taken"));
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
     Ok(())
 }
 

@@ -132,3 +132,25 @@ fn a_taken_port_names_the_address_and_key() {
         "{text}"
     );
 }
+
+#[test]
+fn a_client_that_does_not_read_is_cut_off_at_the_timeout() {
+    let listener = bind(&HttpConfig::new("127.0.0.1", 0)).expect("bind");
+    // Far more than the socket buffers hold.
+    let handler: Handler = Box::new(|_| Ok(format!("# big\n{}", "x".repeat(16 << 20))));
+    let srv = HttpServer::spawn(listener, handler).expect("spawn");
+    let mut lazy = TcpStream::connect(srv.local_addr()).expect("connect");
+    lazy.write_all(b"GET /metrics HTTP/1.1\r\n\r\n")
+        .expect("write");
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let mut next = TcpStream::connect(srv.local_addr()).expect("connect");
+    next.write_all(b"GET /health HTTP/1.1\r\n\r\n")
+        .expect("write");
+    next.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut head = [0u8; 12];
+    next.read_exact(&mut head).expect("an answer");
+    assert_eq!(&head, b"HTTP/1.1 200");
+    assert!(started.elapsed() < IO_TIMEOUT + Duration::from_millis(900));
+}
