@@ -22,9 +22,13 @@ pub struct RequestMetrics {
     names: Vec<&'static str>,
     started: Vec<u64>,
     latency: Vec<Histogram>,
-    /// Requests of the current batch that are done, per command (all share one latency).
-    batch: Vec<u64>,
-    batch_any: bool,
+    /// Requests of the current batch that are done (all share one latency): the batch's
+    /// first command and how many of it, the common case of a batch of one command, and the
+    /// others per command.
+    first: usize,
+    first_n: u64,
+    others: Vec<u64>,
+    mixed: bool,
 }
 
 impl RequestMetrics {
@@ -35,8 +39,10 @@ impl RequestMetrics {
             names,
             started: vec![0; n],
             latency: vec![Histogram::default(); n],
-            batch: vec![0; n],
-            batch_any: false,
+            first: 0,
+            first_n: 0,
+            others: vec![0; n],
+            mixed: false,
         }
     }
 
@@ -51,9 +57,14 @@ impl RequestMetrics {
     /// A request of command `cmd` started in this batch has its reply queued.
     #[inline]
     pub fn done_in_batch(&mut self, cmd: usize) {
-        if let Some(n) = self.batch.get_mut(cmd) {
+        if self.first_n == 0 {
+            self.first = cmd;
+            self.first_n = 1;
+        } else if cmd == self.first {
+            self.first_n += 1;
+        } else if let Some(n) = self.others.get_mut(cmd) {
             *n += 1;
-            self.batch_any = true;
+            self.mixed = true;
         }
     }
 
@@ -61,12 +72,18 @@ impl RequestMetrics {
     /// clock reading.
     #[inline]
     pub fn end_batch(&mut self, since: Instant) {
-        if !self.batch_any {
+        if self.first_n == 0 {
             return;
         }
-        self.batch_any = false;
         let ns = nanos(since);
-        for (n, h) in self.batch.iter_mut().zip(&mut self.latency) {
+        if let Some(h) = self.latency.get_mut(self.first) {
+            h.observe_n(ns, self.first_n);
+        }
+        self.first_n = 0;
+        if !std::mem::take(&mut self.mixed) {
+            return;
+        }
+        for (n, h) in self.others.iter_mut().zip(&mut self.latency) {
             if *n > 0 {
                 h.observe_n(ns, *n);
                 *n = 0;
@@ -125,7 +142,7 @@ mod tests {
 
     #[test]
     fn batches_share_one_reading_streams_their_own() {
-        let mut m = RequestMetrics::new(vec!["Put", "Get"]);
+        let mut m = RequestMetrics::new(vec!["Put", "Get", "GetSize"]);
         let t = Instant::now();
         for _ in 0..3 {
             m.started(1);
@@ -138,11 +155,21 @@ mod tests {
         m.stream_ended(0, t);
         assert_eq!(m.counts(1), (3, 3));
         assert_eq!(m.counts(0), (1, 1));
+        // A mixed batch: the first command and the others.
+        for cmd in [2, 1, 2, 1, 1] {
+            m.started(cmd);
+            m.done_in_batch(cmd);
+        }
+        m.end_batch(t);
+        assert_eq!((m.counts(1), m.counts(2)), ((6, 6), (2, 2)));
+        m.done_in_batch(1);
+        m.end_batch(t);
+        assert_eq!(m.counts(2), (2, 2), "the others were cleared");
         let mut e = Exposition::new();
         m.render(&mut e);
         let text = e.into_string();
-        assert!(text.contains("swarm_node_requests_total{command=\"Get\"} 3\n"));
-        assert!(text.contains("swarm_node_request_duration_seconds_count{command=\"Get\"} 3\n"));
+        assert!(text.contains("swarm_node_requests_total{command=\"Get\"} 6\n"));
+        assert!(text.contains("swarm_node_request_duration_seconds_count{command=\"Get\"} 7\n"));
         assert_eq!(text.matches("# TYPE").count(), 2);
     }
 }
