@@ -364,8 +364,9 @@ impl ServerConfig {
     ];
 
     /// Reads `[Server] address port connection_limit backlog input_buffer_limit
-    /// request_timeout_ms idle_timeout_s`, `[Performance] write_flush_ms write_timeout_ms` and
-    /// `[STATS] file_name`; `file_name` names the file in errors.
+    /// request_timeout_ms idle_timeout_s`, `[Performance] write_flush_ms write_timeout_ms`,
+    /// `[STATS] file_name` and `[Stats]`/`[STATS] http_port http_address`; `file_name` names
+    /// the file in errors.
     pub fn from_ini(ini: &Ini, file_name: &str) -> Result<ServerConfig, ConfigError> {
         let v = IniView::new(ini, file_name);
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
