@@ -7,6 +7,7 @@ use ini::Ini;
 use std::path::PathBuf;
 use std::time::Duration;
 use swarm_core::config::{self, ConfigWarning, IniView};
+use swarm_core::metrics::HttpConfig;
 use swarm_core::ConfigError;
 
 /// `[Dump] data_dir` default.
@@ -32,6 +33,8 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ("Dump", "min_wait_s"),
     ("Dump", "retry_wait_s"),
     ("Dump", "disable_direct_io"),
+    ("Stats", "http_port"),
+    ("Stats", "http_address"),
 ];
 
 /// dhtdump's configuration.
@@ -56,6 +59,10 @@ pub struct DumpConfig {
     pub log_dir: PathBuf,
     /// `[STATS] file_name` (the original also read `[Stats]`).
     pub stats_file: PathBuf,
+    /// `[Stats]`/`[STATS] http_port` and `http_address` (default: `[Dht] address`, the
+    /// machine dhtdump runs on beside its node): where `/metrics` and `/health` are served;
+    /// `None` serves nothing.
+    pub metrics: Option<HttpConfig>,
 }
 
 impl DumpConfig {
@@ -78,8 +85,9 @@ impl DumpConfig {
             .get("STATS", "file_name")
             .or_else(|| v.get("Stats", "file_name"))
             .unwrap_or(DEFAULT_STATS_FILE);
+        let address = v.require_str("Dht", "address")?;
         Ok(DumpConfig {
-            address: v.require_str("Dht", "address")?.to_owned(),
+            address: address.to_owned(),
             port: v.require("Dht", "port")?,
             data_dir: PathBuf::from(v.get("Dump", "data_dir").unwrap_or(DEFAULT_DATA_DIR)),
             period: seconds("period_s", 1, DEFAULT_PERIOD_S)?,
@@ -88,6 +96,7 @@ impl DumpConfig {
             disable_direct_io: v.bool_or("Dump", "disable_direct_io", false)?,
             log_dir: root_log.parent().map(PathBuf::from).unwrap_or_default(),
             stats_file: PathBuf::from(stats_file),
+            metrics: HttpConfig::from_ini(ini, file, address)?,
         })
     }
 

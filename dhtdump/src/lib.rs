@@ -5,12 +5,14 @@
 //!
 //! Concept-to-module map, as the original's `src/dhtnode/dhtdump/{main,DumpCycle,DumpStats}`:
 //! `config` (config.ini), `process` (connect and schedule), `cycle` (one cycle over all
-//! channels), `channel` (one channel into one file), `stats` (stats.log), `supervise` (signals,
+//! channels), `channel` (one channel into one file), `stats` (stats.log), `metrics` (`/metrics` and
+//! `/health`), `supervise` (signals,
 //! stats timer and exit on the main thread), `stop` (the stop flag).
 
 pub mod channel;
 pub mod config;
 pub mod cycle;
+pub mod metrics;
 pub mod process;
 pub mod stats;
 pub mod stop;

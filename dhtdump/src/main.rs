@@ -5,9 +5,10 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use swarm_core::config;
 use swarm_core::stats::StatsLog;
+use swarm_core::{config, metrics};
 use swarm_dhtdump::config::DumpConfig;
+use swarm_dhtdump::metrics::handler;
 use swarm_dhtdump::process::{DumpProcess, Outcome, RunError};
 use swarm_dhtdump::stop::Stop;
 use swarm_dhtdump::{supervise, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE};
@@ -62,9 +63,19 @@ fn run(args: &Args) -> Result<u8, u8> {
         fail(EXIT_FAILED, format!("cannot open {path}: {e}"))
     })?;
     log_settings(&config, args.oneshot);
+    let stats = Arc::default();
+    // Kept until the process ends; dropping it stops the HTTP thread.
+    let _http = match &config.metrics {
+        Some(cfg) => Some(
+            metrics::http::bind(cfg)
+                .and_then(|l| metrics::http::HttpServer::spawn(l, handler(Arc::clone(&stats))))
+                .map_err(|e| logged_failure(EXIT_FAILED, e.to_string()))?,
+        ),
+        None => None,
+    };
     let process = DumpProcess {
         config,
-        stats: Arc::default(),
+        stats,
         active: Arc::default(),
         stop,
     };

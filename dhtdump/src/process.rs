@@ -86,6 +86,7 @@ impl DumpProcess {
         };
         if oneshot {
             let report = Cycles::default().run(&dumper);
+            record_outcome(&self.stats, &report);
             log_finished(&report, &self.stats);
             return match (report.stopped, report.ok()) {
                 (true, _) => Ok(Outcome::Stopped),
@@ -110,6 +111,7 @@ impl DumpProcess {
         let mut cycles = Cycles::default();
         loop {
             let report = cycles.run(dumper);
+            record_outcome(&self.stats, &report);
             if report.stopped {
                 return Outcome::Stopped;
             }
@@ -168,6 +170,13 @@ impl DumpProcess {
                 return None;
             }
         }
+    }
+}
+
+/// Counts a cycle that was not cut by a stop, for `/metrics` and `/health`.
+fn record_outcome(stats: &DumpStats, report: &CycleReport) {
+    if !report.stopped {
+        stats.cycle_outcome((!report.ok()).then(|| report.problem()));
     }
 }
 
@@ -305,6 +314,7 @@ mod tests {
             disable_direct_io: false,
             log_dir: "log".into(),
             stats_file: "log/stats.log".into(),
+            metrics: None,
         };
         let e = connect(&config).err().unwrap_or_default();
         assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");

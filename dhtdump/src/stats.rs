@@ -10,11 +10,14 @@
 //! | `last_time_ms` | duration of the last complete dump cycle |
 //! | `channel/<ch>/records_written` | records in the channel's last successful dump |
 //! | `channel/<ch>/bytes_written` | bytes (same measure) of that dump |
+//!
+//! `/metrics` (see `metrics.rs`) shows the same figures, the per-line counters as running
+//! totals, and the cycles run and failed with the last failure's reason (`/health`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Bytes a record counts for in the stats: the 16-digit key, the value, and the two 8-byte
 /// length fields (the original's `key.length + value.length + size_t.sizeof * 2`).
@@ -31,6 +34,27 @@ pub struct ChannelTotals {
     pub bytes: u64,
 }
 
+/// The figures of one `/metrics` scrape.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Records written since start.
+    pub records_written: u64,
+    /// Their bytes, per [`record_bytes`].
+    pub bytes_written: u64,
+    /// Duration of the last complete cycle.
+    pub last_time_ms: u64,
+    /// Cycles that ran to their end.
+    pub cycles: u64,
+    /// Of those, the ones that failed.
+    pub failures: u64,
+    /// When the last cycle ended, in ms since the epoch (0: none yet).
+    pub last_end_ms: u64,
+    /// Why the last cycle failed (`None`: it did not, or none ran yet).
+    pub last_problem: Option<String>,
+    /// Each channel's last dump.
+    pub channels: BTreeMap<String, ChannelTotals>,
+}
+
 /// The counters behind `stats.log`.
 #[derive(Debug, Default)]
 pub struct DumpStats {
@@ -38,6 +62,16 @@ pub struct DumpStats {
     bytes: AtomicU64,
     last_time_ms: AtomicU64,
     channels: Mutex<BTreeMap<String, ChannelTotals>>,
+    /// `records` and `bytes` of the lines written so far.
+    records_before: AtomicU64,
+    bytes_before: AtomicU64,
+    /// Cycles that ran to their end, and those of them that did not dump every channel.
+    cycles: AtomicU64,
+    failures: AtomicU64,
+    /// When the last cycle ended (ms since the epoch; 0: none yet).
+    last_end_ms: AtomicU64,
+    /// Why the last cycle failed; `None` when it succeeded (or none ran yet).
+    last_problem: Mutex<Option<String>>,
 }
 
 impl DumpStats {
@@ -73,6 +107,8 @@ impl DumpStats {
     pub fn take_line(&self) -> Vec<(String, String)> {
         let records = self.records.swap(0, Ordering::Relaxed);
         let bytes = self.bytes.swap(0, Ordering::Relaxed);
+        self.records_before.fetch_add(records, Ordering::Relaxed);
+        self.bytes_before.fetch_add(bytes, Ordering::Relaxed);
         let last = self.last_time_ms.load(Ordering::Relaxed);
         let mut pairs = vec![
             ("records_written".to_owned(), records.to_string()),
@@ -87,6 +123,43 @@ impl DumpStats {
             pairs.push((format!("channel/{name}/bytes_written"), t.bytes.to_string()));
         }
         pairs
+    }
+
+    /// A cycle ended (not cut by a stop); `problem` says why it failed, `None` if it did not.
+    pub fn cycle_outcome(&self, problem: Option<String>) {
+        self.cycles.fetch_add(1, Ordering::Relaxed);
+        if problem.is_some() {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        self.last_end_ms
+            .store(u64::try_from(now).unwrap_or(u64::MAX), Ordering::Relaxed);
+        *self
+            .last_problem
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = problem;
+    }
+
+    /// What `/metrics` shows: the counters as running totals, never reset.
+    pub fn snapshot(&self) -> Snapshot {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Snapshot {
+            records_written: load(&self.records_before) + load(&self.records),
+            bytes_written: load(&self.bytes_before) + load(&self.bytes),
+            last_time_ms: load(&self.last_time_ms),
+            cycles: load(&self.cycles),
+            failures: load(&self.failures),
+            last_end_ms: load(&self.last_end_ms),
+            last_problem: self
+                .last_problem
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+            channels: self.channels().clone(),
+        }
     }
 
     fn channels(&self) -> MutexGuard<'_, BTreeMap<String, ChannelTotals>> {
@@ -127,6 +200,16 @@ mod tests {
              channel/a/records_written:2 channel/a/bytes_written:74 \
              channel/b/records_written:0 channel/b/bytes_written:0"
         );
+        s.cycle_outcome(Some("1 of 2 channels failed (b)".to_owned()));
+        let snap = s.snapshot();
+        assert_eq!((snap.records_written, snap.bytes_written), (2, 74));
+        assert_eq!((snap.cycles, snap.failures), (1, 1));
+        assert_eq!(
+            snap.last_problem.as_deref(),
+            Some("1 of 2 channels failed (b)")
+        );
+        s.cycle_outcome(None);
+        assert_eq!(s.snapshot().last_problem, None);
         s.channel_removed("a");
         assert_eq!(
             line(&s),

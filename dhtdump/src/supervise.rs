@@ -16,7 +16,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-use swarm_core::config::DEFAULT_STATS_INTERVAL;
+use swarm_core::config::{stats_interval_override, DEFAULT_STATS_INTERVAL};
 use swarm_core::stats::StatsLog;
 
 /// How long the dump thread may take to stop before the process exits without it (under the
@@ -57,7 +57,9 @@ pub fn run(
             // The receiver outlives this thread unless the process is exiting anyway.
             let _ = tx.send(process.run(oneshot));
         })?;
-    let mut next_stats = Instant::now() + DEFAULT_STATS_INTERVAL;
+    // The period is fixed (as the original's); tests shorten it through the environment.
+    let interval = stats_interval_override().unwrap_or(DEFAULT_STATS_INTERVAL);
+    let mut next_stats = Instant::now() + interval;
     let mut stop_deadline: Option<Instant> = None;
     loop {
         match rx.recv_timeout(TICK) {
@@ -76,7 +78,7 @@ pub fn run(
         }
         if Instant::now() >= next_stats {
             write_stats(&mut stats_log, &stats);
-            next_stats += DEFAULT_STATS_INTERVAL;
+            next_stats += interval;
         }
         let give_up = stop
             .is_set()

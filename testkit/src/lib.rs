@@ -11,6 +11,7 @@
 //! | [`hosts`] | test hosts: network namespaces bridged to the root namespace (or loopback addresses where `ip netns` fails), a node started on one, a host cut off and back |
 //! | [`files`] | `.tcm` files made or read by hand, directory listings |
 //! | [`mem`] | a process's resident memory, from `/proc/<pid>/status` |
+//! | [`metrics`] | `/metrics` and `/health` over HTTP, the exposition parsed, stats.log lines parsed |
 //!
 //! Everything is re-exported at the crate root, so tests `use swarm_testkit::*`. The binary is
 //! always passed in by the caller: tests of `swarm-dht` use `env!("CARGO_BIN_EXE_dhtnode")`,
@@ -23,6 +24,7 @@ pub mod files;
 pub mod hosts;
 pub mod logfiles;
 pub mod mem;
+pub mod metrics;
 pub mod process;
 pub mod queue;
 pub mod wire;

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use ini::{Ini, ParseOption};
 
+use crate::metrics::HttpConfig;
+
 mod warnings;
 pub use warnings::{
     log_warnings, print_warnings, unknown_key_warnings, unknown_keys, warn_unknown_keys,
@@ -296,6 +298,16 @@ pub const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(30);
 /// `[STATS] file_name` default.
 pub const DEFAULT_STATS_FILE: &str = "log/stats.log";
 
+/// Environment variable that shortens the stats.log period of a node binary (milliseconds),
+/// for tests that compare a stats line with `/metrics`; not an operator setting.
+pub const STATS_INTERVAL_ENV: &str = "SWARM_STATS_INTERVAL_MS";
+
+/// The stats period [`STATS_INTERVAL_ENV`] asks for, if it is set to a positive number.
+pub fn stats_interval_override() -> Option<Duration> {
+    let ms: u64 = std::env::var(STATS_INTERVAL_ENV).ok()?.parse().ok()?;
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
 /// What the shared loop needs from `config.ini`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -328,6 +340,9 @@ pub struct ServerConfig {
     pub stats_file: Option<PathBuf>,
     /// Whether the loop handles SIGINT/SIGTERM/SIGQUIT (shutdown) and SIGHUP (reopen logs).
     pub handle_signals: bool,
+    /// `[Stats]`/`[STATS] http_port` and `http_address`: where `/metrics` and `/health` are
+    /// served; `None` (no `http_port`) serves nothing and measures nothing.
+    pub metrics: Option<HttpConfig>,
 }
 
 impl ServerConfig {
@@ -342,18 +357,24 @@ impl ServerConfig {
         ("Server", "idle_timeout_s"),
         ("Performance", "write_flush_ms"),
         ("Performance", "write_timeout_ms"),
+        ("Stats", "http_port"),
+        ("Stats", "http_address"),
+        ("STATS", "http_port"),
+        ("STATS", "http_address"),
     ];
 
     /// Reads `[Server] address port connection_limit backlog input_buffer_limit
-    /// request_timeout_ms idle_timeout_s`, `[Performance] write_flush_ms write_timeout_ms` and
-    /// `[STATS] file_name`; `file_name` names the file in errors.
+    /// request_timeout_ms idle_timeout_s`, `[Performance] write_flush_ms write_timeout_ms`,
+    /// `[STATS] file_name` and `[Stats]`/`[STATS] http_port http_address`; `file_name` names
+    /// the file in errors.
     pub fn from_ini(ini: &Ini, file_name: &str) -> Result<ServerConfig, ConfigError> {
         let v = IniView::new(ini, file_name);
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let timeout_default = millis(DEFAULT_WRITE_TIMEOUT);
         let idle_s: u64 = v.parse_or("Server", "idle_timeout_s", 0)?;
+        let address = v.require_str("Server", "address")?;
         Ok(ServerConfig {
-            address: v.require_str("Server", "address")?.to_owned(),
+            address: address.to_owned(),
             port: v.require("Server", "port")?,
             connection_limit: v.at_least(
                 "Server",
@@ -387,11 +408,12 @@ impl ServerConfig {
                 millis(DEFAULT_REQUEST_TIMEOUT),
             )?),
             idle_timeout: (idle_s > 0).then(|| Duration::from_secs(idle_s)),
-            stats_interval: DEFAULT_STATS_INTERVAL,
+            stats_interval: stats_interval_override().unwrap_or(DEFAULT_STATS_INTERVAL),
             stats_file: Some(PathBuf::from(
                 v.get("STATS", "file_name").unwrap_or(DEFAULT_STATS_FILE),
             )),
             handle_signals: true,
+            metrics: HttpConfig::from_ini(ini, file_name, address)?,
         })
     }
 
@@ -411,6 +433,7 @@ impl ServerConfig {
             stats_interval: DEFAULT_STATS_INTERVAL,
             stats_file: None,
             handle_signals: false,
+            metrics: None,
         }
     }
 }

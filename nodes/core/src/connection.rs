@@ -92,6 +92,8 @@ pub(crate) struct Connection<T> {
     pub(crate) discard: u64,
     /// Waiting for the input budget to have room before reading on.
     pub(crate) starved: bool,
+    /// The request in progress (More/Wait), by command, and when it started (metrics only).
+    pub(crate) ongoing: Option<(usize, Instant)>,
 }
 
 impl<T> Connection<T> {
@@ -124,6 +126,7 @@ impl<T> Connection<T> {
             last_active: now,
             discard: 0,
             starved: false,
+            ongoing: None,
         }
     }
 

@@ -15,6 +15,7 @@ use log::{debug, warn};
 use crate::buffer::InputBudget;
 use crate::connection::{is_disconnect, Connection, ReadEnd, State, HIGH_WATER, LOW_WATER};
 use crate::mailbox::Mailbox;
+use crate::metrics::requests::RequestMetrics;
 use crate::service::{ConnRef, Context, Handled, Service, Step};
 use crate::stats::Counters;
 
@@ -69,6 +70,8 @@ pub(crate) struct Turn<'a, E> {
     pub(crate) starved: &'a mut Vec<ConnRef>,
     /// Input budget was given back during the turn (starved connections may go on).
     pub(crate) budget_freed: bool,
+    /// Per-command request counts and latencies, when `http_port` is set.
+    pub(crate) requests: Option<&'a mut RequestMetrics>,
 }
 
 impl<E> Turn<'_, E> {
@@ -107,7 +110,7 @@ pub(crate) fn deliver<S: Service>(
     t: &mut Turn<'_, S::Event>,
 ) -> Verdict {
     let step = service.deliver(&mut t.cx(), &mut conn.session, event, &mut conn.out.out());
-    apply(conn, step);
+    apply(conn, step, t);
     work(service, conn, t)
 }
 
@@ -155,6 +158,9 @@ pub(crate) fn work<S: Service>(
     t: &mut Turn<'_, S::Event>,
 ) -> Verdict {
     let (stop, handled) = process(service, conn, t);
+    if let Some(requests) = t.requests.as_deref_mut() {
+        requests.end_batch(t.now);
+    }
     conn.input_blocked = stop != Stop::Incomplete && !conn.input.is_empty();
     if handled {
         conn.last_active = t.now;
@@ -269,7 +275,7 @@ fn process<S: Service>(
                 service.resume(&mut t.cx(), &mut conn.session, &mut conn.out.out())
             }
         };
-        apply(conn, step);
+        apply(conn, step, t);
     }
 }
 
@@ -282,6 +288,10 @@ fn handle_one<S: Service>(
 ) -> Option<Step> {
     let input = conn.input.data();
     let len = input.len();
+    let cmd = match t.requests {
+        Some(_) => service.command(&conn.session, input),
+        None => None,
+    };
     let handled = service.handle(&mut t.cx(), &mut conn.session, input, &mut conn.out.out());
     let (consumed, step, discard) = match handled {
         Handled::Incomplete => return None,
@@ -309,11 +319,26 @@ fn handle_one<S: Service>(
     conn.input.consume(consumed);
     conn.discard = discard;
     t.counters.requests += u64::from(consumed > 0);
+    if let (Some(requests), Some(cmd), true) = (t.requests.as_deref_mut(), cmd, consumed > 0) {
+        requests.started(cmd);
+        match step {
+            Step::More | Step::Wait => conn.ongoing = Some((cmd, t.now)),
+            Step::Done | Step::Close(_) => requests.done_in_batch(cmd),
+        }
+    }
     Some(step)
 }
 
 #[inline(always)]
-fn apply<T>(conn: &mut Connection<T>, step: Step) {
+fn apply<T, E>(conn: &mut Connection<T>, step: Step, t: &mut Turn<'_, E>) {
+    if conn.state != State::Idle && matches!(step, Step::Done | Step::Close(_)) {
+        // A request that went on has ended (metrics only: `ongoing` is set only then).
+        if let (Some((cmd, since)), Some(requests)) =
+            (conn.ongoing.take(), t.requests.as_deref_mut())
+        {
+            requests.stream_ended(cmd, since);
+        }
+    }
     conn.state = match step {
         Step::Done => State::Idle,
         Step::More => State::More,

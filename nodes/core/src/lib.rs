@@ -11,6 +11,7 @@ pub mod config;
 pub mod files;
 pub mod lock;
 pub mod logging;
+pub mod metrics;
 pub mod procstat;
 pub mod program;
 pub mod server;

@@ -7,11 +7,12 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 use mio::Waker;
 
+use crate::metrics::http::Want;
 use crate::service::ConnRef;
 
 /// One message to the loop.
@@ -23,6 +24,8 @@ pub(crate) enum Letter<E> {
     Node(E),
     /// A wake for a connection ([`crate::Service::resume`]).
     Wake(ConnRef),
+    /// The metrics thread asks for a `/metrics` page (or, for `/health`, only an answer).
+    Scrape(Want, SyncSender<String>),
 }
 
 /// A handle other threads use to send the loop events and wakes.
@@ -64,6 +67,12 @@ impl<E> Mailbox<E> {
     /// gone.
     pub fn wake(&self, conn: ConnRef) -> bool {
         self.send(Letter::Wake(conn))
+    }
+
+    /// Asks the loop for a rendered snapshot (see `server/scrape.rs`). `false` when the loop
+    /// is gone.
+    pub(crate) fn scrape(&self, want: Want, reply: SyncSender<String>) -> bool {
+        self.send(Letter::Scrape(want, reply))
     }
 
     fn send(&self, letter: Letter<E>) -> bool {

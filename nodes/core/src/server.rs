@@ -21,6 +21,7 @@ macro_rules! cx {
 }
 
 mod accept;
+mod scrape;
 mod shutdown;
 mod timers;
 
@@ -45,6 +46,8 @@ use crate::connection::Connection;
 use crate::drive::{self, receive, will_handle, Readiness, Turn, Verdict};
 use crate::housekeeping::Housekeeping;
 use crate::mailbox::{mailbox, Inbox, Letter, Mailbox};
+use crate::metrics::http::HttpServer;
+use crate::metrics::requests::RequestMetrics;
 use crate::service::{ConnRef, Prepare, Service};
 use crate::stats::{Counters, StatsLog};
 
@@ -122,6 +125,9 @@ pub struct Server<S: Service> {
     /// `accept` failed for lack of resources; retried by the timer, as no new edge will come
     /// for connections already queued.
     accept_retry: bool,
+    /// Per-command request figures, and the `/metrics` responder (both only with `http_port`).
+    requests: Option<Box<RequestMetrics>>,
+    http: Option<HttpServer>,
 }
 
 impl<S: Service> fmt::Debug for Server<S> {
@@ -177,7 +183,19 @@ impl<S: Service> Server<S> {
                 })
             })
             .transpose()?;
+        // Bound before the service is made, as the node's own port: a taken port fails first.
+        let http_listener = cfg
+            .metrics
+            .as_ref()
+            .map(crate::metrics::http::bind)
+            .transpose()?;
         let service = make(&mailbox)?;
+        let requests = http_listener
+            .as_ref()
+            .map(|_| Box::new(RequestMetrics::new(service.command_names())));
+        let http = http_listener
+            .map(|l| HttpServer::spawn(l, scrape::handler(mailbox.clone())))
+            .transpose()?;
         Ok(Server {
             poll,
             listener: Some(listener),
@@ -208,6 +226,8 @@ impl<S: Service> Server<S> {
             hk: Housekeeping::new(cfg, stats_log),
             limit_warned: false,
             accept_retry: false,
+            requests,
+            http,
         })
     }
 
@@ -239,6 +259,11 @@ impl<S: Service> Server<S> {
     /// Open client connections.
     pub fn num_connections(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Where `/metrics` is served, when `http_port` is set (with the real port for port 0).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(HttpServer::local_addr)
     }
 
     /// The loop's mailbox: other threads (worker pools) send events and wakes through it.
@@ -341,6 +366,7 @@ impl<S: Service> Server<S> {
                 budget: &mut self.budget,
                 starved: &mut self.starved,
                 budget_freed: false,
+                requests: self.requests.as_deref_mut(),
             };
             if !receive(conn, ev, &mut turn) {
                 // No connection is accepted before the loop below, so the slot stays unused.
@@ -400,6 +426,7 @@ impl<S: Service> Server<S> {
             budget: &mut self.budget,
             starved: &mut self.starved,
             budget_freed: false,
+            requests: self.requests.as_deref_mut(),
         };
         let verdict = f(&mut self.service, conn, &mut turn);
         self.budget_freed |= turn.budget_freed;
@@ -505,6 +532,10 @@ impl<S: Service> Server<S> {
                 Letter::Conn(r, event) => self.posted.push((r, event)),
                 Letter::Wake(r) => self.woken.push(r),
                 Letter::Node(event) => self.service.on_event(&mut cx!(self), event),
+                Letter::Scrape(want, reply) => {
+                    // The HTTP thread may have given up waiting; nothing to do then.
+                    let _ = reply.send(self.render(want));
+                }
             }
         }
         self.letters = letters;

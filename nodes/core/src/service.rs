@@ -310,6 +310,24 @@ pub trait Service {
         Vec::new()
     }
 
+    /// The names of the node's request commands, the `command` label values of the loop's
+    /// request metrics (index = what [`Service::command`] returns). Asked once, and only when
+    /// `http_port` is set.
+    fn command_names(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// Which of [`Service::command_names`] the request at the front of `input` is (called,
+    /// when metrics are on, just before [`Service::handle`]); `None` for input that is no
+    /// request of its own (the records of a client-to-node stream) or an unknown command.
+    fn command(&self, _session: &Self::Session, _input: &[u8]) -> Option<usize> {
+        None
+    }
+
+    /// The node's figures for `/metrics`: current values, never reset (the stats.log
+    /// per-line counters as running totals). Called on the loop's thread between steps.
+    fn metrics(&self, _page: &mut crate::metrics::Exposition) {}
+
     /// The node's part of the one-line console display (hash range, records and bytes stored).
     fn console(&self) -> String {
         String::new()

@@ -92,6 +92,10 @@ pub(crate) struct Counters {
     pub(crate) bytes_received: u64,
     /// Requests taken from the input since start (the console's "records handled").
     pub(crate) requests: u64,
+    /// Bytes sent and received before the last stats line: with the two above, the running
+    /// totals `/metrics` shows.
+    pub(crate) sent_before: u64,
+    pub(crate) received_before: u64,
 }
 
 /// The loop's part of a stats line; resets the per-line counters.
@@ -136,6 +140,8 @@ pub(crate) fn core_pairs(
         ("rss".to_owned(), rss_bytes.to_string()),
         ("mem_percentage".to_owned(), format_float(mem_pcnt)),
     ];
+    counters.sent_before += counters.bytes_sent;
+    counters.received_before += counters.bytes_received;
     counters.bytes_sent = 0;
     counters.bytes_received = 0;
     pairs
@@ -172,6 +178,7 @@ mod tests {
             bytes_sent: 5,
             bytes_received: 7,
             requests: 9,
+            ..Counters::default()
         };
         let mut cpu = CpuSampler::new();
         let pairs = core_pairs(&mut c, 50, 5000, &mut cpu, Some(1 << 30));
@@ -187,6 +194,11 @@ mod tests {
         assert_eq!(get("bytes_received").as_deref(), Some("7"));
         assert_eq!(get("handling_connections_pcnt").as_deref(), Some("1.00"));
         assert_eq!((c.bytes_sent, c.bytes_received, c.requests), (0, 0, 9));
+        assert_eq!(
+            (c.sent_before, c.received_before),
+            (5, 7),
+            "the running totals"
+        );
     }
 
     #[test]

@@ -86,6 +86,8 @@ impl<E> TestLoop<E> {
                 Letter::Conn(c, e) => conn.push((c, e)),
                 Letter::Node(e) => node.push(e),
                 Letter::Wake(c) => wakes.push(c),
+                // Only the metrics thread sends these; a test loop has none.
+                Letter::Scrape(..) => {}
             }
         }
         (conn, node, wakes)

@@ -16,7 +16,7 @@ use crate::storage::Storage;
 use std::net::SocketAddr;
 use swarm_core::{ConnRef, Context, Handled, Out, Prepare, Service, Step};
 use swarm_protocol::batch::BatchBuilder;
-use swarm_protocol::dht::DhtRequest;
+use swarm_protocol::dht::{DhtCommand, DhtRequest};
 use swarm_protocol::DecodeError;
 
 // Defined in modules of their own so the request files need nothing from this one; also
@@ -388,6 +388,19 @@ impl Service for DhtService {
 
     fn stats(&mut self) -> Vec<(String, String)> {
         self.stats.line(&self.storage)
+    }
+
+    fn command_names(&self) -> Vec<&'static str> {
+        DhtCommand::ALL.iter().map(|c| c.name()).collect()
+    }
+
+    fn command(&self, _session: &Session, input: &[u8]) -> Option<usize> {
+        let code = i32::from_le_bytes(input.get(..4)?.try_into().ok()?);
+        DhtCommand::ALL.iter().position(|c| c.code() == code)
+    }
+
+    fn metrics(&self, page: &mut swarm_core::metrics::Exposition) {
+        self.stats.metrics(&self.storage, page);
     }
 
     fn console(&self) -> String {

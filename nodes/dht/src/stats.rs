@@ -1,8 +1,10 @@
 //! The dht node's part of `stats.log`, with the original's key names: per-request counters
 //! (`request/<Name>/handled`, `request/<Name>/max_active`), actions (`action/<kind>/records`,
-//! `action/<kind>/bytes`), totals and per-channel sizes. Counters reset after each line.
+//! `action/<kind>/bytes`), totals and per-channel sizes. Counters reset after each line; the
+//! running totals behind `/metrics` ([`Stats::metrics`]) do not.
 
 use crate::storage::Storage;
+use swarm_core::metrics::{Exposition, Kind};
 use swarm_protocol::dht::DhtCommand;
 
 /// Requests the original tracked in stats.log.
@@ -49,6 +51,9 @@ pub struct Stats {
     active: [u32; 17],
     max_active: [u32; 17],
     actions: [(u64, u64); 5],
+    /// `handled` and `actions` summed over the lines written so far.
+    handled_before: [u64; 17],
+    actions_before: [(u64, u64); 5],
 }
 
 fn idx(cmd: DhtCommand) -> usize {
@@ -115,10 +120,78 @@ impl Stats {
                 self.actions[i].1.to_string(),
             ));
         }
+        for (before, n) in self.handled_before.iter_mut().zip(self.handled) {
+            *before += n;
+        }
+        for (before, (r, b)) in self.actions_before.iter_mut().zip(self.actions) {
+            before.0 += r;
+            before.1 += b;
+        }
         self.handled = [0; 17];
         self.max_active = self.active;
         self.actions = [(0, 0); 5];
         out
+    }
+
+    /// The `/metrics` families: the same figures as [`Stats::line`], counters as running
+    /// totals (docs/METRICS.md maps each to its stats.log key).
+    pub fn metrics(&self, storage: &Storage, e: &mut Exposition) {
+        let help = "Records stored in all channels (stats.log total_records).";
+        e.single("swarm_dht_records", Kind::Gauge, help, storage.records());
+        let help = "Bytes stored in all channels (stats.log total_bytes).";
+        e.single("swarm_dht_bytes", Kind::Gauge, help, storage.bytes());
+        let mut channels: Vec<_> = storage.iter().collect();
+        channels.sort_unstable_by_key(|(name, _)| *name);
+        let help = "Records of one channel (stats.log channel/<ch>/records).";
+        e.family("swarm_dht_channel_records", Kind::Gauge, help);
+        for (name, ch) in &channels {
+            let name = String::from_utf8_lossy(name);
+            e.sample(
+                "swarm_dht_channel_records",
+                &[("channel", &name)],
+                ch.data.records(),
+            );
+        }
+        let help = "Bytes of one channel (stats.log channel/<ch>/bytes).";
+        e.family("swarm_dht_channel_bytes", Kind::Gauge, help);
+        for (name, ch) in &channels {
+            let name = String::from_utf8_lossy(name);
+            e.sample(
+                "swarm_dht_channel_bytes",
+                &[("channel", &name)],
+                ch.data.bytes(),
+            );
+        }
+        self.counter_metrics(e);
+    }
+
+    /// The request and action families.
+    fn counter_metrics(&self, e: &mut Exposition) {
+        let help = "Requests handled, per command (stats.log request/<Name>/handled, summed).";
+        e.family("swarm_dht_requests_handled_total", Kind::Counter, help);
+        for cmd in TRACKED {
+            let (i, label) = (idx(cmd), [("command", cmd.name())]);
+            let n = self.handled_before[i] + self.handled[i];
+            e.sample("swarm_dht_requests_handled_total", &label, n);
+        }
+        let help = "Most requests of a command in progress at once since the last stats line                     (stats.log request/<Name>/max_active).";
+        e.family("swarm_dht_requests_max_active", Kind::Gauge, help);
+        for cmd in TRACKED {
+            let (i, label) = (idx(cmd), [("command", cmd.name())]);
+            e.sample("swarm_dht_requests_max_active", &label, self.max_active[i]);
+        }
+        let help = "Records that went through an action (stats.log action/<kind>/records, summed).";
+        e.family("swarm_dht_action_records_total", Kind::Counter, help);
+        for (i, (_, name)) in ACTIONS.iter().enumerate() {
+            let n = self.actions_before[i].0 + self.actions[i].0;
+            e.sample("swarm_dht_action_records_total", &[("action", name)], n);
+        }
+        let help = "Bytes of those records (stats.log action/<kind>/bytes, summed).";
+        e.family("swarm_dht_action_bytes_total", Kind::Counter, help);
+        for (i, (_, name)) in ACTIONS.iter().enumerate() {
+            let n = self.actions_before[i].1 + self.actions[i].1;
+            e.sample("swarm_dht_action_bytes_total", &[("action", name)], n);
+        }
     }
 }
 
@@ -148,5 +221,12 @@ mod tests {
         assert_eq!(get("channel/ch/records").as_deref(), Some("1"));
         let again = s.line(&storage);
         assert!(again.contains(&("request/Put/handled".to_string(), "0".to_string())));
+        s.started(DhtCommand::Put);
+        let mut e = Exposition::new();
+        s.metrics(&storage, &mut e);
+        let text = e.into_string();
+        assert!(text.contains("swarm_dht_requests_handled_total{command=\"Put\"} 2\n"));
+        assert!(text.contains("swarm_dht_action_bytes_total{action=\"written\"} 9\n"));
+        assert!(text.contains("swarm_dht_channel_records{channel=\"ch\"} 1\n"));
     }
 }

@@ -496,6 +496,19 @@ impl Service for LogfilesService {
         self.stats.line(self.writes.storage.total())
     }
 
+    fn command_names(&self) -> Vec<&'static str> {
+        LogfilesCommand::ALL.iter().map(|c| c.name()).collect()
+    }
+
+    fn command(&self, _session: &Session, input: &[u8]) -> Option<usize> {
+        let code = i32::from_le_bytes(input.get(..4)?.try_into().ok()?);
+        LogfilesCommand::ALL.iter().position(|c| c.code() == code)
+    }
+
+    fn metrics(&self, page: &mut swarm_core::metrics::Exposition) {
+        self.stats.metrics(&self.writes.storage, page);
+    }
+
     fn console(&self) -> String {
         let storage = &self.writes.storage;
         let total = storage.total();

@@ -4,7 +4,10 @@
 //! GetRangeRegex; Put's timing fields (`mean_handled_time_micros`, `handled_10_micros` ...
 //! `handled_over_100_ms`); `action/handled/records|bytes` (records written and records sent by
 //! scans) and `action/redistributed/records|bytes`. Ours, as the original had none: `total_records`,
-//! `total_bytes`. Counters reset after each line.
+//! `total_bytes`. Counters reset after each line; their running totals, behind `/metrics`, are
+//! kept in [`Totals`] and rendered by `stats/metrics.rs`.
+
+mod metrics;
 
 use crate::storage::channels::ChannelSize;
 use std::time::Duration;
@@ -45,6 +48,18 @@ pub struct Stats {
     /// Records written or sent since start (never reset: the console line).
     total_handled: u64,
     /// Records and value bytes a Redistribute moved to other nodes.
+    redistributed: (u64, u64),
+    /// The per-line counters summed over the lines written so far.
+    before: Totals,
+}
+
+/// Running totals of the per-line counters, as of the last stats line.
+#[derive(Debug, Default, Clone, Copy)]
+struct Totals {
+    handled: [u64; TRACKED.len()],
+    put_timing: [u64; TIMING.len() + 1],
+    put_micros: u64,
+    handled_records: (u64, u64),
     redistributed: (u64, u64),
 }
 
@@ -147,11 +162,13 @@ impl Stats {
             "action/redistributed/bytes".to_string(),
             self.redistributed.1.to_string(),
         ));
+        let before = self.totals();
         let (active, total_handled) = (self.active, self.total_handled);
         *self = Stats {
             active,
             max_active: active,
             total_handled,
+            before,
             ..Stats::default()
         };
         out

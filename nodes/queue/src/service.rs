@@ -11,7 +11,7 @@ use crate::stats::{fullness, Stats};
 use crate::storage::{MemoryStore, QueueStore};
 use std::net::SocketAddr;
 use swarm_core::{ConnRef, Context, Handled, Out, Service, Step};
-use swarm_protocol::queue::{decode_stream_record, QueueRequest, StreamRecord};
+use swarm_protocol::queue::{decode_stream_record, QueueCommand, QueueRequest, StreamRecord};
 use swarm_protocol::wire::Reader;
 use swarm_protocol::DecodeError;
 
@@ -265,6 +265,23 @@ impl Service for QueueService {
 
     fn stats(&mut self) -> Vec<(String, String)> {
         self.stats.line(&self.store)
+    }
+
+    fn command_names(&self) -> Vec<&'static str> {
+        QueueCommand::ALL.iter().map(|c| c.name()).collect()
+    }
+
+    fn command(&self, s: &Session, input: &[u8]) -> Option<usize> {
+        if let Ongoing::Produce(_) = s.ongoing {
+            // A record of the stream, not a request.
+            return None;
+        }
+        let code = i32::from_le_bytes(input.get(..4)?.try_into().ok()?);
+        QueueCommand::ALL.iter().position(|c| c.code() == code)
+    }
+
+    fn metrics(&self, page: &mut swarm_core::metrics::Exposition) {
+        self.stats.metrics(&self.store, page);
     }
 
     fn console(&self) -> String {

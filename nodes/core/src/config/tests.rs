@@ -197,3 +197,21 @@ fn local_config_is_for_tests() {
     assert!(!cfg.handle_signals);
     assert_eq!(cfg.stats_file, None);
 }
+
+#[test]
+fn metrics_keys_default_to_the_server_address_and_are_known() {
+    let cfg = ServerConfig::from_ini(&example(), "c.ini").expect("valid");
+    assert_eq!(cfg.metrics, None, "no http_port: no metrics");
+    let text = "[Server]\naddress = 10.1.2.3\nport = 1\n[Stats]\nhttp_port = 9100\n";
+    let ini = parse_ini(text).expect("parses");
+    let cfg = ServerConfig::from_ini(&ini, "c.ini").expect("valid");
+    assert_eq!(cfg.metrics, Some(HttpConfig::new("10.1.2.3", 9100)));
+    assert!(unknown_keys(&ini, ServerConfig::KNOWN_KEYS).is_empty());
+    let both = "[Server]\naddress = a\nport = 1\n[Stats]\nhttp_port = 1\n[STATS]\nhttp_port = 2\n";
+    let err = ServerConfig::from_ini(&parse_ini(both).expect("parses"), "c.ini");
+    let err = err.expect_err("both spellings").to_string();
+    assert!(
+        err.contains("[Stats] http_port") && err.contains("[STATS] http_port"),
+        "{err}"
+    );
+}
