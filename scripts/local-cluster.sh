@@ -18,7 +18,9 @@
 #
 # Ports: dht 10001 and 10002, queue 11001, logfiles 12001 (LOCAL_CLUSTER_BASE_PORT=B moves
 # them to B+1, B+2, B+1001, B+2001; LOCAL_CLUSTER_BASE_PORT=0 gives every node a free port,
-# read back from its "listening on" line). The nodes listen on 127.0.0.1 only.
+# read back from its "listening on" line). The nodes listen on 127.0.0.1 only. Each process
+# serves /metrics and /health (docs/METRICS.md) on its port + 100 (dhtdump-N: its node's + 200;
+# with LOCAL_CLUSTER_BASE_PORT=0 a free port); `status` shows the address.
 # SWARM_BIN_DIR=DIR takes dhtnode, dhtdump, queuenode, logfilesnode and swarm from DIR instead
 # of building them (e.g. target/debug).
 #
@@ -77,6 +79,13 @@ port_of() { if [[ "$BASE" == 0 ]]; then echo 0; else echo $((BASE + $1)); fi; }
 # The address a node listens on, from its "listening on" line.
 addr_of() { grep -o 'listening on [^ ]*' "$DIR/$1/stderr" 2>/dev/null | tail -1 | cut -d' ' -f3; }
 
+# metrics_port PORT OFFSET: the /metrics port of a process whose (node's) port is PORT.
+metrics_port() { if [[ "$BASE" == 0 ]]; then echo 0; else echo $(($1 + $2)); fi; }
+# The /metrics address of the process in DIR, from its root.log.
+metrics_of() {
+  grep -o 'metrics: serving http://[^/]*' "$DIR/$1/log/root.log" 2>/dev/null | tail -1 | cut -d/ -f3
+}
+
 # write_config NAME PROGRAM DIR PORT: the process's config.ini, unless it has one already.
 write_config() {
   local name=$1 prog=$2 d=$DIR/$3 port=$4 conf=$DIR/$3/config.ini
@@ -100,6 +109,9 @@ ${extra}
 
 [LOG.Root]
 file = log/root.log
+
+[Stats]
+http_port = $(metrics_port "$port" 100)
 INI
 }
 
@@ -124,6 +136,7 @@ file = log/root.log
 
 [STATS]
 file_name = log/stats.log
+http_port = $(metrics_port "${addr##*:}" 200)
 INI
 }
 
@@ -223,7 +236,7 @@ case "$cmd" in
     [[ -d "$DIR" ]] || { echo "local-cluster.sh: no cluster in $DIR" >&2; exit 1; }
     if [[ -n "${SWARM_BIN_DIR:-}" ]]; then BIN=$(cd "$SWARM_BIN_DIR" && pwd); else BIN=$REPO/target/release; fi
     rc=0
-    printf '%-11s %-13s %-8s %-21s %10s %12s\n' NAME PROGRAM PID ADDRESS RECORDS RSS
+    printf '%-11s %-13s %-8s %-21s %10s %12s  %s\n' NAME PROGRAM PID ADDRESS RECORDS RSS METRICS
     for p in "${PROCS[@]}"; do
       read -r name prog d off <<<"$p"
       if ! running "$d"; then
@@ -239,8 +252,8 @@ case "$cmd" in
         logfilesnode) addr=$(addr_of "$d"); records=$(records_of logs "$addr") ;;
         dhtdump) addr="(dumps ${d%/dump})" ;;
       esac
-      printf '%-11s %-13s %-8s %-21s %10s %12s\n' "$name" "$prog" "$pid" "$addr" \
-        "${records:-?}" "$(rss_of "$pid")"
+      printf '%-11s %-13s %-8s %-21s %10s %12s  %s\n' "$name" "$prog" "$pid" "$addr" \
+        "${records:-?}" "$(rss_of "$pid")" "$(metrics_of "$d")"
     done
     exit "$rc"
     ;;

@@ -1,7 +1,7 @@
 //! `scripts/local-cluster.sh` end to end: start a cluster of every node kind in a temp dir
 //! (free ports), write and read through `swarm` for each kind with values that hold newlines
-//! and every byte value (through `--file`, stdin and `--base64`), check `status`, stop it, and
-//! find no process of the cluster left.
+//! and every byte value (through `--file`, stdin and `--base64`), check `status` (and each
+//! process's `/metrics`), stop it, and find no process of the cluster left.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -10,6 +10,7 @@ mod swarm_common;
 use base64::Engine as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use swarm_testkit::metrics::Scrape;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -285,7 +286,25 @@ fn local_cluster_start_use_status_stop() {
     assert_eq!(records("logfiles-"), 2, "{status}");
     for row in &rows {
         assert!(row[2].parse::<u32>().is_ok(), "pid in {row:?}");
-        assert_eq!(row.last(), Some(&"MiB"), "memory in {row:?}");
+        assert_eq!(row[row.len() - 2], "MiB", "memory in {row:?}");
+        // The last column is where the process serves /metrics; a node's records there are
+        // the ones status counted through the protocol.
+        let addr = row.last().unwrap().parse().expect("metrics address");
+        let scrape = Scrape::get(addr);
+        let family = match row[1] {
+            "dhtnode" => "swarm_dht_records",
+            "queuenode" => "swarm_queue_records",
+            "logfilesnode" => "swarm_logfiles_records",
+            _ => {
+                assert!(!scrape.names().is_empty(), "dhtdump's /metrics: {row:?}");
+                continue;
+            }
+        };
+        assert_eq!(
+            scrape.at(family, &[]),
+            row[4].parse::<f64>().unwrap(),
+            "{row:?}"
+        );
     }
 
     assert_ran(&script(&bins, &["stop"], &dir), "stop");
