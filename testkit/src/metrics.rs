@@ -179,3 +179,48 @@ pub fn stats_sum(lines: &[BTreeMap<String, String>], key: &str) -> f64 {
         .map(|v| v.parse::<f64>().unwrap())
         .sum()
 }
+
+/// The loop's figures every node kind exports alike: the byte totals are the sums of the
+/// stats.log lines' per-interval `bytes_sent` / `bytes_received`, and each command of
+/// `requests` was received that many times (the request counter, the latency histogram's
+/// `_count` and its `+Inf` bucket).
+pub fn assert_loop_figures(
+    m: &Scrape,
+    lines: &[BTreeMap<String, String>],
+    requests: &[(&str, f64)],
+) {
+    for (key, name) in [
+        ("bytes_sent", "swarm_node_bytes_sent_total"),
+        ("bytes_received", "swarm_node_bytes_received_total"),
+    ] {
+        assert_eq!(m.at(name, &[]), stats_sum(lines, key), "{key}");
+    }
+    for &(cmd, n) in requests {
+        let l = [("command", cmd)];
+        assert_eq!(m.at("swarm_node_requests_total", &l), n, "{cmd}");
+        let count = m.at("swarm_node_request_duration_seconds_count", &l);
+        assert_eq!(count, n, "{cmd} histogram");
+        let inf = [("command", cmd), ("le", "+Inf")];
+        assert_eq!(
+            m.at("swarm_node_request_duration_seconds_bucket", &inf),
+            n,
+            "{cmd} +Inf bucket"
+        );
+    }
+}
+
+/// The node kind's own handled-request counters (`<prefix>_requests_handled_total`) against
+/// the sum of stats.log's `request/<cmd>/handled`, both `n` for each command of `handled`.
+pub fn assert_handled(
+    m: &Scrape,
+    lines: &[BTreeMap<String, String>],
+    prefix: &str,
+    handled: &[(&str, f64)],
+) {
+    let name = format!("{prefix}_requests_handled_total");
+    for &(cmd, n) in handled {
+        assert_eq!(m.at(&name, &[("command", cmd)]), n, "{name} {cmd}");
+        let key = format!("request/{cmd}/handled");
+        assert_eq!(stats_sum(lines, &key), n, "{key}");
+    }
+}

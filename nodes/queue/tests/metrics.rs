@@ -60,33 +60,17 @@ fn figures_match_channel_sizes_stats_log_and_requests_sent() {
         m.at("swarm_node_connections", &[]).to_string(),
         last["handling_connections"]
     );
-    for (key, name) in [
-        ("bytes_sent", "swarm_node_bytes_sent_total"),
-        ("bytes_received", "swarm_node_bytes_received_total"),
-    ] {
-        assert_eq!(m.at(name, &[]), stats_sum(&lines, key), "{key}");
-    }
-    for (cmd, n) in [
-        ("Push", 8.0),
-        ("Pop", 2.0),
-        ("GetChannelSize", 2.0),
-        ("Consume", 0.0),
-    ] {
-        let l = [("command", cmd)];
-        assert_eq!(m.at("swarm_node_requests_total", &l), n, "{cmd}");
-        assert_eq!(
-            m.at("swarm_node_request_duration_seconds_count", &l),
-            n,
-            "{cmd}"
-        );
-    }
-    for (cmd, n) in [("Push", 8.0), ("Pop", 2.0)] {
-        assert_eq!(
-            m.at("swarm_queue_requests_handled_total", &[("command", cmd)]),
-            n
-        );
-        assert_eq!(stats_sum(&lines, &format!("request/{cmd}/handled")), n);
-    }
+    assert_loop_figures(
+        &m,
+        &lines,
+        &[
+            ("Push", 8.0),
+            ("Pop", 2.0),
+            ("GetChannelSize", 2.0),
+            ("Consume", 0.0),
+        ],
+    );
+    assert_handled(&m, &lines, "swarm_queue", &[("Push", 8.0), ("Pop", 2.0)]);
     let pushed = [("action", "pushed")];
     assert_eq!(m.at("swarm_queue_action_records_total", &pushed), 8.0);
     assert_eq!(
