@@ -5,7 +5,7 @@
 //! `handled_over_100_ms`); `action/handled/records|bytes` (records written and records sent by
 //! scans) and `action/redistributed/records|bytes`. Ours, as the original had none: `total_records`,
 //! `total_bytes`. Counters reset after each line; their running totals, behind `/metrics`, are
-//! kept in [`Totals`] and rendered by `stats/metrics.rs`.
+//! kept in `Totals` and rendered by `stats/metrics.rs`.
 
 mod metrics;
 
