@@ -5,11 +5,13 @@
 //! is registered at start, so nobody is notified). The directory scan that decides which file
 //! to load is in `scan`.
 
+mod estimate;
 mod progress;
 pub mod scan;
 
 use crate::config::OutOfRange;
 use crate::storage::{Storage, WriteError};
+use estimate::Estimate;
 use progress::Progress;
 use std::fmt;
 use std::fs::File;
@@ -106,6 +108,7 @@ pub fn load_channel(
     storage.channel_or_create(channel);
     let mut counts = Counts::default();
     let mut progress = Progress::new(&name, len);
+    let mut estimate = Estimate::new(len);
     while let Some(rec) = reader.next_record().map_err(LoadError::File)? {
         counts.read += 1;
         load_record(rec.key, rec.value, channel, rules, storage, &mut counts)?;
@@ -120,9 +123,13 @@ pub fn load_channel(
         }
         if counts.read % 1024 == 0 {
             progress.update(reader.bytes_read());
+            if let Some(total) = estimate.after(counts.read, reader.bytes_read()) {
+                storage.reserve(channel, total);
+            }
         }
     }
     progress.finish();
+    storage.shrink_index(channel);
     counts.report(&name);
     log::info!(
         "Finished loading channel '{name}': {} records (read {} bytes of {} in {:.1} s)",

@@ -184,10 +184,39 @@ impl Channel {
         self.bytes += record_bytes(value.len());
     }
 
+    /// Makes room in the index for `total` records, so that inserting up to that many rebuilds
+    /// it at most once here instead of once per doubling (a dump load knows roughly how many
+    /// records are coming). Does nothing when the index already holds that many.
+    pub fn reserve(&mut self, total: usize) {
+        let needed = Index::capacity_for(total);
+        if needed > self.index.capacity() {
+            self.rebuild_index_to(needed);
+        }
+    }
+
+    /// Shrinks the index when [`Channel::reserve`] asked for far more than came (a poor
+    /// guess): more than four times the buckets the records need.
+    pub fn shrink_index(&mut self) {
+        let needed = Index::capacity_for(self.records as usize);
+        if self.index.capacity() > needed.saturating_mul(4) {
+            self.rebuild_index_to(needed);
+        }
+    }
+
+    /// Index buckets (for tests of the reservation).
+    #[cfg(test)]
+    pub fn index_capacity(&self) -> usize {
+        self.index.capacity()
+    }
+
     /// Rebuilds the index from the slots (in slot order: sequential reads), with room for one
     /// more record.
     fn rebuild_index(&mut self) {
-        let capacity = self.index.grown_capacity();
+        self.rebuild_index_to(self.index.grown_capacity());
+    }
+
+    /// Rebuilds the index from the slots with at least `capacity` buckets.
+    fn rebuild_index_to(&mut self, capacity: usize) {
         let chunks = &self.chunks;
         self.index.rebuild(capacity, || {
             chunks
@@ -265,6 +294,43 @@ impl Channel {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn reserve_sizes_the_index_once_and_shrink_gives_unused_room_back() {
+        let mut c = Channel::new();
+        c.put(1, b"x");
+        c.reserve(100_000);
+        let reserved = c.index_capacity();
+        assert_eq!(reserved, Index::capacity_for(100_000));
+        for k in 2..=100_000u64 {
+            c.put(k, b"v");
+        }
+        assert_eq!(
+            c.index_capacity(),
+            reserved,
+            "no rebuild while filling the reservation"
+        );
+        assert_eq!(
+            (c.get(1), c.get(100_000)),
+            (Some(&b"x"[..]), Some(&b"v"[..]))
+        );
+        c.shrink_index();
+        assert_eq!(
+            c.index_capacity(),
+            reserved,
+            "a reservation that was used stays"
+        );
+        // A reservation far above what came is given back, the records kept.
+        let mut c = Channel::new();
+        c.reserve(1_000_000);
+        c.put(7, b"seven");
+        c.shrink_index();
+        assert_eq!(c.index_capacity(), Index::capacity_for(1));
+        assert_eq!(c.get(7), Some(&b"seven"[..]));
+        // Reserving less than is there changes nothing.
+        c.reserve(0);
+        assert_eq!(c.index_capacity(), Index::capacity_for(1));
+    }
 
     #[test]
     fn put_get_remove_and_counts() {

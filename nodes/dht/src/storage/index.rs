@@ -127,6 +127,17 @@ impl Index {
         (self.used + 1) * 8 > self.capacity() * 7
     }
 
+    /// The buckets that take `entries` entries (no tombstones) without growing: the power of
+    /// two of which they fill at most 7/8 ([`Index::is_full`]), as growth would end up with.
+    pub fn capacity_for(entries: usize) -> usize {
+        entries
+            .saturating_add(1)
+            .saturating_mul(8)
+            .div_ceil(7)
+            .max(MIN_CAPACITY)
+            .next_power_of_two()
+    }
+
     /// The capacity [`Index::rebuild`] should get for the live entries plus one: double when
     /// more than half of the allowed load is live, else the same (clearing tombstones).
     pub fn grown_capacity(&self) -> usize {

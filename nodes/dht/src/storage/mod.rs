@@ -2,7 +2,7 @@
 //! for GetSize, the size limit and stats.
 
 mod channel;
-mod index;
+pub(crate) mod index;
 mod values;
 
 pub use channel::{record_bytes, Channel};
@@ -143,6 +143,20 @@ impl Storage {
         match &mut self.slots[slot] {
             Some(n) => &mut n.entry,
             None => unreachable!("slot_of and the insert above only return occupied slots"),
+        }
+    }
+
+    /// Makes room in channel `name` (created if missing) for `total` records
+    /// ([`Channel::reserve`]).
+    pub fn reserve(&mut self, name: &[u8], total: usize) {
+        self.channel_or_create(name).data.reserve(total);
+    }
+
+    /// Gives back index room a [`Storage::reserve`] took for records that did not come
+    /// ([`Channel::shrink_index`]).
+    pub fn shrink_index(&mut self, name: &[u8]) {
+        if let Some(entry) = self.channel_mut(name) {
+            entry.data.shrink_index();
         }
     }
 

@@ -238,3 +238,120 @@ fn scan_refuses_to_start_on_fatal_records() {
     let e = load_data_dir(dir.path(), &r, &mut Storage::new(0)).unwrap_err();
     assert!(e.to_string().contains("out-of-range"), "{e}");
 }
+
+/// Files whose length is a poor guess of their record count load exactly as any other, and
+/// the index ends sized for what was loaded.
+mod poor_guesses {
+    use super::*;
+    use crate::storage::index::Index;
+
+    fn big_rules() -> LoadRules {
+        LoadRules {
+            batch_size: 4 << 20,
+            ..rules()
+        }
+    }
+
+    fn index_capacity(s: &Storage) -> usize {
+        s.channel(b"c").unwrap().data.index_capacity()
+    }
+
+    fn hex_key(k: u64) -> Vec<u8> {
+        format!("{k:016x}").into_bytes()
+    }
+
+    #[test]
+    fn small_records_then_a_few_huge_values() {
+        // The sample sees 33-byte records: the guess is ~30x too many; the index shrinks back.
+        let huge = vec![7u8; 3 << 20];
+        let mut records: Vec<(Vec<u8>, Vec<u8>)> = (0..5000u64)
+            .map(|k| (hex_key(k), vec![k as u8 | 1]))
+            .collect();
+        for k in 5000..5003u64 {
+            records.push((hex_key(k), huge.clone()));
+        }
+        let refs: Vec<(&[u8], &[u8])> = records
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
+        let (r, s) = load_bytes(&raw_file(&refs, false), &big_rules());
+        let c = r.unwrap();
+        assert_eq!((c.read, c.loaded), (5003, 5003));
+        for k in 0..5000u64 {
+            assert_eq!(s.get(b"c", k), Some(&[k as u8 | 1][..]));
+        }
+        assert_eq!(s.get(b"c", 5002), Some(&huge[..]));
+        assert_eq!(index_capacity(&s), Index::capacity_for(5003));
+    }
+
+    #[test]
+    fn a_few_huge_values_then_many_small_records() {
+        // The sample's mean is huge: far too few guessed; the index grows as usual.
+        let huge = vec![9u8; 1 << 20];
+        let mut records: Vec<(Vec<u8>, Vec<u8>)> =
+            (0..8u64).map(|k| (hex_key(k), huge.clone())).collect();
+        records.extend((8..200_000u64).map(|k| (hex_key(k), k.to_le_bytes().to_vec())));
+        let refs: Vec<(&[u8], &[u8])> = records
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
+        let (r, s) = load_bytes(&raw_file(&refs, false), &big_rules());
+        assert_eq!(r.unwrap().loaded, 200_000);
+        assert_eq!(s.get(b"c", 3), Some(&huge[..]));
+        for k in 8..200_000u64 {
+            assert_eq!(s.get(b"c", k), Some(&k.to_le_bytes()[..]), "key {k}");
+        }
+    }
+
+    #[test]
+    fn millions_of_empty_values_are_dropped_and_reserve_nothing_lasting() {
+        // 2 M empty values (24 bytes each with 8-byte keys) around 10 real records.
+        let mut records: Vec<(Vec<u8>, Vec<u8>)> = (0..2_000_000u64)
+            .map(|k| (k.to_le_bytes().to_vec(), Vec::new()))
+            .collect();
+        for k in 0..10u64 {
+            records.push((((1u64 << 40) + k).to_le_bytes().to_vec(), b"v".to_vec()));
+        }
+        let refs: Vec<(&[u8], &[u8])> = records
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
+        let (r, s) = load_bytes(&raw_file(&refs, false), &big_rules());
+        let c = r.unwrap();
+        assert_eq!(
+            (c.read, c.loaded, c.empty_values),
+            (2_000_010, 10, 2_000_000)
+        );
+        assert_eq!(s.get(b"c", (1 << 40) + 9), Some(&b"v"[..]));
+        assert_eq!(s.get(b"c", 5), None);
+        assert_eq!(index_capacity(&s), Index::capacity_for(10));
+    }
+
+    #[test]
+    fn binary_keys_of_eight_bytes() {
+        let records: Vec<(Vec<u8>, Vec<u8>)> = (0..50_000u64)
+            .map(|k| {
+                let key = k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                (
+                    key.to_le_bytes().to_vec(),
+                    vec![b'x'; 1 + (k % 64) as usize],
+                )
+            })
+            .collect();
+        let refs: Vec<(&[u8], &[u8])> = records
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
+        let (r, s) = load_bytes(&raw_file(&refs, false), &big_rules());
+        assert_eq!(r.unwrap().loaded, 50_000);
+        for k in 0..50_000u64 {
+            let key = k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            assert_eq!(
+                s.get(b"c", key).map(<[u8]>::len),
+                Some(1 + (k % 64) as usize)
+            );
+        }
+        // The guess was right: no doubling beyond the capacity growth would have reached.
+        assert_eq!(index_capacity(&s), Index::capacity_for(50_000));
+    }
+}
