@@ -10,7 +10,7 @@ mod progress;
 pub mod scan;
 
 use crate::config::OutOfRange;
-use crate::storage::{Storage, WriteError};
+use crate::storage::{Prefaulter, Storage, WriteError};
 use estimate::Estimate;
 use progress::Progress;
 use std::fmt;
@@ -109,6 +109,9 @@ pub fn load_channel(
     let mut counts = Counts::default();
     let mut progress = Progress::new(&name, len);
     let mut estimate = Estimate::new(len);
+    // The values take about the file's bytes: have their pages faulted in on the other core
+    // (large files only; a small load is over before a thread would help).
+    let _prefault = (len >= 64 << 20).then(|| Prefaulter::start(len)).flatten();
     while let Some(rec) = reader.next_record().map_err(LoadError::File)? {
         counts.read += 1;
         load_record(rec.key, rec.value, channel, rules, storage, &mut counts)?;

@@ -3,9 +3,11 @@
 
 mod channel;
 pub(crate) mod index;
+mod prefault;
 mod values;
 
 pub use channel::{record_bytes, Channel};
+pub use prefault::Prefaulter;
 
 use hashbrown::HashMap;
 use std::cell::Cell;

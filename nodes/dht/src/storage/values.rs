@@ -6,7 +6,7 @@
 
 /// Bytes of cells per chunk once a class is large (4 MiB: huge pages, see `hugepages`); small
 /// classes start with small chunks that double, so a small channel stays small.
-const CHUNK_BYTES: usize = 4 << 20;
+pub(super) const CHUNK_BYTES: usize = 4 << 20;
 /// Cells of a class's first chunk (chunks then double up to [`CHUNK_BYTES`]).
 const FIRST_CHUNK_CELLS: usize = 4;
 
@@ -98,7 +98,13 @@ impl Class {
         let (chunk, _) = self.locate(self.cells);
         if chunk == self.chunks.len() {
             let cells = self.geometry.chunk_cells(chunk);
-            self.chunks.push(vec![0u8; cells * size].into_boxed_slice());
+            let bytes = cells * size;
+            // A full-size chunk may come with its pages already faulted in (a dump load).
+            let ready = (bytes > CHUNK_BYTES / 2 && bytes <= CHUNK_BYTES)
+                .then(super::prefault::take_chunk)
+                .flatten();
+            self.chunks
+                .push(ready.unwrap_or_else(|| vec![0u8; bytes].into_boxed_slice()));
         }
         self.cells += 1;
         self.cells - 1

@@ -355,3 +355,23 @@ mod poor_guesses {
         assert_eq!(index_capacity(&s), Index::capacity_for(50_000));
     }
 }
+
+#[test]
+fn a_file_large_enough_for_the_prefault_helper_loads_every_value() {
+    // 560,000 records of 120 bytes: a 75 MB file, so the values land in chunks the helper
+    // thread faulted in (files of 64 MiB and more).
+    let value = |k: u64| -> Vec<u8> { (0..120u64).map(|i| (k ^ i) as u8).collect() };
+    let records: Vec<(u64, Vec<u8>)> = (0..560_000u64).map(|k| (k, value(k))).collect();
+    let refs: Vec<(u64, &[u8])> = records.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+    let file = good_file(&refs);
+    assert!(file.len() >= 64 << 20);
+    let big = LoadRules {
+        batch_size: 1024,
+        ..rules()
+    };
+    let (r, s) = load_bytes(&file, &big);
+    assert_eq!(r.unwrap().loaded, 560_000);
+    for (k, v) in &records {
+        assert_eq!(s.get(b"c", *k), Some(v.as_slice()), "key {k}");
+    }
+}
