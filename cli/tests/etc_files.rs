@@ -277,13 +277,6 @@ fn check_documented(example: &str, known: &[(&str, &str)]) {
     let documented = documented_keys(&text);
     let sections: BTreeSet<&str> = documented.iter().map(|(s, _)| s.as_str()).collect();
     for (section, key) in known.iter().chain(LOG_AND_STATS_KEYS) {
-        // `[Stats]` and `[STATS]` are two spellings of one section (docs/METRICS.md); the
-        // examples document the original's `[STATS]`.
-        let section = if *section == "Stats" {
-            &"STATS"
-        } else {
-            section
-        };
         let found = if *key == "*" {
             sections.contains(section)
         } else {

@@ -33,8 +33,6 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ("Dump", "min_wait_s"),
     ("Dump", "retry_wait_s"),
     ("Dump", "disable_direct_io"),
-    ("Stats", "http_port"),
-    ("Stats", "http_address"),
 ];
 
 /// dhtdump's configuration.

@@ -346,7 +346,8 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// The keys [`ServerConfig::from_ini`] reads, for [`unknown_key_warnings`].
+    /// The keys [`ServerConfig::from_ini`] reads, for [`unknown_key_warnings`] (the
+    /// `[STATS]`/`[Stats]` keys are not listed: that section is never warned about).
     pub const KNOWN_KEYS: &'static [(&'static str, &'static str)] = &[
         ("Server", "address"),
         ("Server", "port"),
@@ -357,10 +358,6 @@ impl ServerConfig {
         ("Server", "idle_timeout_s"),
         ("Performance", "write_flush_ms"),
         ("Performance", "write_timeout_ms"),
-        ("Stats", "http_port"),
-        ("Stats", "http_address"),
-        ("STATS", "http_port"),
-        ("STATS", "http_address"),
     ];
 
     /// Reads `[Server] address port connection_limit backlog input_buffer_limit

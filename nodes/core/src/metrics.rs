@@ -17,7 +17,7 @@ pub mod requests;
 
 use std::fmt::{Display, Write as _};
 
-pub use config::{HttpConfig, HTTP_KEYS};
+pub use config::HttpConfig;
 
 /// A metric family's type, as `# TYPE` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,14 +10,6 @@ use crate::config::{ConfigError, IniView};
 /// The two spellings of the section the keys may be in.
 pub const SECTIONS: [&str; 2] = ["Stats", "STATS"];
 
-/// The keys, for a program's known-key list (no unknown-key warning for them).
-pub const HTTP_KEYS: &[(&str, &str)] = &[
-    ("Stats", "http_port"),
-    ("Stats", "http_address"),
-    ("STATS", "http_port"),
-    ("STATS", "http_address"),
-];
-
 /// Where `/metrics` and `/health` are served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
