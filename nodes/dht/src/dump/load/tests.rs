@@ -256,6 +256,15 @@ mod poor_guesses {
         s.channel(b"c").unwrap().data.index_capacity()
     }
 
+    /// A complete file of `records` (key bytes as given).
+    fn owned_file(records: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+        let refs: Vec<(&[u8], &[u8])> = records
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
+        raw_file(&refs, false)
+    }
+
     fn hex_key(k: u64) -> Vec<u8> {
         format!("{k:016x}").into_bytes()
     }
@@ -270,11 +279,7 @@ mod poor_guesses {
         for k in 5000..5003u64 {
             records.push((hex_key(k), huge.clone()));
         }
-        let refs: Vec<(&[u8], &[u8])> = records
-            .iter()
-            .map(|(k, v)| (k.as_slice(), v.as_slice()))
-            .collect();
-        let (r, s) = load_bytes(&raw_file(&refs, false), &big_rules());
+        let (r, s) = load_bytes(&owned_file(&records), &big_rules());
         let c = r.unwrap();
         assert_eq!((c.read, c.loaded), (5003, 5003));
         for k in 0..5000u64 {
@@ -291,11 +296,7 @@ mod poor_guesses {
         let mut records: Vec<(Vec<u8>, Vec<u8>)> =
             (0..8u64).map(|k| (hex_key(k), huge.clone())).collect();
         records.extend((8..200_000u64).map(|k| (hex_key(k), k.to_le_bytes().to_vec())));
-        let refs: Vec<(&[u8], &[u8])> = records
-            .iter()
-            .map(|(k, v)| (k.as_slice(), v.as_slice()))
-            .collect();
-        let (r, s) = load_bytes(&raw_file(&refs, false), &big_rules());
+        let (r, s) = load_bytes(&owned_file(&records), &big_rules());
         assert_eq!(r.unwrap().loaded, 200_000);
         assert_eq!(s.get(b"c", 3), Some(&huge[..]));
         for k in 8..200_000u64 {
@@ -312,11 +313,7 @@ mod poor_guesses {
         for k in 0..10u64 {
             records.push((((1u64 << 40) + k).to_le_bytes().to_vec(), b"v".to_vec()));
         }
-        let refs: Vec<(&[u8], &[u8])> = records
-            .iter()
-            .map(|(k, v)| (k.as_slice(), v.as_slice()))
-            .collect();
-        let (r, s) = load_bytes(&raw_file(&refs, false), &big_rules());
+        let (r, s) = load_bytes(&owned_file(&records), &big_rules());
         let c = r.unwrap();
         assert_eq!(
             (c.read, c.loaded, c.empty_values),
@@ -338,11 +335,7 @@ mod poor_guesses {
                 )
             })
             .collect();
-        let refs: Vec<(&[u8], &[u8])> = records
-            .iter()
-            .map(|(k, v)| (k.as_slice(), v.as_slice()))
-            .collect();
-        let (r, s) = load_bytes(&raw_file(&refs, false), &big_rules());
+        let (r, s) = load_bytes(&owned_file(&records), &big_rules());
         assert_eq!(r.unwrap().loaded, 50_000);
         for k in 0..50_000u64 {
             let key = k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
