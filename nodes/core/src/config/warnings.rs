@@ -177,6 +177,10 @@ fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
         .map(|c| {
             let d = if c.eq_ignore_ascii_case(name) {
                 0
+            } else if c.len().abs_diff(name.len()) > limit {
+                // The distance is at least the length difference: skip the quadratic table
+                // (a long unknown key against every known one made the check cost ~3 ms, fuzzing).
+                usize::MAX
             } else {
                 edit_distance(&name.to_ascii_lowercase(), &c.to_ascii_lowercase())
             };
