@@ -1,18 +1,8 @@
-//! Fuzzes LZO record batch decompression and item parsing: never a panic, never more than the
-//! announced (and limited) length.
+//! Fuzzes LZO record batch decompression and its item and pair iterators: the check and its invariants are
+//! `swarm_fuzz_checks::batch_decompress`, which the corpus-replay test also runs on stable Rust.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use swarm_protocol::batch::{decompress, Items, MAX_BATCH_RAW_LEN};
+#[global_allocator]
+static ALLOC: swarm_fuzz_checks::CappedAlloc = swarm_fuzz_checks::CappedAlloc;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(raw) = decompress(data) {
-        assert!(raw.len() as u64 <= MAX_BATCH_RAW_LEN);
-        let mut items = Items::new(&raw);
-        while let Some(item) = items.next_item() {
-            if item.is_err() {
-                break;
-            }
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| swarm_fuzz_checks::batch_decompress(data));
