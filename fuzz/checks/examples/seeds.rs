@@ -266,9 +266,12 @@ fn configs(out: &mut Out) -> std::io::Result<()> {
         "nodes/queue/src/default_config.ini",
         "nodes/logfiles/src/default_config.ini",
     ] {
+        // The first byte picks the node kind (dht, queue, logfiles).
         let text = fs::read(root.join(p))?;
-        seeds.push(text.clone());
-        seeds.push(text[..text.len() / 2].to_vec());
+        for kind in 0..3u8 {
+            seeds.push([&[kind][..], &text].concat());
+        }
+        seeds.push([&[seeds.len() as u8 % 3][..], &text[..text.len() / 2]].concat());
     }
     out.write("corpus", "config_files", &seeds)?;
     let edges: Vec<Vec<u8>> = [
@@ -282,7 +285,7 @@ fn configs(out: &mut Out) -> std::io::Result<()> {
         "",
     ]
     .iter()
-    .map(|s| s.as_bytes().to_vec())
+    .flat_map(|s| (0..3u8).map(move |kind| [&[kind][..], s.as_bytes()].concat()))
     .collect();
     out.write("regressions", "config_files", &edges)
 }
