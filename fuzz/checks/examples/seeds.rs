@@ -35,6 +35,7 @@ fn main() -> std::io::Result<()> {
     replies(&mut out)?;
     batches(&mut out)?;
     configs(&mut out)?;
+    nodes_files(&mut out)?;
     structured(&mut out)
 }
 
@@ -288,6 +289,40 @@ fn configs(out: &mut Out) -> std::io::Result<()> {
     .flat_map(|s| (0..3u8).map(move |kind| [&[kind][..], s.as_bytes()].concat()))
     .collect();
     out.write("regressions", "config_files", &edges)
+}
+
+fn nodes_files(out: &mut Out) -> std::io::Result<()> {
+    let mut seeds = Vec::new();
+    for n in 1..13u16 {
+        let mut text = String::from("# cluster\n\n");
+        for i in 0..n {
+            text.push_str(&format!(
+                "127.0.0.{}:{}  # node {i}\n",
+                i % 3 + 1,
+                10000 + i
+            ));
+        }
+        if n % 3 == 0 {
+            text.push_str("[::1]:10000\n");
+        }
+        seeds.push(text.into_bytes());
+    }
+    out.write("corpus", "nodes_file", &seeds)?;
+    let edges: Vec<Vec<u8>> = [
+        "127.0.0.1:65536\n",
+        "127.0.0.1:99999999999999999999\n",
+        "127.0.0.1:1\n127.0.0.1:1\n",
+        "# only a comment\n\n",
+        "127.0.0.1\n",
+        ":1\n",
+        "[::1:1\n",
+        "\u{feff}127.0.0.1:1\r\n",
+        "",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    out.write("regressions", "nodes_file", &edges)
 }
 
 fn structured(out: &mut Out) -> std::io::Result<()> {

@@ -55,3 +55,23 @@ fn node<I, C: std::fmt::Debug>(
 fn named(msg: String) {
     assert!(msg.contains(FILE), "{msg:?} does not name the file");
 }
+
+/// The client's nodes file (`ip:port` per line, `#` comments): any text gives the nodes or an
+/// error naming a line of the text; the nodes written back one per line parse to the same list.
+pub fn nodes_file(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    match swarm_client::parse_nodes(&text) {
+        Ok(nodes) => {
+            assert!(!nodes.is_empty());
+            let again: Vec<String> = nodes.iter().map(ToString::to_string).collect();
+            let back = swarm_client::parse_nodes(&again.join("\n")).expect("written back parses");
+            assert_eq!(back, nodes);
+        }
+        Err((line, reason)) => {
+            assert!(!reason.is_empty());
+            if let Some(n) = line {
+                assert!(n >= 1 && n <= text.lines().count(), "line {n}");
+            }
+        }
+    }
+}

@@ -19,7 +19,7 @@ mod structured;
 
 pub use alloc_cap::{CappedAlloc, ALLOC_CAP};
 pub use batch::batch_decompress;
-pub use config::config_files;
+pub use config::{config_files, nodes_file};
 pub use files::{bucket_reader, checkpoint_reader, rq_reader, tcm_reader};
 pub use frames::{
     dht_reply_decode, dht_request_decode, logfiles_reply_decode, logfiles_request_decode,
@@ -49,6 +49,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("queue_request_structured", queue_request_structured),
     ("logfiles_request_structured", logfiles_request_structured),
     ("config_files", config_files),
+    ("nodes_file", nodes_file),
 ];
 
 /// The check named `name`, if there is one.
