@@ -88,7 +88,7 @@ stamp=$(mktemp)
 trap 'rm -f "$stamp"' EXIT
 running=0
 for t in "${targets[@]}"; do
-  echo "== $t (${runs:+$runs runs}${runs:-$seconds s})"
+  if [ -n "$runs" ]; then echo "== $t ($runs runs)"; else echo "== $t ($seconds s)"; fi
   run_one "$t" &
   running=$((running + 1))
   if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$((running - 1)); fi
