@@ -15,6 +15,11 @@
 //!
 //! Where `ip netns add` fails (not root) the tests print why and pass, but under `CI=true` they
 //! fail instead. `cargo test -p swarm-client --test faults_cut -- --nocapture` prints the figures.
+//!
+//! `FAULTS_CUT_DEFAULTS=1` runs the same with the client's default settings and a cut of
+//! `FAULTS_CUT_MS` (default 15000, longer than the default I/O timeout) and prints the figures
+//! without asserting the two time bounds, which the defaults do not promise (see
+//! [`config`]).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -28,7 +33,7 @@ use std::time::{Duration, Instant};
 use swarm_client::{ClientConfig, DhtClient, LogfilesClient, QueueClient};
 use swarm_testkit::{Host, Node, NodeProcess, TestHosts};
 
-/// How long the third host is off the network.
+/// How long the third host is off the network (with the test's settings).
 const CUT: Duration = Duration::from_millis(2000);
 /// A request that needs the cut node fails within this (reconnect timeout 1 s, plus one I/O
 /// timeout of 500 ms in which a request sent before the cut waits for its reply, plus slack).
@@ -40,8 +45,13 @@ const PAUSE: Duration = Duration::from_millis(2);
 
 /// Timeouts for a cut: a connect to the cut node gives up after 300 ms, a reply it never sends
 /// after 500 ms, a request after 1 s of reconnecting; the backoff cap is 100 ms, and the dht
-/// ranges are refreshed every second (so a refresh meets the cut too).
+/// ranges are refreshed every second (so a refresh meets the cut too). The bounds hold for
+/// these; with the defaults (a 2 s connect timeout, within which the kernel resends a SYN only
+/// after 1 s, a 10 s I/O timeout and a 2.5 s backoff cap) a return can take seconds to notice.
 fn config() -> ClientConfig {
+    if defaults() {
+        return ClientConfig::default();
+    }
     ClientConfig::default()
         .with_connect_timeout(Duration::from_millis(300))
         .with_io_timeout(Some(Duration::from_millis(500)))
@@ -49,6 +59,32 @@ fn config() -> ClientConfig {
         .with_reconnect_backoff_max(Duration::from_millis(100))
         .with_reconnect_timeout(Duration::from_secs(1))
         .with_range_refresh(Some(Duration::from_secs(1)))
+}
+
+/// Whether `FAULTS_CUT_DEFAULTS=1` asks for the client's defaults (figures only).
+fn defaults() -> bool {
+    std::env::var("FAULTS_CUT_DEFAULTS").as_deref() == Ok("1")
+}
+
+/// The cut's length: [`CUT`], or `FAULTS_CUT_MS` (15 s unless set) with the defaults.
+fn cut_length() -> Duration {
+    if !defaults() {
+        return CUT;
+    }
+    let ms = std::env::var("FAULTS_CUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    Duration::from_millis(ms.unwrap_or(15_000))
+}
+
+/// How long the loads run on after the return: [`RESUME_BOUND`] and a bit, 15 s with the
+/// defaults.
+fn after_return() -> Duration {
+    if defaults() {
+        Duration::from_secs(15)
+    } else {
+        RESUME_BOUND + Duration::from_millis(300)
+    }
 }
 
 /// Three namespaced hosts, or `None` (the reason printed) where namespaces cannot be made;
@@ -72,16 +108,16 @@ fn start_on(node: &mut NodeProcess, host: &Host) {
     assert_eq!(node.addr().ip(), host.addr());
 }
 
-/// Runs the loads for a while, cuts host 2 off for [`CUT`], puts it back and runs on for
-/// [`RESUME_BOUND`] and a bit; the outcomes of each load, with the cut's start and end.
+/// Runs the loads for a while, cuts host 2 off for [`cut_length`], puts it back and runs on
+/// for [`after_return`]; the outcomes of each load, with the cut's start and end.
 fn cut_under_load(hosts: &TestHosts, loads: Vec<Load>) -> (Vec<Vec<Outcome>>, Instant, Instant) {
     std::thread::sleep(Duration::from_millis(300));
     hosts.host(2).set_link(false);
     let cut = Instant::now();
-    std::thread::sleep(CUT);
+    std::thread::sleep(cut_length());
     hosts.host(2).set_link(true);
     let back = Instant::now();
-    std::thread::sleep(RESUME_BOUND + Duration::from_millis(300));
+    std::thread::sleep(after_return());
     (loads.into_iter().map(Load::stop).collect(), cut, back)
 }
 
@@ -94,8 +130,9 @@ fn assert_all_ok(what: &str, outcomes: &[Outcome]) -> Duration {
 }
 
 /// The requests that needed the cut node: those that ended inside the cut failed, each within
-/// [`FAIL_BOUND`], and one succeeded within [`RESUME_BOUND`] of the return. The failures, the
-/// slowest of them, and the time from the return to the first success.
+/// [`FAIL_BOUND`], and one succeeded within [`RESUME_BOUND`] of the return (the bounds are not
+/// asserted with the defaults). The failures, the slowest of them, and the time from the
+/// return to the first success.
 fn assert_cut_then_resumed(
     what: &str,
     outcomes: &[Outcome],
@@ -115,25 +152,23 @@ fn assert_cut_then_resumed(
         acked.is_none(),
         "{what}: acknowledged during the cut: {acked:?}"
     );
-    let slowest = outcomes
-        .iter()
-        .filter(|o| !o.ok())
-        .map(|o| o.ended - o.started)
-        .max()
-        .unwrap();
-    assert!(
-        slowest < FAIL_BOUND,
-        "{what}: a request failed after {slowest:?}"
-    );
+    let failures = outcomes.iter().filter(|o| !o.ok());
+    let slowest = failures.map(|o| o.ended - o.started).max().unwrap();
     let resumed = outcomes
         .iter()
         .find(|o| o.ok() && o.ended > back)
         .map(|o| o.ended - back)
         .unwrap_or_else(|| panic!("{what}: no success after the return"));
-    assert!(
-        resumed < RESUME_BOUND,
-        "{what}: served again {resumed:?} after the return"
-    );
+    if !defaults() {
+        assert!(
+            slowest < FAIL_BOUND,
+            "{what}: a request failed after {slowest:?}"
+        );
+        assert!(
+            resumed < RESUME_BOUND,
+            "{what}: served again {resumed:?} after the return"
+        );
+    }
     let failed = outcomes.iter().filter(|o| !o.ok()).count();
     (failed, slowest, resumed)
 }
@@ -248,7 +283,7 @@ fn queue_cut_off_node_is_skipped_by_the_round_robin_and_serves_within_1s_of_its_
         })
         .collect();
     let rr = round_robin_resumed(&held[2], &runs[0], back);
-    let dup = duplicates(&held);
+    let dup = assert_no_late_duplicate("queue", &held, &runs[0], cut);
     let acked = runs[0].iter().filter(|o| o.ok());
     let stored: Vec<u64> = held.concat();
     for o in acked {
@@ -260,20 +295,39 @@ fn queue_cut_off_node_is_skipped_by_the_round_robin_and_serves_within_1s_of_its_
             "all-node client: {} Pushes, all acknowledged, slowest {slowest_all:?}, round \
              robin back on the node {rr:?} after its return; cut-node client: {failed} Pushes \
              failed with an error, slowest failure {slowest:?}, first success {resumed:?} after \
-             the return; {dup} records held twice (a Push sent before the cut reached the node \
-             after it, and the client had moved on)",
+             the return; {dup} records held twice (sent just before the cut)",
             runs[0].len()
         ),
     );
 }
 
-/// How many numbers more than one node holds, or one node twice.
-fn duplicates(held: &PerNode) -> usize {
+/// The numbers more than one node holds (or one node twice), and that none of them was sent
+/// after the cut began: a request that was written to the cut node's connection after the
+/// cut, timed out and went to another node must not reach the cut node too when its link is
+/// back (the kernel would retransmit it unless the client aborts the connection). One sent
+/// just before the cut whose reply the cut lost is held twice by design (at least once).
+fn assert_no_late_duplicate(
+    what: &str,
+    held: &PerNode,
+    outcomes: &[Outcome],
+    cut: Instant,
+) -> usize {
     let mut all: Vec<u64> = held.concat();
-    let n = all.len();
     all.sort_unstable();
-    all.dedup();
-    n - all.len()
+    let twice: Vec<u64> = all
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    for n in &twice {
+        let o = &outcomes[*n as usize];
+        assert!(
+            o.started < cut,
+            "{what}: {n} is held twice, sent {:?} after the cut began",
+            o.started - cut
+        );
+    }
+    twice.len()
 }
 
 #[test]
@@ -310,7 +364,7 @@ fn logfiles_cut_off_node_is_skipped_by_the_round_robin_and_serves_within_1s_of_i
         })
         .collect();
     let rr = round_robin_resumed(&held[2], &runs[0], back);
-    let dup = duplicates(&held);
+    let dup = assert_no_late_duplicate("logfiles", &held, &runs[0], cut);
     let stored: Vec<u64> = held.concat();
     for o in runs[0].iter().filter(|o| o.ok()) {
         assert!(stored.contains(&o.i), "Put {} acknowledged and lost", o.i);
@@ -321,7 +375,7 @@ fn logfiles_cut_off_node_is_skipped_by_the_round_robin_and_serves_within_1s_of_i
             "all-node client: {} Puts, all acknowledged, slowest {slowest_all:?}, round robin \
              back on the node {rr:?} after its return; cut-node client: {failed} Puts failed \
              with an error, slowest failure {slowest:?}, first success {resumed:?} after the \
-             return; {dup} records held twice",
+             return; {dup} records held twice (sent just before the cut)",
             runs[0].len()
         ),
     );
