@@ -143,8 +143,9 @@ fn assert_cut_then_resumed(
         .iter()
         .filter(|o| o.ended > cut + Duration::from_millis(50) && o.ended < back)
         .collect();
+    // With the defaults a cut shorter than the I/O timeout fails no request: they wait.
     assert!(
-        !inside.is_empty(),
+        defaults() || !inside.is_empty(),
         "{what}: no request ended during the cut"
     );
     let acked = inside.iter().find(|o| o.ok());
@@ -153,7 +154,8 @@ fn assert_cut_then_resumed(
         "{what}: acknowledged during the cut: {acked:?}"
     );
     let failures = outcomes.iter().filter(|o| !o.ok());
-    let slowest = failures.map(|o| o.ended - o.started).max().unwrap();
+    let slowest = failures.map(|o| o.ended - o.started).max();
+    let slowest = slowest.unwrap_or_default();
     let resumed = outcomes
         .iter()
         .find(|o| o.ok() && o.ended > back)
