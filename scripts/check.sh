@@ -46,7 +46,8 @@ cargo test --workspace --locked --no-run
 # workspace's dev-dependencies (getrandom and regex-syntax get fewer), so it rebuilt the node
 # crates and binaries and left the workspace build stale. The ones just built are current.
 bins="$(realpath "${CARGO_TARGET_DIR:-target}")/debug"
-for pair in DHTNODE_BIN:dhtnode DHTDUMP_BIN:dhtdump QUEUENODE_BIN:queuenode LOGFILESNODE_BIN:logfilesnode; do
+for pair in DHTNODE_BIN:dhtnode DHTDUMP_BIN:dhtdump QUEUENODE_BIN:queuenode LOGFILESNODE_BIN:logfilesnode \
+    LOGFILES_CHECK_BIN:logfiles_check; do
   if [ -x "$bins/${pair#*:}" ]; then export "${pair%%:*}=$bins/${pair#*:}"; fi
 done
 echo "== cargo test (--no-fail-fast: every test binary runs, so the summary counts them all)"
