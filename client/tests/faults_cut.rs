@@ -168,11 +168,31 @@ fn assert_cut_then_resumed(
         );
         assert!(
             resumed < RESUME_BOUND,
-            "{what}: served again {resumed:?} after the return"
+            "{what}: served again {resumed:?} after the return; around it: {}",
+            around(outcomes, back)
         );
     }
     let failed = outcomes.iter().filter(|o| !o.ok()).count();
     (failed, slowest, resumed)
+}
+
+/// The requests that ended within 2 s of `t`, relative to it, for a failure's message.
+fn around(outcomes: &[Outcome], t: Instant) -> String {
+    let rel = |i: Instant| {
+        let ms = |d: Duration| d.as_millis() as i64;
+        if i >= t {
+            ms(i - t)
+        } else {
+            -ms(t - i)
+        }
+    };
+    let near = outcomes
+        .iter()
+        .filter(|o| o.ended + Duration::from_secs(2) > t && o.ended < t + Duration::from_secs(2));
+    let lines: Vec<String> = near
+        .map(|o| format!("[{} ms..{} ms {:?}]", rel(o.started), rel(o.ended), o.error))
+        .collect();
+    lines.join(" ")
 }
 
 /// The key of the `i`-th record in the third `j` of the (bit-reversed) key space.
