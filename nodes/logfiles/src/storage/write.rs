@@ -208,14 +208,26 @@ struct Open {
 }
 
 impl Open {
-    /// Hands the buffered records to the OS.
+    /// Hands the buffered records to the OS. A write that fails (a full disk) may have put
+    /// part of the buffer in the file: the file is cut back to its whole records and the
+    /// buffer kept, so the next flush writes them again from a record boundary instead of
+    /// after a torn one.
     fn flush(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            (&self.file)
-                .write_all(&self.buf)
-                .map_err(named(&self.path, "write to"))?;
-            self.buf.clear();
+        if self.buf.is_empty() {
+            return Ok(());
         }
+        if let Err(e) = (&self.file).write_all(&self.buf) {
+            let whole = self.len - self.buf.len() as u64;
+            let e = named(&self.path, "write to")(e);
+            return match self.file.set_len(whole) {
+                Ok(()) => Err(e),
+                Err(cut) => Err(io::Error::new(
+                    e.kind(),
+                    format!("{e}; cutting it back to its last whole record ({whole} bytes) failed too: {cut}"),
+                )),
+            };
+        }
+        self.buf.clear();
         Ok(())
     }
 }
