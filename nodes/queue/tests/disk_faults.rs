@@ -56,6 +56,11 @@ fn a_shutdown_dump_on_a_full_disk_keeps_every_record_and_a_second_sigterm_dumps(
         line.contains("big.rq") && line.contains("No space left on device"),
         "{line}"
     );
+    // stderr is read on a thread of its own, which may not have the latest lines yet.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !node.stderr().contains(error) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(node.stderr().contains(error), "{}", node.stderr());
     // Every record is still served, and no file is left: neither a temp file holding the
     // space, nor the `small.rq` that dumped, which would bring back records popped from now on.
