@@ -49,6 +49,8 @@ pub struct LogfilesService {
     stats: Stats,
     next_checkpoint: Instant,
     redist: Redistribution,
+    /// The last shutdown could not flush the write buffers (a full disk): the node serves on.
+    unflushed_at_shutdown: bool,
 }
 
 /// Whether the session's request is over.
@@ -67,6 +69,7 @@ impl LogfilesService {
             stats: Stats::default(),
             next_checkpoint,
             redist: Redistribution::new(redist),
+            unflushed_at_shutdown: false,
         }
     }
 
@@ -486,12 +489,25 @@ impl Service for LogfilesService {
     }
 
     fn shutdown(&mut self, _cx: &mut Context<'_, LogfilesEvent>) {
+        // First, while everything still runs: buffers that cannot reach the disk (a full disk)
+        // hold records, acknowledged ones in checkpoint mode, that an exit would drop. The
+        // node serves on instead, and the next SIGTERM tries again.
+        self.unflushed_at_shutdown = false;
+        if let Err(e) = self.writes.storage.flush_all() {
+            log::error!("Shutting down: {e}; the write buffers cannot be written");
+            self.unflushed_at_shutdown = true;
+            return;
+        }
         self.redist.stop();
         log::info!("Shutting down: flushing, syncing and closing every bucket");
         self.disk.shutdown();
         if let Err(e) = self.writes.close_and_sync() {
             log::error!("{e}; checkpoint.dat is kept, so the next start recovers");
         }
+    }
+
+    fn shutdown_incomplete(&self) -> bool {
+        self.unflushed_at_shutdown
     }
 
     fn stats(&mut self) -> Vec<(String, String)> {

@@ -187,3 +187,47 @@ fn a_data_dir_that_cannot_be_made_or_written_is_named_at_start() {
         assert!(log.contains(&path) && log.contains(reason), "{log}");
     }
 }
+
+#[test]
+fn a_shutdown_on_a_full_disk_keeps_the_buffered_records_and_a_second_sigterm_writes_them() {
+    let Some(disk) = Tmpfs::mount_or_skip(2 * MIB, false) else {
+        return;
+    };
+    // A tick (the buffers' flush) once a minute: the records stay in the write buffer.
+    let mut node = node(
+        &disk.path().join("data"),
+        &[("Performance", "write_flush_ms", "60000")],
+    );
+    node.start();
+    let all = records(0..100, 100);
+    let mut c = node.connect();
+    c.put_all(b"log", &all[..50]);
+    assert_eq!(c.get_all(b"log"), all[..50].to_vec()); // a read flushes: these are in the file
+    c.put_all(b"log", &all[50..]);
+    drop(c);
+    disk.fill(0);
+    let ok = Command::new("kill")
+        .args(["-TERM", &node.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert!(
+        node.wait_log("still serving", 1, Duration::from_secs(20)),
+        "{}",
+        node.root_log()
+    );
+    let log = node.root_log();
+    assert!(log.contains("No space left on device"), "{log}");
+    assert_eq!(
+        LogfilesConn::get_all(&mut node.connect(), b"log"),
+        all[..50].to_vec()
+    );
+
+    disk.free();
+    node.stop(); // the second SIGTERM: the buffers reach the disk, the node exits 0
+    node.start();
+    assert_eq!(LogfilesConn::get_all(&mut node.connect(), b"log"), all);
+    node.stop();
+    let (code, text) = check(&node.data());
+    assert_eq!(code, 0, "logfiles_check: {text}");
+}
