@@ -297,8 +297,9 @@ impl ChannelWriter {
     /// (the file at `path` afterwards, if any, is a new bucket).
     pub fn detach(&mut self, first_key: u64, path: &Path) -> io::Result<()> {
         if let Some(i) = self.open.iter().position(|o| o.first_key == first_key) {
-            let mut o = self.open.swap_remove(i);
-            o.flush()?;
+            // Flushed in place: on failure the bucket stays open with its records.
+            self.open[i].flush()?;
+            let o = self.open.swap_remove(i);
             if o.len > o.synced {
                 self.unsynced.retain(|u| u.path != o.path);
                 self.unsynced.push(SyncItem {
@@ -332,6 +333,9 @@ impl ChannelWriter {
             let lru = (0..self.open.len())
                 .min_by_key(|&i| self.open[i].last_used)
                 .unwrap_or(0);
+            // Written before it leaves the writers: a bucket whose buffer cannot be written (a
+            // full disk) stays open with its records, and this open fails instead.
+            self.open[lru].flush()?;
             let o = self.open.swap_remove(lru);
             self.close(o)?;
         }
