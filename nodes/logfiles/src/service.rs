@@ -51,6 +51,8 @@ pub struct LogfilesService {
     redist: Redistribution,
     /// The last shutdown could not flush the write buffers (a full disk): the node serves on.
     unflushed_at_shutdown: bool,
+    /// The tick's flush failed last time (its error is logged once per failing stretch).
+    flush_failing: bool,
 }
 
 /// Whether the session's request is over.
@@ -70,6 +72,7 @@ impl LogfilesService {
             next_checkpoint,
             redist: Redistribution::new(redist),
             unflushed_at_shutdown: false,
+            flush_failing: false,
         }
     }
 
@@ -479,8 +482,19 @@ impl Service for LogfilesService {
 
     fn tick(&mut self, cx: &mut Context<'_, LogfilesEvent>) {
         self.writes.tick(&self.disk);
-        if let Err(e) = self.writes.storage.flush_all() {
-            log::error!("flushing the write buffers: {e}");
+        // Once per failing stretch, not every tick: a full disk would fill root.log 4 lines a
+        // second (and root.log may be on the full disk).
+        match self.writes.storage.flush_all() {
+            Err(e) if !self.flush_failing => {
+                log::error!("flushing the write buffers: {e} (logged once until it succeeds)");
+                self.flush_failing = true;
+            }
+            Err(_) => {}
+            Ok(()) if self.flush_failing => {
+                log::info!("flushing the write buffers: succeeds again");
+                self.flush_failing = false;
+            }
+            Ok(()) => {}
         }
         if cx.now() >= self.next_checkpoint {
             self.writes.checkpoint(&self.disk);
