@@ -11,6 +11,7 @@
 //! | [`hosts`] | test hosts: network namespaces bridged to the root namespace (or loopback addresses where `ip netns` fails), a node started on one, a host cut off and back |
 //! | [`files`] | `.tcm` files made or read by hand, directory listings |
 //! | [`mem`] | a process's resident memory, from `/proc/<pid>/status` |
+//! | [`tmpfs`] | a small tmpfs mounted for one test: filled to a few bytes free, freed, remounted read-only, unmounted on drop |
 //! | [`metrics`] | `/metrics` and `/health` over HTTP, the exposition parsed, stats.log lines parsed |
 //!
 //! Everything is re-exported at the crate root, so tests `use swarm_testkit::*`. The binary is
@@ -27,6 +28,7 @@ pub mod mem;
 pub mod metrics;
 pub mod process;
 pub mod queue;
+pub mod tmpfs;
 pub mod wire;
 
 pub use bins::node_bin;
@@ -37,4 +39,5 @@ pub use mem::rss_bytes;
 pub use process::{
     read_log, signal, wait_exit, wait_log, NodeProcess, StartFailure, DATA_DIR_LOCK,
 };
+pub use tmpfs::Tmpfs;
 pub use wire::{arr, status, Conn, OK};
