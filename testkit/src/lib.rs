@@ -11,6 +11,7 @@
 //! | [`hosts`] | test hosts: network namespaces bridged to the root namespace (or loopback addresses where `ip netns` fails), a node started on one, a host cut off and back |
 //! | [`files`] | `.tcm` files made or read by hand, directory listings |
 //! | [`mem`] | a process's resident memory, from `/proc/<pid>/status` |
+//! | [`hostile`] | hostile clients against any node kind: the attacks, the control client's latency, RSS, stored-record checksums, a report per case checked against its bounds |
 //! | [`metrics`] | `/metrics` and `/health` over HTTP, the exposition parsed, stats.log lines parsed |
 //!
 //! Everything is re-exported at the crate root, so tests `use swarm_testkit::*`. The binary is
@@ -21,6 +22,7 @@
 pub mod bins;
 pub mod dht;
 pub mod files;
+pub mod hostile;
 pub mod hosts;
 pub mod logfiles;
 pub mod mem;
