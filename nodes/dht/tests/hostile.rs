@@ -181,3 +181,29 @@ fn put_values_over_the_record_limit_are_answered_and_dropped_as_they_arrive() {
         &[&OK[..], &arr(&exact)].concat(),
     );
 }
+
+/// Regression (issue 13's connection flood against the queue node): at the limit, the idlest
+/// connection made room whatever it was, so a served client between two requests was closed
+/// once a flood opened `connection_limit` connections within its think time.
+#[test]
+fn a_flood_of_silent_connections_never_closes_a_served_client() {
+    let _one_at_a_time = hostile::cases::serial();
+    let node = start_node(&[("Server", "connection_limit", "20")]);
+    let mut served = node.connect();
+    version_ok(&mut served);
+    // Idle longer than any flood connection will be.
+    thread::sleep(Duration::from_millis(100));
+    let flood: Vec<Conn> = (0..100).map(|_| node.connect()).collect();
+    thread::sleep(Duration::from_millis(100));
+    version_ok(&mut served);
+    let open = flood.into_iter().filter(|c| {
+        c.s.set_nonblocking(true).unwrap();
+        let mut probe = [0u8; 1];
+        matches!((&c.s).read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    });
+    assert_eq!(
+        open.count(),
+        19,
+        "the flood keeps the limit less the served client"
+    );
+}
