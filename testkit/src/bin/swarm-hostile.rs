@@ -16,7 +16,7 @@ const USAGE: &str =
 Runs every hostile case (connection flood, slowloris, idle flood, never-reading stream,
 mutated frames, held 10 MiB - 1 arrays) against NODE_BINARY at the issue's sizes (--ci: the
 bounded test sizes) and prints one markdown table row per case. Bounds: RSS growth under the
-input budget + 64 MiB, control p99 <= 3 x baseline + floor (2 ms unless given), records unchanged.";
+input budget (input_buffer_limit + 64 KiB x connection_limit) + 64 MiB, control p99 <= 3 x baseline + floor (2 ms unless given), records unchanged.";
 
 struct Args {
     kind: String,

@@ -98,11 +98,12 @@ impl Limits {
 /// The bounds a case is held to.
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {
-    /// `[Server] input_buffer_limit`: what the node may buffer of partial requests.
+    /// What the node may buffer of partial requests as configured: `[Server]
+    /// input_buffer_limit` beyond the 64 KiB each connection may hold, so the limit plus
+    /// 64 KiB times `connection_limit`.
     pub input_budget: u64,
-    /// RSS growth allowed beyond the budget: the connections' own 16-64 KiB buffers (500-2000
-    /// held connections), output buffered to stalled readers (up to 1 MiB each before the
-    /// node stops producing) and the allocator's slack.
+    /// RSS growth allowed beyond the budget: output buffered to stalled readers (up to 1 MiB
+    /// each before the node stops producing), the connections' state, the allocator's slack.
     pub margin: u64,
     /// Control p99 during the attack may be this many times its baseline...
     pub p99_factor: u32,
@@ -116,7 +117,7 @@ impl Bounds {
     /// baseline + 2 ms.
     pub fn of(limits: &Limits) -> Bounds {
         Bounds {
-            input_budget: limits.input_buffer_limit,
+            input_budget: limits.input_buffer_limit + limits.connection_limit as u64 * 64 * 1024,
             margin: 64 * MIB,
             p99_factor: 3,
             p99_floor: Duration::from_millis(2),
