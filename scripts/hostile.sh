@@ -17,7 +17,7 @@
 # and 2000 control requests before and during. Bounds: RSS growth < the input budget (input_buffer_limit
 # + 64 KiB x connection_limit, as the node counts it) + 64 MiB,
 # control p99 during <= 3 x baseline p99 + 2 ms (P99_FLOOR_MS), records unchanged, node serving;
-# broken bounds are listed under the table and make the exit status 1. Takes about 5 minutes a
+# broken bounds are listed under the table and make the exit status 1. Takes about 1.5 minutes a
 # kind. Environment: P99_FLOOR_MS, CARGO_TARGET_DIR.
 set -euo pipefail
 # shellcheck source=scripts/usage.sh
