@@ -12,6 +12,7 @@
 //! | [`files`] | `.tcm` files made or read by hand, directory listings |
 //! | [`mem`] | a process's resident memory, from `/proc/<pid>/status` |
 //! | [`tmpfs`] | a small tmpfs mounted for one test: filled to a few bytes free, freed, remounted read-only, unmounted on drop |
+//! | [`hostile`] | hostile clients against any node kind: the attacks, the control client's latency, RSS, stored-record checksums, a report per case checked against its bounds |
 //! | [`metrics`] | `/metrics` and `/health` over HTTP, the exposition parsed, stats.log lines parsed |
 //!
 //! Everything is re-exported at the crate root, so tests `use swarm_testkit::*`. The binary is
@@ -22,6 +23,7 @@
 pub mod bins;
 pub mod dht;
 pub mod files;
+pub mod hostile;
 pub mod hosts;
 pub mod logfiles;
 pub mod mem;
