@@ -76,7 +76,7 @@ END {
   for (k = 1; k <= 6; k++) {
     n = kinds[k]
     errors += T[n "_err"]
-    printf "| %s | %.1f | %d | %s us | %s us | %s us | %s us | %s us | %s us | %s us |\n", n, T[n "_req"] / end, T[n "_err"], F[n "_p50_us"], F[n "_p99_us"], L[n "_p50_us"], L[n "_p99_us"], T[n "_p50_us"], T[n "_p99_us"], T[n "_max_us"]
+    printf "| %s | %.2f | %d | %s us | %s us | %s us | %s us | %s us | %s us | %s us |\n", n, T[n "_req"] / end, T[n "_err"], F[n "_p50_us"], F[n "_p99_us"], L[n "_p50_us"], L[n "_p99_us"], T[n "_p50_us"], T[n "_p99_us"], T[n "_max_us"]
   }
   errors += T["listen_err"] + T["consume_err"]
   printf "\nStreams: %d Listen events (%d errors), %d of %d records pushed for Consume consumed (%d errors), %d GetAll/GetRange records read.\n", T["listen_events"], T["listen_err"], T["consumed"], T["consume_pushed"], T["consume_err"], T["stream_records"]
