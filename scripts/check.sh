@@ -39,6 +39,17 @@ echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+echo "== cargo test --no-run (every test binary and every node binary, one feature set)"
+cargo test --workspace --locked --no-run
+# Tests outside a node's own package get its binary from testkit's node_bin, which otherwise
+# runs `cargo build -p <package>`: that resolves the dependencies' features without the
+# workspace's dev-dependencies (getrandom and regex-syntax get fewer), so it rebuilt the node
+# crates and binaries and left the workspace build stale. The ones just built are current.
+bins="$(realpath "${CARGO_TARGET_DIR:-target}")/debug"
+for pair in DHTNODE_BIN:dhtnode DHTDUMP_BIN:dhtdump QUEUENODE_BIN:queuenode LOGFILESNODE_BIN:logfilesnode \
+    LOGFILES_CHECK_BIN:logfiles_check; do
+  if [ -x "$bins/${pair#*:}" ]; then export "${pair%%:*}=$bins/${pair#*:}"; fi
+done
 echo "== cargo test (--no-fail-fast: every test binary runs, so the summary counts them all)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

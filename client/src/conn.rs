@@ -101,6 +101,19 @@ impl Conn {
         &self.stream
     }
 
+    /// Closes a connection given up on after an I/O error with a reset (`SO_LINGER` 0), which
+    /// drops whatever the kernel still holds to send. With an ordinary close the kernel goes on
+    /// retransmitting an unanswered request, and when a link that was cut comes back the node
+    /// receives it after all: a queue Push or logfiles Put the client reported as failed and
+    /// sent to another node would be stored twice, and a dht Put could land after a later
+    /// write of the same key and undo it.
+    pub(crate) fn abort(self) {
+        // Without the option the close is an ordinary one: the old behaviour, not an error.
+        if let Err(e) = SockRef::from(&self.stream).set_linger(Some(Duration::ZERO)) {
+            log::debug!("SO_LINGER on a connection given up on: {e}");
+        }
+    }
+
     /// Whether a connection that sat idle can no longer carry a request: the node closed or
     /// reset it (it restarted), or bytes arrived that no request asked for. One non-blocking
     /// peek, so a request that must not be sent twice is not sent into a dead connection.
@@ -225,6 +238,18 @@ mod tests {
     use swarm_protocol::dht::DhtCommand;
     use swarm_protocol::wire::{put_array, put_u64};
     use swarm_protocol::MAX_ARRAY_LEN;
+
+    #[test]
+    fn abort_resets_the_connection_instead_of_closing_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let conn = Conn::connect(addr, Duration::from_secs(1), None).unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        conn.abort();
+        let mut byte = [0u8; 1];
+        let e = peer.read(&mut byte).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+    }
 
     /// A connection to a peer that sends `bytes` in small pieces, then closes.
     fn conn_receiving(bytes: Vec<u8>) -> Conn {

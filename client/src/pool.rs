@@ -4,6 +4,8 @@
 //! Idle connections are kept for reuse (up to `max_connections_per_node`). When a request hits
 //! an I/O error the node has probably restarted: the connection and every idle one are dropped,
 //! and the next connection is made anew with exponential backoff until `reconnect_timeout`.
+//! The broken connection is reset, not closed ([`Conn::abort`]), so that a request it carried
+//! cannot reach the node later.
 //! For a dht node ([`Handshake::DhtVersion`]) the first connection made after such a loss
 //! re-checks the node's API version; a logfiles node ([`Handshake::LogfilesVersion`]) has every
 //! new connection checked; the queue protocol has no handshake. Idempotent requests
@@ -130,6 +132,7 @@ impl NodePool {
             match exchange(&mut conn) {
                 Ok(value) => return Ok((value, conn)),
                 Err(ConnError::Io(e)) => {
+                    conn.abort();
                     self.connection_lost();
                     let give_up = retry != Retry::Yes
                         || Instant::now() >= deadline

@@ -99,25 +99,39 @@ impl DumpConfig {
     }
 
     /// Checks what can only be checked on the machine: `data_dir` must be an existing
-    /// directory (dhtdump never creates it, so a typo cannot scatter dumps around).
+    /// directory (dhtdump never creates it, so a typo cannot scatter dumps around) that dhtdump
+    /// can write in (a probe file is made and deleted), so a read-only one fails the start
+    /// instead of every cycle.
     pub fn check_data_dir(&self, file: &str) -> Result<(), ConfigError> {
-        if self.data_dir.is_dir() {
-            return Ok(());
-        }
-        let shown = self.data_dir.display().to_string();
-        let reason = if self.data_dir.exists() {
-            "not a directory"
+        let reason = if self.data_dir.is_dir() {
+            match probe(&self.data_dir) {
+                Ok(()) => return Ok(()),
+                Err(e) => format!("cannot write in it: {e}"),
+            }
+        } else if self.data_dir.exists() {
+            "not a directory".to_owned()
         } else {
-            "the directory does not exist (dhtdump does not create it)"
+            "the directory does not exist (dhtdump does not create it)".to_owned()
         };
+        let shown = self.data_dir.display().to_string();
         Err(ConfigError::Invalid {
             file: file.to_owned(),
             section: "Dump".to_owned(),
             key: "data_dir".to_owned(),
             value: shown,
-            reason: reason.to_owned(),
+            reason,
         })
     }
+}
+
+/// Creates and deletes `<dir>/.dhtdump-probe-<pid>`.
+fn probe(dir: &std::path::Path) -> std::io::Result<()> {
+    let path = dir.join(format!(".dhtdump-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    std::fs::remove_file(&path)
 }
 
 /// `(section, key)` pairs of `ini` that dhtdump does not use.

@@ -49,15 +49,18 @@ fn run(args: &Args) -> Result<u8, u8> {
         config::print_warnings("dhtdump", &warnings);
         fail(code, msg)
     };
-    let config = DumpConfig::from_ini(&ini, &file)
-        .and_then(|config| config.check_data_dir(&file).map(|()| config))
-        .map_err(|e| early_fail(EXIT_CONFIG, e.to_string()))?;
+    let config =
+        DumpConfig::from_ini(&ini, &file).map_err(|e| early_fail(EXIT_CONFIG, e.to_string()))?;
     swarm_core::logging::init(&config.log_dir, args.log_level, true).map_err(|e| {
         let dir = config.log_dir.display();
         early_fail(EXIT_FAILED, format!("cannot open the log in {dir}: {e}"))
     })?;
     log::info!("Starting dhtdump ------------------------------");
     config::log_warnings(&warnings);
+    // After the log is up, so root.log says it too.
+    config
+        .check_data_dir(&file)
+        .map_err(|e| logged_failure(EXIT_CONFIG, e.to_string()))?;
     let stats_log = StatsLog::open_file(&config.stats_file).map_err(|e| {
         let path = config.stats_file.display();
         fail(EXIT_FAILED, format!("cannot open {path}: {e}"))

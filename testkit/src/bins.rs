@@ -1,9 +1,11 @@
 //! A node binary of another package, for integration tests outside that package: Cargo sets
 //! `CARGO_BIN_EXE_*` only for a package's own binaries (and artifact dependencies are
 //! unstable), so [`node_bin`] runs `cargo build -p <package> --bin <bin>` with the running
-//! test's cargo, target directory and profile, and takes the binary from beside the test: a
-//! no-op when `cargo test --workspace` already built it, and never a stale binary from
-//! elsewhere. An environment variable naming a binary skips the build.
+//! test's cargo, target directory and profile, and takes the binary from beside the test: never
+//! a stale binary from elsewhere. It is not a no-op after `cargo test --workspace`: `-p` resolves
+//! the dependencies' features without the other packages' dev-dependencies, so it rebuilds the
+//! node crates. An environment variable naming a binary skips the build; `scripts/check.sh` sets
+//! them to the binaries its `cargo test --workspace --no-run` built.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -10,11 +10,21 @@
 //! namespaces `swt<pid>-<k>h<i>`, interfaces `sw<pid hex><k>v<i>` and bridge `sw<pid hex><k>br`
 //! (at most 15 bytes, the kernel's limit). Addresses are `10.213.<x>.<i>/24`, the bridge
 //! `10.213.<x>.254`, `<x>` derived from the pid and the first subnet no interface uses yet.
+//!
+//! The bridge and each host's `eth0` resolve neighbours (ARP) with a probe every
+//! [`ARP_RETRANS_MS`] instead of the kernel's 1 s: after a cut, the root namespace's entry for
+//! the host has failed, and a packet to the host waits for the next probe, so with 1 s probes
+//! the time to reach a host that came back is up to a second of ARP timer, whatever its
+//! clients do. Tests of reconnect times measure the client, not that timer.
 
 use crate::process::NodeProcess;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The interval of ARP probes on the test network's interfaces, in ms (the kernel's default is
+/// 1000; see the module doc).
+pub const ARP_RETRANS_MS: u32 = 50;
 
 /// Hosts made by one process so far: part of every name.
 static MADE: AtomicUsize = AtomicUsize::new(0);
@@ -120,6 +130,7 @@ impl TestHosts {
         ip(&["link", "add", &bridge, "type", "bridge"]).unwrap();
         ip(&["addr", "add", &format!("10.213.{x}.254/24"), "dev", &bridge]).unwrap();
         ip(&["link", "set", &bridge, "up"]).unwrap();
+        arp_retrans(None, &bridge);
         for i in 1..=n {
             let name = ns(i);
             if i > 1 {
@@ -212,6 +223,29 @@ fn link_host(ns: &str, veth: &str, bridge: &str, addr: Ipv4Addr) {
     .unwrap();
     ip(&["-n", ns, "link", "set", "eth0", "up"]).unwrap();
     ip(&["-n", ns, "link", "set", "lo", "up"]).unwrap();
+    arp_retrans(Some(ns), "eth0");
+}
+
+/// Sets [`ARP_RETRANS_MS`] on `dev`, in namespace `ns` or the root one.
+fn arp_retrans(ns: Option<&str>, dev: &str) {
+    let key = format!("net.ipv4.neigh.{dev}.retrans_time_ms={ARP_RETRANS_MS}");
+    let mut c = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "sysctl"]);
+            c
+        }
+        None => Command::new("sysctl"),
+    };
+    let out = c
+        .args(["-q", "-w", &key])
+        .output()
+        .expect("cannot run sysctl");
+    assert!(
+        out.status.success(),
+        "sysctl {key}: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
 }
 
 /// Runs `ip ARGS`; its stderr on failure.

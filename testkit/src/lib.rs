@@ -11,6 +11,8 @@
 //! | [`hosts`] | test hosts: network namespaces bridged to the root namespace (or loopback addresses where `ip netns` fails), a node started on one, a host cut off and back |
 //! | [`files`] | `.tcm` files made or read by hand, directory listings |
 //! | [`mem`] | a process's resident memory, from `/proc/<pid>/status` |
+//! | [`tmpfs`] | a small tmpfs mounted for one test: filled to a few bytes free, freed, remounted read-only, unmounted on drop |
+//! | [`hostile`] | hostile clients against any node kind: the attacks, the control client's latency, RSS, stored-record checksums, a report per case checked against its bounds |
 //! | [`metrics`] | `/metrics` and `/health` over HTTP, the exposition parsed, stats.log lines parsed |
 //!
 //! Everything is re-exported at the crate root, so tests `use swarm_testkit::*`. The binary is
@@ -21,12 +23,14 @@
 pub mod bins;
 pub mod dht;
 pub mod files;
+pub mod hostile;
 pub mod hosts;
 pub mod logfiles;
 pub mod mem;
 pub mod metrics;
 pub mod process;
 pub mod queue;
+pub mod tmpfs;
 pub mod wire;
 
 pub use bins::node_bin;
@@ -37,4 +41,5 @@ pub use mem::rss_bytes;
 pub use process::{
     read_log, signal, wait_exit, wait_log, NodeProcess, StartFailure, DATA_DIR_LOCK,
 };
+pub use tmpfs::Tmpfs;
 pub use wire::{arr, status, Conn, OK};

@@ -11,6 +11,7 @@
 //! the build.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod load;
 pub mod logfiles;
 
 pub use swarm_testkit::queue::{QueueConn, QueueNode};
@@ -43,6 +44,13 @@ pub fn nodes(n: usize) -> Vec<QueueNode> {
 
 pub fn addrs(nodes: &[QueueNode]) -> Vec<SocketAddr> {
     nodes.iter().map(|n| n.addr()).collect()
+}
+
+/// The `dhtnode` binary, built on first use (see the module doc; `DHTNODE_BIN` skips the
+/// build).
+pub fn dhtnode_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| node_bin("swarm-dht", "dhtnode", "DHTNODE_BIN"))
 }
 
 /// Client settings for tests: quick backoff, so a restarted node is used again soon.

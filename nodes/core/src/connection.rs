@@ -88,6 +88,9 @@ pub(crate) struct Connection<T> {
     /// The last time bytes came in or went out, or a request was handled (idle timeout, and
     /// which connection makes room at the connection limit).
     pub(crate) last_active: Instant,
+    /// Whether a request of it was ever handled: at the connection limit, connections that
+    /// never sent one (a flood, a port scan) make room before those that were served.
+    pub(crate) served: bool,
     /// Input bytes still to be dropped as they arrive ([`crate::Handled::Discard`]).
     pub(crate) discard: u64,
     /// Waiting for the input budget to have room before reading on.
@@ -124,6 +127,7 @@ impl<T> Connection<T> {
             stalled_since: None,
             partial_since: None,
             last_active: now,
+            served: false,
             discard: 0,
             starved: false,
             ongoing: None,

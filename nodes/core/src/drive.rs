@@ -164,6 +164,7 @@ pub(crate) fn work<S: Service>(
     conn.input_blocked = stop != Stop::Incomplete && !conn.input.is_empty();
     if handled {
         conn.last_active = t.now;
+        conn.served = true;
     }
     // The request timeout runs while a request is arriving but not whole, from its first byte
     // (or the end of the request before it); not while the node itself holds the client back.

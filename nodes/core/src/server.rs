@@ -279,15 +279,22 @@ impl<S: Service> Server<S> {
         }
     }
 
-    /// Serves until shutdown (a [`ShutdownHandle`] or SIGINT/SIGTERM/SIGQUIT), then stops
-    /// accepting, flushes pending output for at most a second, closes every connection (calling
+    /// Serves until shutdown (a [`ShutdownHandle`] or SIGINT/SIGTERM/SIGQUIT) that persists
+    /// the service's data ([`Service::shutdown_incomplete`]), then stops accepting, flushes pending output for at most a second, closes every connection (calling
     /// [`Service::close`]) and returns, so the caller can persist the service's data. An error
     /// is returned only if polling itself fails; connections are closed in that case too.
     pub fn run(&mut self) -> io::Result<()> {
         // root.log in blocks while serving (see `logging`), line by line again afterwards.
         crate::logging::set_buffered(true);
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
-        let result = self.serve(&mut events);
+        // A shutdown whose data could not be persisted serves on (see `persist`); a loop that
+        // failed stops whatever the outcome.
+        let result = loop {
+            let result = self.serve(&mut events);
+            if self.persist() || result.is_err() {
+                break result;
+            }
+        };
         self.finish(&mut events);
         crate::logging::set_buffered(false);
         result

@@ -304,6 +304,15 @@ pub trait Service {
     /// output is flushed and the connections are closed (flush and sync files, dump).
     fn shutdown(&mut self, _cx: &mut Context<'_, Self::Event>) {}
 
+    /// Asked right after [`Service::shutdown`]: whether the data could not be persisted (a
+    /// dump failed on a full disk). Then the loop does not stop, as exiting would drop what
+    /// only memory holds: it accepts and serves again, and calls `shutdown` anew at the next
+    /// shutdown request (a second SIGTERM); SIGKILL remains the way to drop the data. The
+    /// default: the data is always persisted.
+    fn shutdown_incomplete(&self) -> bool {
+        false
+    }
+
     /// The node's part of the `stats.log` line, as `(key, value)` pairs with the original key
     /// names; called every 30 s. Counters that the original resets per line are reset here.
     fn stats(&mut self) -> Vec<(String, String)> {

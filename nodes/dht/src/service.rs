@@ -386,6 +386,12 @@ impl Service for DhtService {
         self.dump_all();
     }
 
+    /// A channel that could not be dumped (a full disk) keeps the node up: its records are
+    /// only in memory, and the next SIGTERM dumps again (README "Stopping").
+    fn shutdown_incomplete(&self) -> bool {
+        self.shutdown_failures().is_some_and(|failed| failed > 0)
+    }
+
     fn stats(&mut self) -> Vec<(String, String)> {
         self.stats.line(&self.storage)
     }

@@ -1,22 +1,59 @@
-//! Hostile and stalled clients against the real `dhtnode` (issue: the shared core's defects):
-//! a Listen that never reads, hundreds of connections holding announced 10 MiB arrays, a
-//! request dribbled a byte at a time, and Put values over the record limit. Each keeps the
-//! node's memory bounded and every other client served. Memory is the node's RSS.
+//! Hostile clients against the real `dhtnode`: the harness's cases at their CI sizes
+//! ([`swarm_testkit::hostile`]: connection and idle floods, slowloris, never-reading GetAlls,
+//! mutated frames with LZO bombs, held 10 MiB - 1 arrays; each asserting RSS growth, control
+//! p99 and the stored records' checksum), and the dht's own: a Listen that never reads, a
+//! request dribbled a byte at a time, and Put values over the record limit. One test runs at a
+//! time ([`hostile::cases::serial`]), so the control client's latencies compare.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::*;
 use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 use swarm_protocol::dht::DhtRequest;
 use swarm_protocol::format_key;
 use swarm_protocol::wire::{put_array, put_i32, put_u64};
+use swarm_testkit::hostile::{self, cases::check_ci, Case, DhtTarget};
 
 const MIB: u64 = 1024 * 1024;
+
+fn dht_case(case: Case) {
+    check_ci(case, |limits| {
+        DhtTarget::start(env!("CARGO_BIN_EXE_dhtnode"), limits)
+    });
+}
+
+#[test]
+fn a_connection_flood_over_the_limit_leaves_the_control_client_served() {
+    dht_case(Case::ConnFlood);
+}
+
+#[test]
+fn slowloris_connections_are_cut_after_the_request_timeout() {
+    dht_case(Case::Slowloris);
+}
+
+#[test]
+fn an_idle_flood_is_closed_after_the_idle_timeout() {
+    dht_case(Case::IdleFlood);
+}
+
+#[test]
+fn getalls_that_are_never_read_keep_the_node_bounded() {
+    dht_case(Case::NeverReading);
+}
+
+#[test]
+fn mutated_frames_and_lzo_bombs_each_get_a_status_or_a_close() {
+    dht_case(Case::MutatedFrames);
+}
+
+#[test]
+fn connections_holding_10_mib_arrays_stay_under_the_input_budget() {
+    dht_case(Case::HeldArrays);
+}
 
 fn version_ok(c: &mut Conn) {
     c.exchange(
@@ -27,6 +64,7 @@ fn version_ok(c: &mut Conn) {
 
 #[test]
 fn a_listen_that_never_reads_keeps_the_node_from_growing() {
+    let _one_at_a_time = hostile::cases::serial();
     let node = start_node(&[]);
     let mut listener = node.connect();
     listener.send(&DhtRequest::Listen { channel: b"hot" });
@@ -54,78 +92,9 @@ fn a_listen_that_never_reads_keeps_the_node_from_growing() {
     assert_eq!(listener.read_array(), value);
 }
 
-/// The head of a request with one array of `len` bytes announced last.
-fn announce(kind: usize, len: u64) -> Vec<u8> {
-    let mut b = Vec::new();
-    match kind % 3 {
-        0 => {
-            put_i32(&mut b, 36); // PutBatch: channel, then the batch
-            put_array(&mut b, b"big");
-        }
-        1 => {
-            put_i32(&mut b, 31); // GetAllFilter: channel, then the filter
-            put_array(&mut b, b"big");
-        }
-        _ => {
-            put_i32(&mut b, 1); // Put: channel, key, then the value (over the record limit)
-            put_array(&mut b, b"big");
-            put_array(&mut b, &format_key(kind as u64));
-        }
-    }
-    put_u64(&mut b, len);
-    b
-}
-
-#[test]
-fn stalled_connections_holding_10_mib_arrays_stay_under_the_input_budget() {
-    let limit = 64 * MIB;
-    let node = start_node(&[("Server", "input_buffer_limit", &limit.to_string())]);
-    let mut control = node.connect();
-    control.put(b"keep", 7, b"seven");
-    let before = node.rss();
-    let len = 10 * MIB - 1;
-    let body = Arc::new(vec![b'x'; len as usize]);
-    let addr = node.addr();
-    let holders: Vec<_> = (0..200)
-        .map(|i| {
-            let body = Arc::clone(&body);
-            thread::spawn(move || {
-                let mut s = TcpStream::connect(addr).unwrap();
-                s.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
-                s.write_all(&announce(i, len)).unwrap();
-                // All but the last byte, as far as the node takes it: a connection it does not
-                // read (over the budget) stops at what the kernel buffers.
-                let _ = s.write_all(&body[..body.len() - 1]);
-                s
-            })
-        })
-        .collect();
-    let holders: Vec<TcpStream> = holders.into_iter().map(|h| h.join().unwrap()).collect();
-    let grown = node.rss().saturating_sub(before);
-    eprintln!(
-        "200 connections holding 10 MiB - 1 arrays: RSS grew {} MiB",
-        grown / MIB
-    );
-    assert!(
-        grown < limit + 64 * MIB,
-        "node grew by {} MiB with a {} MiB input budget",
-        grown / MIB,
-        limit / MIB
-    );
-    // The control client is served throughout.
-    version_ok(&mut control);
-    control.exchange(
-        &DhtRequest::Get {
-            channel: b"keep",
-            key: &format_key(7),
-        },
-        &[&OK[..], &arr(b"seven")].concat(),
-    );
-    drop(holders);
-}
-
 #[test]
 fn a_request_dribbled_a_byte_at_a_time_is_closed_after_the_request_timeout() {
+    let _one_at_a_time = hostile::cases::serial();
     let node = start_node(&[("Server", "request_timeout_ms", "1000")]);
     let mut control = node.connect();
     let mut request = Vec::new();
@@ -171,6 +140,7 @@ fn a_request_dribbled_a_byte_at_a_time_is_closed_after_the_request_timeout() {
 
 #[test]
 fn put_values_over_the_record_limit_are_answered_and_dropped_as_they_arrive() {
+    let _one_at_a_time = hostile::cases::serial();
     let node = start_node_range(0, 0x7fff_ffff_ffff_ffff, &[]);
     let mut c = node.connect();
     let before = node.rss();
@@ -209,5 +179,31 @@ fn put_values_over_the_record_limit_are_answered_and_dropped_as_they_arrive() {
             key: &format_key(2),
         },
         &[&OK[..], &arr(&exact)].concat(),
+    );
+}
+
+/// Regression (issue 13's connection flood against the queue node): at the limit, the idlest
+/// connection made room whatever it was, so a served client between two requests was closed
+/// once a flood opened `connection_limit` connections within its think time.
+#[test]
+fn a_flood_of_silent_connections_never_closes_a_served_client() {
+    let _one_at_a_time = hostile::cases::serial();
+    let node = start_node(&[("Server", "connection_limit", "20")]);
+    let mut served = node.connect();
+    version_ok(&mut served);
+    // Idle longer than any flood connection will be.
+    thread::sleep(Duration::from_millis(100));
+    let flood: Vec<Conn> = (0..100).map(|_| node.connect()).collect();
+    thread::sleep(Duration::from_millis(100));
+    version_ok(&mut served);
+    let open = flood.into_iter().filter(|c| {
+        c.s.set_nonblocking(true).unwrap();
+        let mut probe = [0u8; 1];
+        matches!((&c.s).read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    });
+    assert_eq!(
+        open.count(),
+        19,
+        "the flood keeps the limit less the served client"
     );
 }

@@ -49,6 +49,10 @@ pub struct LogfilesService {
     stats: Stats,
     next_checkpoint: Instant,
     redist: Redistribution,
+    /// The last shutdown could not flush the write buffers (a full disk): the node serves on.
+    unflushed_at_shutdown: bool,
+    /// The tick's flush failed last time (its error is logged once per failing stretch).
+    flush_failing: bool,
 }
 
 /// Whether the session's request is over.
@@ -67,6 +71,8 @@ impl LogfilesService {
             stats: Stats::default(),
             next_checkpoint,
             redist: Redistribution::new(redist),
+            unflushed_at_shutdown: false,
+            flush_failing: false,
         }
     }
 
@@ -233,9 +239,11 @@ impl LogfilesService {
         };
         let name = std::str::from_utf8(channel).unwrap_or_default();
         if let Err(e) = self.writes.storage.flush_channel(name) {
-            log::error!("{} on '{name}': {e}", command.name());
-            status(out, Status::Error);
-            return Ok(Step::Done);
+            // A full disk must not stop the reads: they serve what the files hold.
+            log::error!(
+                "{} on '{name}': {e}; the records still in the write buffers are not in its reply",
+                command.name()
+            );
         }
         let cursor = Box::new(ScanCursor::new(ScanSpec {
             command,
@@ -474,8 +482,19 @@ impl Service for LogfilesService {
 
     fn tick(&mut self, cx: &mut Context<'_, LogfilesEvent>) {
         self.writes.tick(&self.disk);
-        if let Err(e) = self.writes.storage.flush_all() {
-            log::error!("flushing the write buffers: {e}");
+        // Once per failing stretch, not every tick: a full disk would fill root.log 4 lines a
+        // second (and root.log may be on the full disk).
+        match self.writes.storage.flush_all() {
+            Err(e) if !self.flush_failing => {
+                log::error!("flushing the write buffers: {e} (logged once until it succeeds)");
+                self.flush_failing = true;
+            }
+            Err(_) => {}
+            Ok(()) if self.flush_failing => {
+                log::info!("flushing the write buffers: succeeds again");
+                self.flush_failing = false;
+            }
+            Ok(()) => {}
         }
         if cx.now() >= self.next_checkpoint {
             self.writes.checkpoint(&self.disk);
@@ -484,12 +503,25 @@ impl Service for LogfilesService {
     }
 
     fn shutdown(&mut self, _cx: &mut Context<'_, LogfilesEvent>) {
+        // First, while everything still runs: buffers that cannot reach the disk (a full disk)
+        // hold records, acknowledged ones in checkpoint mode, that an exit would drop. The
+        // node serves on instead, and the next SIGTERM tries again.
+        self.unflushed_at_shutdown = false;
+        if let Err(e) = self.writes.storage.flush_all() {
+            log::error!("Shutting down: {e}; the write buffers cannot be written");
+            self.unflushed_at_shutdown = true;
+            return;
+        }
         self.redist.stop();
         log::info!("Shutting down: flushing, syncing and closing every bucket");
         self.disk.shutdown();
         if let Err(e) = self.writes.close_and_sync() {
             log::error!("{e}; checkpoint.dat is kept, so the next start recovers");
         }
+    }
+
+    fn shutdown_incomplete(&self) -> bool {
+        self.unflushed_at_shutdown
     }
 
     fn stats(&mut self) -> Vec<(String, String)> {

@@ -19,7 +19,7 @@ pub mod load;
 pub mod write;
 
 pub use load::{load_data_dir, LoadReport};
-pub use write::dump_all;
+pub use write::{dump_all, withdraw};
 
 use std::fs;
 use std::io;

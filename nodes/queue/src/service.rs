@@ -260,7 +260,15 @@ impl Service for QueueService {
             total.records,
             total.bytes
         );
-        self.dump_all();
+        if self.dump_all() > 0 {
+            crate::dump::withdraw(&self.settings.data_dir, &self.store);
+        }
+    }
+
+    /// A channel that could not be written (a full disk) keeps the node up: its records are
+    /// only in memory, and the next SIGTERM dumps again (docs/OPERATIONS.md, queue node).
+    fn shutdown_incomplete(&self) -> bool {
+        self.shutdown_failures.is_some_and(|failed| failed > 0)
     }
 
     fn stats(&mut self) -> Vec<(String, String)> {

@@ -93,8 +93,9 @@ impl<S: Service> Server<S> {
     }
 
     /// Takes an accepted connection into the pool. At the limit, the connection idle longest
-    /// (no request in progress, nothing buffered) is closed to make room; when every one is
-    /// busy, the new connection is closed at once.
+    /// (no request in progress, nothing buffered) is closed to make room, one that never sent a
+    /// request before any that was served; when every one is busy, the new connection is closed
+    /// at once.
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
         if self.conns.len() >= self.cfg.connection_limit && !self.evict_idlest(peer) {
             if !self.limit_warned {
@@ -130,12 +131,15 @@ impl<S: Service> Server<S> {
     }
 
     /// Closes the connection idle longest to admit one from `peer`; `false` if none is idle.
+    /// Connections that never sent a request go first: under a flood of connections that send
+    /// nothing, ordering by idle time alone would close a client between two requests as soon
+    /// as the flood opened `connection_limit` connections within its think time.
     fn evict_idlest(&mut self, peer: SocketAddr) -> bool {
         let idlest = self
             .conns
             .iter()
             .filter(|(_, c)| c.is_idle())
-            .min_by_key(|(_, c)| c.last_active)
+            .min_by_key(|(_, c)| (c.served, c.last_active))
             .map(|(slot, c)| {
                 (
                     slot,

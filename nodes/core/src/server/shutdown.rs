@@ -1,6 +1,8 @@
 //! The end of [`Server::run`]: stop accepting, let the service persist
 //! ([`crate::Service::shutdown`]), give pending replies a bounded time to leave, then close
-//! every connection through [`crate::Service::close`].
+//! every connection through [`crate::Service::close`]. A service that could not persist
+//! ([`crate::Service::shutdown_incomplete`]) is served on instead, until the next request to
+//! stop: an exit would drop its data.
 //!
 //! Requests in progress (a GetAll, a Listen) are cut, not finished: a node must stop promptly
 //! and persist its data, and the client sees the connection close as with any node restart.
@@ -8,26 +10,53 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use log::info;
-use mio::Events;
+use std::sync::atomic::Ordering;
 
-use super::Server;
+use log::{info, warn};
+use mio::{Events, Interest};
+
+use super::{Server, LISTENER};
 use crate::service::Service;
 
 /// Longest time spent flushing pending output at shutdown.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(1);
 
 impl<S: Service> Server<S> {
-    pub(super) fn finish(&mut self, events: &mut Events) {
-        // Closing the listening socket makes new clients fail at once instead of waiting in
-        // the backlog of a node that will not serve them.
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+    /// Stops accepting and lets the service persist; `false` if it could not: then the
+    /// listener accepts again and the stop request is cleared, so the loop serves on.
+    pub(super) fn persist(&mut self) -> bool {
+        // Clients that connect during the dump wait in the backlog: the listener stays open
+        // until the dump is known to have succeeded.
+        if let Some(listener) = self.listener.as_mut() {
+            let _ = self.poll.registry().deregister(listener);
         }
         self.service.shutdown(&mut cx!(self));
         // What worker threads reported meanwhile (a cut dump's last outcomes) still reaches the
-        // service; events for connections are dropped with them below.
+        // service; events for connections are dropped with them in `finish`, or served on.
         self.take_mail();
+        if !self.service.shutdown_incomplete() {
+            // Closing the listening socket makes new clients fail at once instead of waiting
+            // in the backlog of a node that will not serve them.
+            self.listener = None;
+            return true;
+        }
+        if let Some(listener) = self.listener.as_mut() {
+            let registry = self.poll.registry();
+            if let Err(e) = registry.register(listener, LISTENER, Interest::READABLE) {
+                warn!("shutdown postponed: cannot listen again: {e}");
+            }
+        }
+        self.stop.store(false, Ordering::SeqCst);
+        warn!(
+            "shutdown postponed: the data could not be persisted (see above), the node is still \
+             serving; stop it again (SIGTERM) to retry once the cause is fixed, SIGKILL drops \
+             what only memory holds"
+        );
+        crate::logging::flush();
+        false
+    }
+
+    pub(super) fn finish(&mut self, events: &mut Events) {
         info!(
             "event loop stopping: closing {} connections",
             self.conns.len()

@@ -75,9 +75,11 @@ impl DumpFile {
             .prefix(&prefix)
             .suffix(DUMPING_SUFFIX)
             .rand_bytes(6)
-            .tempfile_in(data_dir)?;
+            .tempfile_in(data_dir)
+            .map_err(naming("create a dump file in", data_dir))?;
         let (file, temp) = named.into_parts();
-        let writer = TcmWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file))?;
+        let writer = TcmWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file))
+            .map_err(naming("write", &temp))?;
         Ok(DumpFile {
             data_dir: data_dir.to_path_buf(),
             channel: channel.into(),
@@ -94,12 +96,18 @@ impl DumpFile {
 
     /// Appends one record.
     pub fn write_record(&mut self, key: u64, value: &[u8]) -> io::Result<()> {
-        self.writer.write_record(key, value)
+        let temp = &self.temp;
+        self.writer
+            .write_record(key, value)
+            .map_err(naming("write", temp))
     }
 
     /// Appends `records` records serialized by `swarm_protocol::tcm::encode_record`.
     pub fn write_encoded(&mut self, bytes: &[u8], records: u64) -> io::Result<()> {
-        self.writer.write_encoded(bytes, records)
+        let temp = &self.temp;
+        self.writer
+            .write_encoded(bytes, records)
+            .map_err(naming("write", temp))
     }
 
     /// Records written so far.
@@ -122,21 +130,33 @@ impl DumpFile {
     /// files to `deleted/`).
     pub fn commit(self) -> Result<Written, DumpError> {
         let records = self.writer.records();
-        let (buffered, bytes) = self.writer.finish()?;
-        let file = buffered.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
+        let temp = &self.temp;
+        let (buffered, bytes) = self.writer.finish().map_err(naming("write", temp))?;
+        let file = buffered
+            .into_inner()
+            .map_err(|e| naming("write", temp)(e.into_error()))?;
+        file.sync_all().map_err(naming("fsync", temp))?;
         drop(file);
         let tcm = dump_path(&self.data_dir, &self.channel);
         let guard = retire_lock();
         if retired_since(&guard, &tcm, self.since) {
             return Err(DumpError::ChannelRemoved); // dropping `temp` deletes the file
         }
-        rotate_backup(&tcm, &backup_path(&self.data_dir, &self.channel))?;
-        self.temp.persist(&tcm).map_err(|e| e.error)?;
+        let backup = backup_path(&self.data_dir, &self.channel);
+        rotate_backup(&tcm, &backup).map_err(naming("keep the old dump as", &backup))?;
+        self.temp
+            .persist(&tcm)
+            .map_err(|e| naming("rename the dump file to", &tcm)(e.error))?;
         drop(guard);
-        sync_dir(&self.data_dir)?;
+        sync_dir(&self.data_dir).map_err(naming("fsync the directory", &self.data_dir))?;
         Ok(Written { records, bytes })
     }
+}
+
+/// `e` with "cannot `what` `path`" in front, keeping its kind: a dump's error in root.log
+/// names the file it was writing.
+fn naming<'a>(what: &'a str, path: &'a Path) -> impl FnOnce(io::Error) -> io::Error + 'a {
+    move |e| io::Error::new(e.kind(), format!("cannot {what} {}: {e}", path.display()))
 }
 
 /// Makes the current `tcm` (if any) the backup, leaving `tcm` in place.

@@ -208,14 +208,26 @@ struct Open {
 }
 
 impl Open {
-    /// Hands the buffered records to the OS.
+    /// Hands the buffered records to the OS. A write that fails (a full disk) may have put
+    /// part of the buffer in the file: the file is cut back to its whole records and the
+    /// buffer kept, so the next flush writes them again from a record boundary instead of
+    /// after a torn one.
     fn flush(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            (&self.file)
-                .write_all(&self.buf)
-                .map_err(named(&self.path, "write to"))?;
-            self.buf.clear();
+        if self.buf.is_empty() {
+            return Ok(());
         }
+        if let Err(e) = (&self.file).write_all(&self.buf) {
+            let whole = self.len - self.buf.len() as u64;
+            let e = named(&self.path, "write to")(e);
+            return match self.file.set_len(whole) {
+                Ok(()) => Err(e),
+                Err(cut) => Err(io::Error::new(
+                    e.kind(),
+                    format!("{e}; cutting it back to its last whole record ({whole} bytes) failed too: {cut}"),
+                )),
+            };
+        }
+        self.buf.clear();
         Ok(())
     }
 }
@@ -285,8 +297,9 @@ impl ChannelWriter {
     /// (the file at `path` afterwards, if any, is a new bucket).
     pub fn detach(&mut self, first_key: u64, path: &Path) -> io::Result<()> {
         if let Some(i) = self.open.iter().position(|o| o.first_key == first_key) {
-            let mut o = self.open.swap_remove(i);
-            o.flush()?;
+            // Flushed in place: on failure the bucket stays open with its records.
+            self.open[i].flush()?;
+            let o = self.open.swap_remove(i);
             if o.len > o.synced {
                 self.unsynced.retain(|u| u.path != o.path);
                 self.unsynced.push(SyncItem {
@@ -320,6 +333,9 @@ impl ChannelWriter {
             let lru = (0..self.open.len())
                 .min_by_key(|&i| self.open[i].last_used)
                 .unwrap_or(0);
+            // Written before it leaves the writers: a bucket whose buffer cannot be written (a
+            // full disk) stays open with its records, and this open fails instead.
+            self.open[lru].flush()?;
             let o = self.open.swap_remove(lru);
             self.close(o)?;
         }

@@ -59,6 +59,36 @@ pub fn dump_all(data_dir: &Path, store: &MemoryStore) -> usize {
     failed
 }
 
+/// Deletes the `<ch>.rq` files of `store`'s channels after a shutdown dump that failed for
+/// some channel: the node serves on (see `QueueService::shutdown_incomplete`), and a record
+/// popped from now on must not come back from such a file at the next start. The channels
+/// stay in memory, as between any start and a graceful shutdown; the next shutdown dumps
+/// again.
+pub fn withdraw(data_dir: &Path, store: &MemoryStore) {
+    let mut removed = 0;
+    for (name, _) in store.rings() {
+        let path = rq_path(data_dir, name);
+        match fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => log::error!(
+                "cannot delete {} after the failed shutdown dump (records popped from now on \
+                 would load again at the next start): {e}",
+                path.display()
+            ),
+        }
+    }
+    if removed > 0 {
+        log::warn!(
+            "Deleted the {removed} .rq files the failed shutdown dump wrote: every channel stays \
+             in memory until the next shutdown dumps it"
+        );
+        if let Err(e) = sync_dir(data_dir) {
+            log::error!("cannot fsync {}: {e}", data_dir.display());
+        }
+    }
+}
+
 /// What [`dump_channel`] did to the directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Done {
@@ -227,6 +257,16 @@ mod tests {
         assert_eq!(failed, 2);
         assert_eq!(names(dir.path()), ["a.rq"]);
         assert_eq!(fs::read(dir.path().join("a.rq")).unwrap(), b"old");
+    }
+
+    #[test]
+    fn withdraw_deletes_the_files_of_the_channels_only() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("other.rq"), b"not ours to touch").unwrap();
+        let store = store_of(&[(b"a", &[b"1"]), (b"b", &[b"2"])]);
+        assert_eq!(dump_all(dir.path(), &store), 0);
+        withdraw(dir.path(), &store);
+        assert_eq!(names(dir.path()), ["other.rq"]);
     }
 
     #[test]

@@ -207,3 +207,33 @@ fn a_detached_bucket_is_flushed_closed_left_out_of_the_checkpoint_and_still_sync
     let len = std::fs::metadata(&tmp).unwrap().len();
     assert_eq!(len, HEADER_LEN + 17 + 3);
 }
+
+#[test]
+fn a_bucket_whose_buffer_cannot_be_written_is_not_evicted_with_its_records() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("ch");
+    let mut w = ChannelWriter::new(4096);
+    // Every write to /dev/full fails with ENOSPC: a full disk.
+    let full = OpenedBucket {
+        first_key: 0,
+        path: PathBuf::from("/dev/full"),
+        file: OpenOptions::new().append(true).open("/dev/full").unwrap(),
+        format: None,
+        len: 0,
+        changed_dirs: Vec::new(),
+    };
+    w.install(full).unwrap();
+    w.put(1, b"buffered").unwrap();
+    for key in [0x1000, 0x2000] {
+        w.install(open_bucket(root.path(), &dir, key, None).unwrap())
+            .unwrap();
+        w.put(key, b"x").unwrap();
+    }
+    let fourth = open_bucket(root.path(), &dir, 0x3000, None).unwrap();
+    let e = w.install(fourth).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::StorageFull, "{e}");
+    assert!(w.is_open(0), "the bucket keeps its buffered record");
+    assert_eq!(w.open_buckets(), 3);
+    assert!(w.detach(0, Path::new("/dev/full")).is_err());
+    assert!(w.is_open(0));
+}
