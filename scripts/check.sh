@@ -47,7 +47,7 @@ cargo test --workspace --locked --no-run
 # crates and binaries and left the workspace build stale. The ones just built are current.
 bins="$(realpath "${CARGO_TARGET_DIR:-target}")/debug"
 for pair in DHTNODE_BIN:dhtnode DHTDUMP_BIN:dhtdump QUEUENODE_BIN:queuenode LOGFILESNODE_BIN:logfilesnode \
-    LOGFILES_CHECK_BIN:logfiles_check; do
+    LOGFILES_CHECK_BIN:logfiles_check SWARM_BIN:swarm; do
   if [ -x "$bins/${pair#*:}" ]; then export "${pair%%:*}=$bins/${pair#*:}"; fi
 done
 echo "== cargo test (--no-fail-fast: every test binary runs, so the summary counts them all)"

@@ -17,8 +17,9 @@
 //! | `scan` | `scan`: prefill a log, then time reading it back (logfiles GetRange, Redis XRANGE) |
 //!
 //! Example: `swarm-bench --addr 127.0.0.1:10000 --mix get:put=9:1 --duration 10 --node-pid PID`.
-//! The crate's other binary, `swarm-echo` (`src/bin/swarm-echo.rs`), is the echo server it
-//! measures the floor against.
+//! The crate's other binaries: `swarm-echo` (`src/bin/swarm-echo.rs`), the echo server it
+//! measures the floor against, and `swarm-soak` (`src/bin/swarm-soak/`), the load driver of
+//! `scripts/soak.sh`, which goes through the client library instead.
 
 mod codec;
 mod codec_log;
