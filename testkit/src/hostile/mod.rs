@@ -317,10 +317,18 @@ pub fn run_case(
         measured,
         samples,
     };
-    let outcome = attack(&ctx);
+    let waited = cpu_wait(pid);
+    let mut outcome = attack(&ctx);
     ctx.hold();
     stop.store(true, Ordering::Relaxed);
     let during = running.join().unwrap_or_default();
+    // Time the node was ready to run but another process had its core: not the node's delay,
+    // yet the control client's all the same (see `pin`).
+    if let (Some(a), Some(b)) = (waited, cpu_wait(pid)) {
+        outcome
+            .counters
+            .push(("node_cpu_wait_ms", b.saturating_sub(a) / 1_000_000));
+    }
     std::thread::sleep(Duration::from_millis(100));
     let rss_peak = sampler.finish();
     let rss_after = crate::mem::rss_bytes(pid).unwrap_or(0);
@@ -341,6 +349,17 @@ pub fn run_case(
         took: started.elapsed(),
         outcome,
     }
+}
+
+/// Nanoseconds the threads of `pid` spent runnable but waiting for a CPU (the second field of
+/// `/proc/PID/task/*/schedstat`), summed; `None` without schedstats.
+fn cpu_wait(pid: u32) -> Option<u64> {
+    let mut sum = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        sum += stat.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    }
+    Some(sum)
 }
 
 /// FNV-1a over bytes: the harness's checksum of stored records.
