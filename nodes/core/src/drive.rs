@@ -53,7 +53,7 @@ impl TurnBudget {
         }
     }
 
-    /// Some budget ran out: the ready queue stops, its rest goes first next turn.
+    /// Some budget ran out: the ready queue's rest goes first next turn.
     pub(crate) fn spent(&self) -> bool {
         self.read == 0 || self.resumes == 0
     }

@@ -469,30 +469,30 @@ impl<S: Service> Server<S> {
         }
     }
 
-    /// Drives the connections queued for a revisit during the previous turn, in order, until
-    /// the turn's budget is spent (the head always goes); the rest keep their place at the front
-    /// of the queue for the next turn, so every queued connection gets its turn in time.
+    /// Drives the connections queued for a revisit during the previous turn. Once the turn's
+    /// budget is spent the rest are still driven (to write, close, take a small request) but
+    /// read and resume little; the ones driven after that go first next turn, so every queued
+    /// connection gets its share in time. The head always gets some budget.
     fn run_ready(&mut self) {
         if self.ready.is_empty() {
             return;
         }
         let mut batch = mem::take(&mut self.ready_spare);
         mem::swap(&mut batch, &mut self.ready);
-        let mut driven = 0;
+        self.left.at_least_one();
+        let mut cut_at = None;
         for &r in &batch {
-            if driven == 0 {
-                self.left.at_least_one();
-            } else if self.left.spent() {
-                break;
+            if cut_at.is_none() && self.left.spent() {
+                cut_at = Some(self.ready.len());
             }
-            driven += 1;
             if let Some(conn) = self.conn(r) {
                 conn.queued = false;
                 self.drive_one(r.slot(), Some(Readiness::default()));
             }
         }
-        // Those not reached are still marked queued; ahead of the ones requeued just now.
-        self.ready.splice(0..0, batch.drain(driven..));
+        if let Some(at) = cut_at {
+            self.ready.rotate_left(at);
+        }
         batch.clear();
         self.ready_spare = batch;
     }
