@@ -3,8 +3,10 @@
 //! node-wide [`InputBudget`] that bounds what all input buffers may hold together.
 //!
 //! Both buffers are reused for the life of the connection so the request path allocates
-//! nothing. The input buffer stays fully initialised (its `Vec` length is its capacity) so
-//! reads go straight into it without zeroing; consumed bytes are reclaimed by resetting to the
+//! nothing. The input buffer is initialised up to where the next read ends, so reads go
+//! straight into it; a large announced request reserves its whole capacity at once but is zeroed
+//! a read chunk at a time as its bytes arrive (zeroing 10 MiB, and faulting it in, at once held
+//! the loop for milliseconds per connection); consumed bytes are reclaimed by resetting to the
 //! front when the buffer empties (the usual case) or by compacting when space runs short.
 //!
 //! Every input buffer may hold [`FREE_INPUT`] bytes without asking; growing past that (a large
@@ -143,7 +145,13 @@ impl InputBuffer {
                     }
                     self.charged = charge;
                 }
-                self.buf.resize(grown, 0);
+                // The whole capacity now (no copy as the request arrives), its bytes zeroed
+                // only as far as the next read reaches.
+                if grown > self.buf.capacity() {
+                    self.buf.reserve_exact(grown - self.buf.len());
+                    no_huge_pages(&self.buf);
+                }
+                self.buf.resize(grown.min(self.end + READ_CHUNK), 0);
             }
         }
         let stop = self.buf.len().min(self.end + READ_CHUNK);
@@ -168,7 +176,7 @@ impl InputBuffer {
     /// Gives back memory grown for a large request once everything was consumed; `true` when
     /// budget was released.
     pub(crate) fn shrink_if_idle(&mut self, budget: &mut InputBudget) -> bool {
-        if self.is_empty() && self.buf.len() > FREE_INPUT {
+        if self.is_empty() && self.buf.capacity() > FREE_INPUT {
             self.buf.truncate(INITIAL_INPUT);
             self.buf.shrink_to_fit();
             return self.release(budget);
@@ -184,7 +192,35 @@ impl InputBuffer {
 
     #[cfg(test)]
     fn capacity(&self) -> usize {
-        self.buf.len()
+        self.buf.capacity()
+    }
+}
+
+/// Huge pages only from this size (x86-64 and aarch64 transparent huge pages: 2 MiB).
+const HUGE_PAGE: usize = 2 * 1024 * 1024;
+
+/// Asks the kernel not to back a large input buffer with transparent huge pages (a node's
+/// allocator may ask for them, as the dht's does for its tables): the buffer fills a read at a
+/// time, and the first byte written to each huge page would zero 2 MiB in the loop thread, for
+/// every one of many connections sending large requests at once.
+fn no_huge_pages(buf: &Vec<u8>) {
+    const PAGE: usize = 4096;
+    if buf.capacity() < HUGE_PAGE {
+        return;
+    }
+    let start = (buf.as_ptr() as usize).next_multiple_of(PAGE);
+    let end = (buf.as_ptr() as usize + buf.capacity()) & !(PAGE - 1);
+    if end > start {
+        // SAFETY: the range lies within `buf`'s own allocation, page-aligned; MADV_NOHUGEPAGE
+        // changes only how the kernel backs those pages, never their contents or validity.
+        // A failure (an old kernel) leaves them as they were, which is only slower.
+        let _ = unsafe {
+            libc::madvise(
+                start as *mut libc::c_void,
+                end - start,
+                libc::MADV_NOHUGEPAGE,
+            )
+        };
     }
 }
 
@@ -249,151 +285,4 @@ impl OutputBuffer {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn unlimited() -> InputBudget {
-        InputBudget::new(usize::MAX)
-    }
-
-    fn receive(b: &mut InputBuffer, bytes: &[u8]) {
-        let spare = b.spare(&mut unlimited()).expect("unlimited");
-        assert!(spare.len() >= bytes.len().min(MIN_SPARE));
-        let n = bytes.len().min(spare.len());
-        spare[..n].copy_from_slice(&bytes[..n]);
-        b.commit(n);
-    }
-
-    fn receive_all(b: &mut InputBuffer, budget: &mut InputBudget, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            let spare = b.spare(budget).expect("room");
-            let n = bytes.len().min(spare.len());
-            spare[..n].copy_from_slice(&bytes[..n]);
-            b.commit(n);
-            bytes = &bytes[n..];
-        }
-    }
-
-    #[test]
-    fn input_rewinds_when_emptied() {
-        let mut b = InputBuffer::default();
-        receive(&mut b, b"hello world");
-        b.consume(6);
-        assert_eq!(b.data(), b"world");
-        b.consume(5);
-        assert!(b.is_empty());
-        assert_eq!(b.start, 0);
-        assert_eq!(b.end, 0);
-    }
-
-    #[test]
-    fn input_compacts_partial_request_instead_of_growing() {
-        let mut b = InputBuffer::default();
-        let cap = INITIAL_INPUT;
-        receive(&mut b, &vec![7u8; cap - 10]);
-        assert_eq!(b.capacity(), cap);
-        // A complete request was consumed, 100 bytes of the next one remain near the end.
-        b.consume(cap - 110);
-        let spare = b.spare(&mut unlimited()).expect("unlimited");
-        assert!(spare.len() >= MIN_SPARE);
-        assert_eq!(b.capacity(), cap, "compacted, not grown");
-        assert_eq!(b.start, 0);
-        assert_eq!(b.data(), &vec![7u8; 100][..]);
-    }
-
-    #[test]
-    fn input_grows_for_large_request_and_shrinks_after() {
-        let mut b = InputBuffer::default();
-        let mut budget = unlimited();
-        let big: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
-        let mut sent = 0;
-        while sent < big.len() {
-            let spare = b.spare(&mut budget).expect("unlimited");
-            assert!(spare.len() <= READ_CHUNK);
-            let n = spare.len().min(big.len() - sent);
-            spare[..n].copy_from_slice(&big[sent..sent + n]);
-            b.commit(n);
-            sent += n;
-        }
-        assert_eq!(b.data(), &big[..]);
-        assert_eq!(budget.used(), b.capacity() - FREE_INPUT);
-        b.consume(big.len());
-        assert!(b.shrink_if_idle(&mut budget));
-        assert_eq!(b.capacity(), INITIAL_INPUT);
-        assert_eq!(budget.used(), 0);
-    }
-
-    #[test]
-    fn input_consume_and_commit_are_clamped() {
-        let mut b = InputBuffer::default();
-        receive(&mut b, b"abc");
-        b.consume(100);
-        assert!(b.is_empty());
-        let len = b.spare(&mut unlimited()).expect("unlimited").len();
-        b.commit(len + 100);
-        assert_eq!(b.len(), len);
-    }
-
-    #[test]
-    fn growth_past_the_free_size_is_charged_and_refused_when_over_budget() {
-        let mut budget = InputBudget::new(1024 * 1024);
-        let mut a = InputBuffer::default();
-        // Told the request is 1 MiB + 10 KiB: one growth to exactly that, over the budget.
-        receive(&mut a, &[1; 8]);
-        a.set_need(FREE_INPUT + 1024 * 1024 + 10);
-        receive(&mut a, &vec![2; INITIAL_INPUT - 8]);
-        assert!(
-            a.spare(&mut budget).is_none(),
-            "1 MiB + 10 B over a 1 MiB budget"
-        );
-        assert_eq!(budget.used(), 0);
-        // A smaller one fits, grown to its size at once.
-        let mut b = InputBuffer::default();
-        receive(&mut b, &vec![3; INITIAL_INPUT]);
-        b.set_need(FREE_INPUT + 512 * 1024);
-        assert!(b.spare(&mut budget).is_some());
-        assert_eq!(b.capacity(), FREE_INPUT + 512 * 1024);
-        assert_eq!(budget.used(), 512 * 1024);
-        // Closing gives it back; then the first one fits.
-        assert!(b.release(&mut budget));
-        assert_eq!(budget.used(), 0);
-        a.set_need(FREE_INPUT + 1024 * 1024);
-        assert!(a.spare(&mut budget).is_some());
-        // Up to one byte short of its announced end, the rest fits without growing again.
-        let short = a.capacity() - 1 - a.len();
-        receive_all(&mut a, &mut budget, &vec![5; short]);
-        assert_eq!(a.spare(&mut budget).map(|s| s.len()), Some(1));
-        assert_eq!(a.capacity(), FREE_INPUT + 1024 * 1024, "not grown again");
-        // Doubling without a hint stays free up to FREE_INPUT.
-        let mut c = InputBuffer::default();
-        let mut none = InputBudget::new(0);
-        receive(&mut c, &vec![4; INITIAL_INPUT]);
-        assert!(c.spare(&mut none).is_some(), "16 -> 32 KiB is free");
-        receive(&mut c, &vec![4; INITIAL_INPUT]);
-        assert!(c.spare(&mut none).is_some(), "32 -> 64 KiB is free");
-        receive(&mut c, &vec![4; 2 * INITIAL_INPUT]);
-        assert!(c.spare(&mut none).is_none(), "64 -> 128 KiB is charged");
-        assert_eq!(c.refused(), 2 * FREE_INPUT);
-        assert!(!none.could_hold(c.refused()));
-        assert!(budget.could_hold(c.refused()));
-    }
-
-    #[test]
-    fn output_partial_writes_and_compaction() {
-        let mut o = OutputBuffer::default();
-        o.vec().extend_from_slice(b"0123456789");
-        o.advance(3);
-        assert_eq!(o.pending(), b"3456789");
-        // start (3) is below half of 10: no compaction yet.
-        o.vec().extend_from_slice(b"ab");
-        assert_eq!(o.pending(), b"3456789ab");
-        o.advance(4);
-        // start (7) is over half of 12: the prefix is dropped before appending.
-        o.vec().extend_from_slice(b"c");
-        assert_eq!(o.start, 0);
-        assert_eq!(o.pending(), b"789abc");
-        o.advance(6);
-        assert!(o.is_empty());
-        assert_eq!(o.len(), 0);
-    }
-}
+mod tests;

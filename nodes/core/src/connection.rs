@@ -154,7 +154,9 @@ impl<T> Connection<T> {
             && (!self.input_blocked || self.input.len() < INPUT_PAUSE)
     }
 
-    /// Reads until the socket is drained, the client closed, or the turn's budget is spent.
+    /// Reads until the socket is drained, the client closed, or the turn's budget is spent:
+    /// at most `allowance` bytes (the loop's [`crate::drive::TurnBudget`] left), and never more
+    /// than [`READ_BUDGET`] from one connection.
     ///
     /// A read that returns less than asked for means the socket buffer was emptied (Linux
     /// reports new data with a new edge), so the usual request costs one `read` call, not a
@@ -165,10 +167,12 @@ impl<T> Connection<T> {
         &mut self,
         received: &mut u64,
         budget: &mut InputBudget,
+        allowance: usize,
     ) -> io::Result<ReadEnd> {
+        let allowance = allowance.min(READ_BUDGET);
         let mut total = 0;
         loop {
-            if total >= READ_BUDGET {
+            if total >= allowance {
                 return Ok(ReadEnd::Budget);
             }
             let Some(spare) = self.input.spare(budget) else {

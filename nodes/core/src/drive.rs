@@ -23,6 +23,47 @@ use crate::stats::Counters;
 const REQUEST_BUDGET: usize = 128;
 /// `resume` calls on one connection per turn (a GetAll must not starve the others).
 const RESUME_BUDGET: usize = 4;
+/// Bytes read from all connections together in one turn: 200 clients each sending a large
+/// array would otherwise have the loop copy 256 KiB from every one (50 MiB) before it polls
+/// again, and every other client waits that long.
+const TURN_READ_BUDGET: usize = 1024 * 1024;
+/// Streaming resumes (a GetAll batch compressed, say) of all connections together in one turn,
+/// for the same reason: 50 GetAlls resumed 4 times each is 200 batches before the next poll.
+const TURN_RESUME_BUDGET: usize = 8;
+/// What any connection may read in a turn whose read budget is spent: a client's usual request
+/// is read and answered in the turn its bytes arrive, however many large ones are arriving.
+const MIN_READ: usize = 4096;
+/// What the connection at the head of the ready queue may always use, so it makes progress
+/// even in a turn whose budget its events spent.
+const HEAD_READ: usize = 64 * 1024;
+
+/// The work left in this turn over all connections; what is left over waits in the ready queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TurnBudget {
+    pub(crate) read: usize,
+    pub(crate) resumes: usize,
+}
+
+impl TurnBudget {
+    /// A new turn's budget.
+    pub(crate) fn full() -> TurnBudget {
+        TurnBudget {
+            read: TURN_READ_BUDGET,
+            resumes: TURN_RESUME_BUDGET,
+        }
+    }
+
+    /// Some budget ran out: the ready queue's rest goes first next turn.
+    pub(crate) fn spent(&self) -> bool {
+        self.read == 0 || self.resumes == 0
+    }
+
+    /// Room for one connection's step at least (the head of the ready queue).
+    pub(crate) fn at_least_one(&mut self) {
+        self.read = self.read.max(HEAD_READ);
+        self.resumes = self.resumes.max(1);
+    }
+}
 
 /// What an event told about a connection.
 #[derive(Debug, Clone, Copy, Default)]
@@ -72,6 +113,8 @@ pub(crate) struct Turn<'a, E> {
     pub(crate) budget_freed: bool,
     /// Per-command request counts and latencies, when `http_port` is set.
     pub(crate) requests: Option<&'a mut RequestMetrics>,
+    /// What this turn may still read and resume over all connections.
+    pub(crate) left: &'a mut TurnBudget,
 }
 
 impl<E> Turn<'_, E> {
@@ -125,7 +168,14 @@ pub(crate) fn receive<T, E>(conn: &mut Connection<T>, ev: Readiness, t: &mut Tur
     }
     if conn.read_pending && conn.may_read() {
         let before = t.counters.bytes_received;
-        match conn.read(&mut t.counters.bytes_received, t.budget) {
+        let read = conn.read(
+            &mut t.counters.bytes_received,
+            t.budget,
+            t.left.read.max(MIN_READ),
+        );
+        let n = usize::try_from(t.counters.bytes_received - before).unwrap_or(usize::MAX);
+        t.left.read = t.left.read.saturating_sub(n);
+        match read {
             Ok(ReadEnd::Drained) => conn.read_pending = false,
             Ok(ReadEnd::Budget) => {}
             Ok(ReadEnd::Starved) => t.starved.push(conn.me),
@@ -253,13 +303,14 @@ fn process<S: Service>(
                 }
             }
             State::More => {
-                if resumes == RESUME_BUDGET {
+                if resumes == RESUME_BUDGET || t.left.resumes == 0 {
                     return (Stop::Budget, requests > 0);
                 }
                 if conn.out.len() >= LOW_WATER {
                     return (Stop::Backlog, requests > 0);
                 }
                 resumes += 1;
+                t.left.resumes -= 1;
                 service.resume(&mut t.cx(), &mut conn.session, &mut conn.out.out())
             }
             State::Wait => {

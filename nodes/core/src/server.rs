@@ -43,7 +43,7 @@ use slab::Slab;
 use crate::buffer::InputBudget;
 use crate::config::ServerConfig;
 use crate::connection::Connection;
-use crate::drive::{self, receive, will_handle, Readiness, Turn, Verdict};
+use crate::drive::{self, receive, will_handle, Readiness, Turn, TurnBudget, Verdict};
 use crate::housekeeping::Housekeeping;
 use crate::mailbox::{mailbox, Inbox, Letter, Mailbox};
 use crate::metrics::http::HttpServer;
@@ -115,6 +115,8 @@ pub struct Server<S: Service> {
     batch: Vec<(usize, Readiness)>,
     handling: Vec<usize>,
     budget: InputBudget,
+    /// What the current turn may still read and resume over all connections.
+    left: TurnBudget,
     /// Connections waiting for input budget.
     starved: Vec<ConnRef>,
     budget_freed: bool,
@@ -220,6 +222,7 @@ impl<S: Service> Server<S> {
             batch: Vec::new(),
             handling: Vec::new(),
             budget: InputBudget::new(cfg.input_buffer_limit),
+            left: TurnBudget::full(),
             starved: Vec::new(),
             budget_freed: false,
             counters: Counters::default(),
@@ -320,6 +323,7 @@ impl<S: Service> Server<S> {
                 return Err(e);
             }
             self.now = Instant::now();
+            self.left = TurnBudget::full();
             for event in events.iter() {
                 self.dispatch(event);
             }
@@ -374,6 +378,7 @@ impl<S: Service> Server<S> {
                 starved: &mut self.starved,
                 budget_freed: false,
                 requests: self.requests.as_deref_mut(),
+                left: &mut self.left,
             };
             if !receive(conn, ev, &mut turn) {
                 // No connection is accepted before the loop below, so the slot stays unused.
@@ -434,6 +439,7 @@ impl<S: Service> Server<S> {
             starved: &mut self.starved,
             budget_freed: false,
             requests: self.requests.as_deref_mut(),
+            left: &mut self.left,
         };
         let verdict = f(&mut self.service, conn, &mut turn);
         self.budget_freed |= turn.budget_freed;
@@ -463,18 +469,29 @@ impl<S: Service> Server<S> {
         }
     }
 
-    /// Drives the connections queued for a revisit during the previous turn.
+    /// Drives the connections queued for a revisit during the previous turn. Once the turn's
+    /// budget is spent the rest are still driven (to write, close, take a small request) but
+    /// read and resume little; the ones driven after that go first next turn, so every queued
+    /// connection gets its share in time. The head always gets some budget.
     fn run_ready(&mut self) {
         if self.ready.is_empty() {
             return;
         }
         let mut batch = mem::take(&mut self.ready_spare);
         mem::swap(&mut batch, &mut self.ready);
+        self.left.at_least_one();
+        let mut cut_at = None;
         for &r in &batch {
+            if cut_at.is_none() && self.left.spent() {
+                cut_at = Some(self.ready.len());
+            }
             if let Some(conn) = self.conn(r) {
                 conn.queued = false;
                 self.drive_one(r.slot(), Some(Readiness::default()));
             }
+        }
+        if let Some(at) = cut_at {
+            self.ready.rotate_left(at);
         }
         batch.clear();
         self.ready_spare = batch;

@@ -7,6 +7,7 @@
 mod common;
 
 use std::io::Write;
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -206,5 +207,40 @@ fn the_idle_timeout_closes_idle_connections_only() {
     assert_eq!(busy.ask("post done\n"), "delivered 1");
     assert_eq!(waiter.line(), "done");
     assert_eq!(server.closed(), 1);
+    server.stop();
+}
+
+#[test]
+fn many_streams_share_a_bounded_number_of_resumes_per_turn_and_all_finish() {
+    let _g = serial();
+    let server = start(local());
+    // 40 streams of 10 MB each, never read until all have started: every turn finds all of
+    // them ready. One turn resumes at most 8 of them (plus the head of the ready queue), not
+    // 4 each (160 batches before the next poll).
+    let mut clients: Vec<_> = (0..40).map(|_| server.connect()).collect();
+    for c in &mut clients {
+        c.send("stream 10000\n");
+    }
+    thread::sleep(Duration::from_millis(200));
+    let mut control = server.connect();
+    assert_eq!(control.ask("echo alive\n"), "alive");
+    // Every stream still gets to its end: the queue serves them in turn.
+    let readers: Vec<_> = clients
+        .into_iter()
+        .map(|mut c| {
+            thread::spawn(move || {
+                let mut lines = 0;
+                while c.line() != "end" {
+                    lines += 1;
+                }
+                lines
+            })
+        })
+        .collect();
+    for r in readers {
+        assert_eq!(r.join().expect("reader"), 10000);
+    }
+    let max = server.shared.max_turn_resumes.load(Ordering::Relaxed);
+    assert!(max <= 9, "{max} resumes in one turn");
     server.stop();
 }

@@ -53,6 +53,8 @@ impl Latency {
 pub struct Control {
     s: TcpStream,
     req: ControlRequest,
+    /// The core its measuring thread runs on ([`super::pin`]), if pinned.
+    cpu: Option<usize>,
 }
 
 impl Control {
@@ -60,7 +62,21 @@ impl Control {
         let s = TcpStream::connect(addr).expect("control client cannot connect");
         s.set_nodelay(true).expect("TCP_NODELAY");
         s.set_read_timeout(Some(CONTROL_TIMEOUT)).expect("timeout");
-        Control { s, req }
+        Control { s, req, cpu: None }
+    }
+
+    /// Measures from a thread pinned to `cpu` (see [`super::pin`]).
+    pub fn on_cpu(self, cpu: Option<usize>) -> Control {
+        Control { cpu, ..self }
+    }
+
+    /// Pins the calling thread to the control client's core, if it has one.
+    pub fn pin(&self) {
+        if let Some(cpu) = self.cpu {
+            if let Err(e) = super::pin::pin_thread(0, cpu) {
+                eprintln!("cannot pin the control client to cpu {cpu}: {e}");
+            }
+        }
     }
 
     /// One request: its round trip, or `None` if it failed (which ends the connection's use).
@@ -91,6 +107,7 @@ impl Control {
     /// connections until enough were measured.
     pub fn spawn(mut self, stop: Arc<AtomicBool>, done: Arc<AtomicUsize>) -> JoinHandle<Latency> {
         std::thread::spawn(move || {
+            self.pin();
             let mut buf = vec![0; self.req.reply.len()];
             let mut times = Vec::new();
             let mut failed = 0;

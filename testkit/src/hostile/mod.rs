@@ -6,6 +6,7 @@
 //! | [`cases`] | the cases by name, their sizes (bounded for CI, full for the script) and the limits each runs with |
 //! | [`measure`] | the control client's latency percentiles, the RSS sampler |
 //! | [`attacks`] | the attacks, each with a size: connection and idle floods, slowloris, never-reading streams, mutated frames, held arrays |
+//! | [`pin`] | the node and the control client on one core, the attack on the other (`swarm-hostile --pin`) |
 //! | [`mutate`] | the mutations of valid frames: length fields set to hostile values, flips, cuts, LZO bombs |
 //! | [`targets`] | the three node kinds as [`Target`]s: data seeded, checksums, control requests, templates |
 //!
@@ -19,6 +20,7 @@ pub mod attacks;
 pub mod cases;
 pub mod measure;
 pub mod mutate;
+pub mod pin;
 pub mod targets;
 
 use crate::process::NodeProcess;
@@ -30,6 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use cases::{run, Case, Sizes};
+pub use pin::Pinning;
 pub use targets::{DhtTarget, LogfilesTarget, QueueTarget};
 
 const MIB: u64 = 1024 * 1024;
@@ -284,9 +287,23 @@ pub fn run_case(
     let sum_before = t.checksum();
     let req = t.control();
     let (addr, pid) = (t.node().addr(), t.node().pid());
-    let mut control = Control::connect(addr, req.clone());
-    control.measure(samples / 10); // warm up: the connection's buffers, the node's caches
-    let before = control.measure(samples);
+    let cpu = pin::node_cpu();
+    if let Some(cpu) = cpu {
+        if let Err(e) = pin::pin_process(pid, cpu) {
+            eprintln!("cannot pin the node to cpu {cpu}: {e}");
+        }
+    }
+    let mut control = Control::connect(addr, req.clone()).on_cpu(cpu);
+    // On the control client's own thread, as during the attack (pinned with the node).
+    let before = std::thread::scope(|s| {
+        s.spawn(|| {
+            control.pin();
+            control.measure(samples / 10); // warm up: the connection's buffers, the node's caches
+            control.measure(samples)
+        })
+        .join()
+        .unwrap_or_default()
+    });
     let rss_before = crate::mem::rss_bytes(pid).unwrap_or(0);
     let sampler = RssSampler::start(pid);
     let (stop, measured) = (
@@ -300,10 +317,18 @@ pub fn run_case(
         measured,
         samples,
     };
-    let outcome = attack(&ctx);
+    let waited = cpu_wait(pid);
+    let mut outcome = attack(&ctx);
     ctx.hold();
     stop.store(true, Ordering::Relaxed);
     let during = running.join().unwrap_or_default();
+    // Time the node was ready to run but another process had its core: not the node's delay,
+    // yet the control client's all the same (see `pin`).
+    if let (Some(a), Some(b)) = (waited, cpu_wait(pid)) {
+        outcome
+            .counters
+            .push(("node_cpu_wait_ms", b.saturating_sub(a) / 1_000_000));
+    }
     std::thread::sleep(Duration::from_millis(100));
     let rss_peak = sampler.finish();
     let rss_after = crate::mem::rss_bytes(pid).unwrap_or(0);
@@ -324,6 +349,17 @@ pub fn run_case(
         took: started.elapsed(),
         outcome,
     }
+}
+
+/// Nanoseconds the threads of `pid` spent runnable but waiting for a CPU (the second field of
+/// `/proc/PID/task/*/schedstat`), summed; `None` without schedstats.
+fn cpu_wait(pid: u32) -> Option<u64> {
+    let mut sum = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        sum += stat.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    }
+    Some(sum)
 }
 
 /// FNV-1a over bytes: the harness's checksum of stored records.

@@ -49,6 +49,8 @@ pub struct Shared {
     /// Closes seen when the shutdown hook ran (`usize::MAX`: it has not run).
     pub closed_at_shutdown: AtomicUsize,
     pub shutdown_called: AtomicBool,
+    /// The most streaming resumes seen in one loop turn (resumes sharing a `cx.now()`).
+    pub max_turn_resumes: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -83,6 +85,8 @@ pub struct TestService {
     gate_shut: bool,
     pool: Option<Pool<Job, String>>,
     requests: u64,
+    /// The current turn's start and its streaming resumes so far.
+    turn: (Option<Instant>, usize),
 }
 
 impl Default for TestService {
@@ -99,6 +103,7 @@ impl Default for TestService {
             gate_shut: false,
             pool: None,
             requests: 0,
+            turn: (None, 0),
         }
     }
 }
@@ -345,7 +350,17 @@ impl Service for TestService {
 
     fn resume(&mut self, cx: &mut Context<'_, String>, s: &mut Session, out: &mut Out<'_>) -> Step {
         match &mut s.mode {
-            Mode::Streaming { .. } => Self::stream(s, out),
+            Mode::Streaming { .. } => {
+                let now = Some(cx.now());
+                if self.turn.0 != now {
+                    self.turn = (now, 0);
+                }
+                self.turn.1 += 1;
+                self.shared
+                    .max_turn_resumes
+                    .fetch_max(self.turn.1, Ordering::Relaxed);
+                Self::stream(s, out)
+            }
             Mode::Waiting => match s.mail.take() {
                 Some(text) => {
                     line_out(out, &text);
