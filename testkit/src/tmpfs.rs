@@ -141,6 +141,38 @@ impl Drop for Tmpfs {
     }
 }
 
+/// Starts a node (made by `node` for a data directory) on each data directory it cannot make or
+/// write in: a read-only tmpfs, a missing directory on one, and a regular file. Each start must
+/// fail, naming the path and the reason on stderr and in root.log. Skipped, as
+/// [`Tmpfs::mount_or_skip`] says, where mount fails.
+pub fn assert_unwritable_data_dirs_are_named<N>(mut node: impl FnMut(&Path) -> N)
+where
+    N: std::ops::DerefMut<Target = crate::process::NodeProcess>,
+{
+    let Some(ro) = Tmpfs::mount_or_skip(1024 * 1024, true) else {
+        return;
+    };
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let cases = [
+        (ro.path().to_path_buf(), "Read-only file system"),
+        (ro.path().join("missing/data"), "Read-only file system"),
+        (file.path().to_path_buf(), "ile exists"),
+    ];
+    for (data, reason) in cases {
+        let mut node = node(&data);
+        let failure = node.try_start_status().unwrap_err();
+        assert!(!failure.status.unwrap().success());
+        let path = data.display().to_string();
+        assert!(
+            failure.stderr.contains(&path) && failure.stderr.contains(reason),
+            "{path}: {}",
+            failure.stderr
+        );
+        let log = node.root_log();
+        assert!(log.contains(&path) && log.contains(reason), "{log}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

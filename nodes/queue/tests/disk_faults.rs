@@ -81,26 +81,5 @@ fn a_shutdown_dump_on_a_full_disk_keeps_every_record_and_a_second_sigterm_dumps(
 
 #[test]
 fn a_data_dir_that_cannot_be_made_or_written_is_named_at_start() {
-    let Some(ro) = Tmpfs::mount_or_skip(MIB, true) else {
-        return;
-    };
-    let file = tempfile::NamedTempFile::new().unwrap();
-    let cases = [
-        (ro.path().to_path_buf(), "Read-only file system"),
-        (ro.path().join("missing/data"), "Read-only file system"),
-        (file.path().to_path_buf(), "ile exists"),
-    ];
-    for (data, reason) in cases {
-        let mut node = node(&data);
-        let failure = node.try_start_status().unwrap_err();
-        assert!(!failure.status.unwrap().success());
-        let path = data.display().to_string();
-        assert!(
-            failure.stderr.contains(&path) && failure.stderr.contains(reason),
-            "{path}: {}",
-            failure.stderr
-        );
-        let log = node.root_log();
-        assert!(log.contains(&path) && log.contains(reason), "{log}");
-    }
+    swarm_testkit::tmpfs::assert_unwritable_data_dirs_are_named(node);
 }
