@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::load::{assert_failed_while_down, figure, resumed_after, tally, Load, Outcome};
+use common::load::{bounce, figure, resumed_after, tally, Bounce, Down, Load, Outcome};
 use common::{dhtnode_bin, node_bin};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -110,16 +110,13 @@ fn a_graceful_restart_under_load_loses_no_acknowledged_put() {
     let mut node = node();
     let load = load(&node);
     load.wait_acked_after(Instant::now(), 300, Duration::from_secs(20));
-    let stopping = Instant::now();
-    node.stop();
-    let down = Instant::now();
-    std::thread::sleep(DOWN);
-    let starting = Instant::now();
-    node.start();
-    let up = Instant::now();
-    load.wait_acked_after(up, 300, Duration::from_secs(20));
-    let outcomes = load.stop();
-    assert_failed_while_down(&outcomes, down, starting);
+    let Bounce {
+        outcomes,
+        stopping,
+        down,
+        starting,
+        up,
+    } = bounce(&mut node, load, Down::Stop, DOWN, 300, |_| {});
     let stored = stored(&node);
     let kept = assert_kept(&stored, &outcomes, None);
     assert_only_written(&stored, &outcomes);
@@ -152,15 +149,13 @@ fn a_kill_9_keeps_every_put_acknowledged_before_the_last_completed_dhtdump() {
     let dump_started = Instant::now();
     let took = dump.oneshot();
     load.wait_acked_after(Instant::now(), 50, Duration::from_secs(20));
-    node.kill9();
-    let down = Instant::now();
-    std::thread::sleep(DOWN);
-    let starting = Instant::now();
-    node.start();
-    let up = Instant::now();
-    load.wait_acked_after(up, 300, Duration::from_secs(20));
-    let outcomes = load.stop();
-    assert_failed_while_down(&outcomes, down, starting);
+    let Bounce {
+        outcomes,
+        down,
+        starting,
+        up,
+        ..
+    } = bounce(&mut node, load, Down::Kill9, DOWN, 300, |_| {});
     let stored = stored(&node);
     let kept = assert_kept(&stored, &outcomes, Some(dump_started));
     assert_only_written(&stored, &outcomes);

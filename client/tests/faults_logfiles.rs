@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::load::{assert_failed_while_down, figure, resumed_after, tally, Load, Outcome};
+use common::load::{bounce, figure, resumed_after, tally, Bounce, Down, Load, Outcome};
 use common::logfiles::{logfilesnode_bin, LogfilesNode};
 use common::node_bin;
 use std::collections::BTreeMap;
@@ -93,7 +93,7 @@ fn load(node: &LogfilesNode) -> Load {
 /// Kills the node after `acks` more acknowledged Puts (and, with `checkpoint`, 300 ms after the
 /// next checkpoint), keeps it down, starts it and waits for Puts again; the outcomes and when
 /// the node was killed, started and listening.
-fn kill_under_load(node: &mut LogfilesNode, checkpoint: bool) -> Run {
+fn kill_under_load(node: &mut LogfilesNode, checkpoint: bool) -> Bounce {
     let load = load(node);
     load.wait_acked_after(Instant::now(), 300, Duration::from_secs(20));
     if checkpoint {
@@ -105,28 +105,7 @@ fn kill_under_load(node: &mut LogfilesNode, checkpoint: bool) -> Run {
         }
         std::thread::sleep(Duration::from_millis(300));
     }
-    node.kill9();
-    let down = Instant::now();
-    std::thread::sleep(DOWN);
-    let starting = Instant::now();
-    node.start();
-    let up = Instant::now();
-    load.wait_acked_after(up, 100, Duration::from_secs(20));
-    let outcomes = load.stop();
-    assert_failed_while_down(&outcomes, down, starting);
-    Run {
-        outcomes,
-        down,
-        starting,
-        up,
-    }
-}
-
-struct Run {
-    outcomes: Vec<Outcome>,
-    down: Instant,
-    starting: Instant,
-    up: Instant,
+    bounce(node, load, Down::Kill9, DOWN, 100, |_| {})
 }
 
 /// Every record read back was put, by an acknowledged or a failed Put; how many times each

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::load::{assert_failed_while_down, figure, resumed_after, tally, Load, Outcome};
+use common::load::{bounce, figure, resumed_after, tally, Bounce, Down, Load, Outcome};
 use common::{node, pop_all, QueueNode};
 use std::time::{Duration, Instant};
 use swarm_client::{ClientConfig, QueueClient};
@@ -100,16 +100,13 @@ fn a_graceful_restart_under_load_pops_every_acknowledged_push_once_in_order() {
     let mut node = node(&[]);
     let load = load(&node);
     load.wait_acked_after(Instant::now(), 300, Duration::from_secs(20));
-    let stopping = Instant::now();
-    node.stop();
-    let down = Instant::now();
-    std::thread::sleep(DOWN);
-    let starting = Instant::now();
-    node.start();
-    let up = Instant::now();
-    load.wait_acked_after(up, 300, Duration::from_secs(20));
-    let outcomes = load.stop();
-    assert_failed_while_down(&outcomes, down, starting);
+    let Bounce {
+        outcomes,
+        stopping,
+        down,
+        starting,
+        up,
+    } = bounce(&mut node, load, Down::Stop, DOWN, 300, |_| {});
     let (popped, failed_there) = check_drained(&node, &outcomes);
     let resumed = resumed_after(&outcomes, up);
     let t = tally(&outcomes);
@@ -139,20 +136,19 @@ fn a_kill_9_loses_what_the_node_held_and_it_starts_clean() {
     assert!(node.files().is_empty(), "the loaded dump is deleted");
     let load = load(&node);
     load.wait_acked_after(Instant::now(), 300, Duration::from_secs(20));
-    node.kill9();
-    let down = Instant::now();
-    assert!(
-        node.files().is_empty(),
-        "a kill leaves no file: {:?}",
-        node.files()
-    );
-    std::thread::sleep(DOWN);
-    let starting = Instant::now();
-    node.start();
-    let up = Instant::now();
-    load.wait_acked_after(up, 100, Duration::from_secs(20));
-    let outcomes = load.stop();
-    assert_failed_while_down(&outcomes, down, starting);
+    let Bounce {
+        outcomes,
+        down,
+        starting,
+        up,
+        ..
+    } = bounce(&mut node, load, Down::Kill9, DOWN, 100, |node| {
+        assert!(
+            node.files().is_empty(),
+            "a kill leaves no file: {:?}",
+            node.files()
+        )
+    });
     let log = node.root_log();
     assert!(!log.contains("torn"), "{log}");
     // Nothing from before the kill: only Pushes made after the restart.

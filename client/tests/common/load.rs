@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use swarm_client::ClientError;
+use swarm_testkit::NodeProcess;
 
 /// One request's outcome: its number, `Ok` (acknowledged) or the error the client reported,
 /// and when it started and ended.
@@ -159,6 +160,58 @@ pub fn assert_failed_while_down(outcomes: &[Outcome], from: Instant, to: Instant
         .filter(|o| !o.ok() && o.ended >= from && o.ended < to)
         .count();
     assert!(failed > 0, "no request failed while the node was down");
+}
+
+/// How a fault test takes its node down.
+#[derive(Debug, Clone, Copy)]
+pub enum Down {
+    /// SIGTERM, and waiting for the exit (a dump first, for the nodes that dump).
+    Stop,
+    Kill9,
+}
+
+/// A node taken down and brought back under load: the load's outcomes, and when the node was
+/// told to go, was down, was started and listened again.
+pub struct Bounce {
+    pub outcomes: Vec<Outcome>,
+    pub stopping: Instant,
+    pub down: Instant,
+    pub starting: Instant,
+    pub up: Instant,
+}
+
+/// Takes `node` down (`how`), runs `while_down` on it, keeps it down for `down_for`, starts it,
+/// waits for `acked` acknowledged requests after it listens, stops `load`, and asserts that the
+/// client reported the outage ([`assert_failed_while_down`]).
+pub fn bounce(
+    node: &mut NodeProcess,
+    load: Load,
+    how: Down,
+    down_for: Duration,
+    acked: usize,
+    while_down: impl FnOnce(&NodeProcess),
+) -> Bounce {
+    let stopping = Instant::now();
+    match how {
+        Down::Stop => node.stop(),
+        Down::Kill9 => node.kill9(),
+    }
+    let down = Instant::now();
+    while_down(node);
+    std::thread::sleep(down_for);
+    let starting = Instant::now();
+    node.start();
+    let up = Instant::now();
+    load.wait_acked_after(up, acked, Duration::from_secs(20));
+    let outcomes = load.stop();
+    assert_failed_while_down(&outcomes, down, starting);
+    Bounce {
+        outcomes,
+        stopping,
+        down,
+        starting,
+        up,
+    }
 }
 
 /// From `t` to the end of the first acknowledged request that started after it: how long the
