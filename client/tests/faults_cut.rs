@@ -108,6 +108,22 @@ fn start_on(node: &mut NodeProcess, host: &Host) {
     assert_eq!(node.addr().ip(), host.addr());
 }
 
+/// Three nodes, `make(j)` started on host `j`, and their addresses.
+fn three_nodes<N>(hosts: &TestHosts, make: impl Fn(usize) -> N) -> (Vec<N>, Vec<SocketAddr>)
+where
+    N: std::ops::DerefMut<Target = NodeProcess>,
+{
+    let nodes: Vec<N> = (0..3)
+        .map(|j| {
+            let mut n = make(j);
+            start_on(&mut n, hosts.host(j));
+            n
+        })
+        .collect();
+    let addrs = nodes.iter().map(|n| n.addr()).collect();
+    (nodes, addrs)
+}
+
 /// Runs the loads for a while, cuts host 2 off for [`cut_length`], puts it back and runs on
 /// for [`after_return`]; the outcomes of each load, with the cut's start and end.
 fn cut_under_load(hosts: &TestHosts, loads: Vec<Load>) -> (Vec<Vec<Outcome>>, Instant, Instant) {
@@ -209,15 +225,11 @@ fn dht_cut_off_node_fails_its_own_keys_only_and_serves_within_1s_of_its_return()
         (third, 2 * third - 1),
         (2 * third, u64::MAX),
     ];
-    let nodes: Vec<Node> = (0..3)
-        .map(|j| {
-            let mut n = Node::new(dhtnode_bin(), &[]).with_sticky_port();
-            n.set_range(ranges[j].0, ranges[j].1);
-            start_on(&mut n, hosts.host(j));
-            n
-        })
-        .collect();
-    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr()).collect();
+    let (_nodes, addrs) = three_nodes(&hosts, |j| {
+        let mut n = Node::new(dhtnode_bin(), &[]).with_sticky_port();
+        n.set_range(ranges[j].0, ranges[j].1);
+        n
+    });
     let client = Arc::new(DhtClient::connect(&addrs, config()).unwrap());
     let loads = (0..3u64)
         .map(|j| {
@@ -273,14 +285,9 @@ fn round_robin_resumed(held: &[u64], outcomes: &[Outcome], back: Instant) -> Dur
 #[test]
 fn queue_cut_off_node_is_skipped_by_the_round_robin_and_serves_within_1s_of_its_return() {
     let Some(hosts) = hosts() else { return };
-    let nodes: Vec<QueueNode> = (0..3)
-        .map(|j| {
-            let mut n = QueueNode::new(queuenode_bin(), &[]).with_sticky_port();
-            start_on(&mut n, hosts.host(j));
-            n
-        })
-        .collect();
-    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr()).collect();
+    let (_nodes, addrs) = three_nodes(&hosts, |_| {
+        QueueNode::new(queuenode_bin(), &[]).with_sticky_port()
+    });
     let all = QueueClient::new(&addrs, config()).unwrap();
     let only_cut = QueueClient::new(&addrs[2..], config()).unwrap();
     let loads = vec![
@@ -355,14 +362,9 @@ fn assert_no_late_duplicate(
 #[test]
 fn logfiles_cut_off_node_is_skipped_by_the_round_robin_and_serves_within_1s_of_its_return() {
     let Some(hosts) = hosts() else { return };
-    let nodes: Vec<LogfilesNode> = (0..3)
-        .map(|j| {
-            let mut n = LogfilesNode::new(logfilesnode_bin(), &[]).with_sticky_port();
-            start_on(&mut n, hosts.host(j));
-            n
-        })
-        .collect();
-    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr()).collect();
+    let (_nodes, addrs) = three_nodes(&hosts, |_| {
+        LogfilesNode::new(logfilesnode_bin(), &[]).with_sticky_port()
+    });
     let all = LogfilesClient::new(&addrs, config()).unwrap();
     let only_cut = LogfilesClient::new(&addrs[2..], config()).unwrap();
     let key = |i: u64| 1_700_000_000 + i / 100;
