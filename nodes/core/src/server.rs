@@ -48,6 +48,7 @@ use crate::housekeeping::Housekeeping;
 use crate::mailbox::{mailbox, Inbox, Letter, Mailbox};
 use crate::metrics::http::HttpServer;
 use crate::metrics::requests::RequestMetrics;
+use crate::metrics::Histogram;
 use crate::service::{ConnRef, Prepare, Service};
 use crate::stats::{Counters, StatsLog};
 
@@ -121,6 +122,8 @@ pub struct Server<S: Service> {
     starved: Vec<ConnRef>,
     budget_freed: bool,
     counters: Counters,
+    /// Durations of the loop's turns since start (`/metrics`).
+    turns: Histogram,
     hk: Housekeeping,
     /// The connection limit was logged for the current burst of refused connections.
     limit_warned: bool,
@@ -226,6 +229,7 @@ impl<S: Service> Server<S> {
             starved: Vec::new(),
             budget_freed: false,
             counters: Counters::default(),
+            turns: Histogram::default(),
             hk: Housekeeping::new(cfg, stats_log),
             limit_warned: false,
             accept_retry: false,
@@ -332,8 +336,17 @@ impl<S: Service> Server<S> {
             self.run_woken();
             self.run_timers();
             self.revive_starved();
+            self.end_turn();
         }
         Ok(())
+    }
+
+    /// Counts the turn that started at `self.now`: its length in the histogram and, if the
+    /// longest since the last stats line, in the counters.
+    fn end_turn(&mut self) {
+        let ns = u64::try_from(self.now.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.turns.observe_n(ns, 1);
+        self.counters.longest_turn_ns = self.counters.longest_turn_ns.max(ns);
     }
 
     fn dispatch(&mut self, event: &Event) {

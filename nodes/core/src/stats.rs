@@ -96,6 +96,9 @@ pub(crate) struct Counters {
     /// totals `/metrics` shows.
     pub(crate) sent_before: u64,
     pub(crate) received_before: u64,
+    /// The longest loop turn (the work between two polls) since the last stats line, in
+    /// nanoseconds: how long a client could wait behind the others' work.
+    pub(crate) longest_turn_ns: u64,
 }
 
 /// The loop's part of a stats line; resets the per-line counters.
@@ -139,11 +142,16 @@ pub(crate) fn core_pairs(
         ("vsz".to_owned(), vsize_bytes.to_string()),
         ("rss".to_owned(), rss_bytes.to_string()),
         ("mem_percentage".to_owned(), format_float(mem_pcnt)),
+        (
+            "loop_longest_turn_micros".to_owned(),
+            (counters.longest_turn_ns / 1000).to_string(),
+        ),
     ];
     counters.sent_before += counters.bytes_sent;
     counters.received_before += counters.bytes_received;
     counters.bytes_sent = 0;
     counters.bytes_received = 0;
+    counters.longest_turn_ns = 0;
     pairs
 }
 

@@ -327,6 +327,7 @@ fn stats_log_lines_carry_core_and_service_keys() {
         "vsz",
         "rss",
         "mem_percentage",
+        "loop_longest_turn_micros",
         "test_requests",
     ];
     assert_eq!(keys, expected, "{line}");

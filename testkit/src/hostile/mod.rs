@@ -97,6 +97,8 @@ impl Limits {
                 self.request_timeout_ms.to_string(),
             ),
             ("Server", "idle_timeout_s", self.idle_timeout_s.to_string()),
+            // For the loop-turn histogram around the attack ([`Turns`]).
+            ("Stats", "http_port", "0".to_owned()),
         ]
     }
 }
@@ -140,6 +142,49 @@ impl Bounds {
 
     pub fn p99_limit(&self, baseline: Duration) -> Duration {
         baseline * self.p99_factor + self.p99_floor
+    }
+}
+
+/// The node's loop turns by length (`swarm_node_loop_turn_seconds`): how long the loop kept
+/// every client waiting, whatever the control client's own luck with the scheduler.
+#[derive(Debug, Clone, Copy, Default)]
+struct Turns {
+    all: u64,
+    /// Turns longer than 1 ms, 2.5 ms and 10 ms.
+    over: [u64; 3],
+}
+
+impl Turns {
+    const BOUNDS: [&'static str; 3] = ["0.001", "0.0025", "0.01"];
+
+    fn scrape(addr: std::net::SocketAddr) -> Turns {
+        let s = crate::metrics::Scrape::get(addr);
+        let name = "swarm_node_loop_turn_seconds";
+        let all = s.value(&format!("{name}_count"), &[]).unwrap_or(0.0) as u64;
+        let within = |le| {
+            s.value(&format!("{name}_bucket"), &[("le", le)])
+                .unwrap_or(0.0) as u64
+        };
+        Turns {
+            all,
+            over: Turns::BOUNDS.map(|le| all.saturating_sub(within(le))),
+        }
+    }
+
+    fn since(&self, before: &Turns) -> Turns {
+        Turns {
+            all: self.all.saturating_sub(before.all),
+            over: [0, 1, 2].map(|i| self.over[i].saturating_sub(before.over[i])),
+        }
+    }
+
+    fn counters(&self) -> [(&'static str, u64); 4] {
+        [
+            ("turns", self.all),
+            ("turns_over_1ms", self.over[0]),
+            ("turns_over_2.5ms", self.over[1]),
+            ("turns_over_10ms", self.over[2]),
+        ]
     }
 }
 
@@ -321,10 +366,15 @@ pub fn run_case(
         samples,
     };
     let waited = cpu_wait(pid);
+    let metrics = crate::metrics::metrics_addr(&t.node().root_log_path());
+    let turns_before = Turns::scrape(metrics);
     let mut outcome = attack(&ctx);
     ctx.hold();
     stop.store(true, Ordering::Relaxed);
     let during = running.join().unwrap_or_default();
+    outcome
+        .counters
+        .extend(Turns::scrape(metrics).since(&turns_before).counters());
     // Time the node was ready to run but another process had its core: not the node's delay,
     // yet the control client's all the same (see `pin`).
     if let (Some(a), Some(b)) = (waited, cpu_wait(pid)) {

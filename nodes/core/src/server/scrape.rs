@@ -115,5 +115,13 @@ impl<S: Service> Server<S> {
             "Time since the event loop was bound.",
             self.now.duration_since(self.hk.started).as_secs_f64(),
         );
+        e.family(
+            "swarm_node_loop_turn_seconds",
+            Kind::Histogram,
+            "Loop turns (the work between two polls: reading, handling, writing for every ready \
+             connection) by duration; a request arriving during a turn waits for its end \
+             (stats.log loop_longest_turn_micros is the longest per line).",
+        );
+        e.histogram("swarm_node_loop_turn_seconds", &[], &self.turns);
     }
 }
