@@ -125,6 +125,7 @@ impl<E> Turn<'_, E> {
             num_connections: self.open,
             now: self.now,
             mailbox: self.mailbox,
+            work: Some(&mut self.left.read),
         }
     }
 }
@@ -294,12 +295,11 @@ fn process<S: Service>(
                     return (Stop::Incomplete, requests > 0);
                 }
                 match handle_one(service, conn, t) {
-                    Some(step) => {
+                    Ok(step) => {
                         requests += 1;
                         step
                     }
-                    None if conn.closing => return (Stop::Closing, requests > 0),
-                    None => return (Stop::Incomplete, requests > 0),
+                    Err(stop) => return (stop, requests > 0),
                 }
             }
             State::More => {
@@ -331,13 +331,15 @@ fn process<S: Service>(
     }
 }
 
-/// Takes one request from the input. `None`: no complete request, or the connection must close.
+/// Takes one request from the input, or says why none was taken: no complete request
+/// (`Incomplete`), the connection must close (`Closing`), or the request waits for a turn with
+/// room for its work (`Budget`).
 #[inline(always)]
 fn handle_one<S: Service>(
     service: &mut S,
     conn: &mut Connection<S::Session>,
     t: &mut Turn<'_, S::Event>,
-) -> Option<Step> {
+) -> Result<Step, Stop> {
     let input = conn.input.data();
     let len = input.len();
     let cmd = match t.requests {
@@ -346,17 +348,18 @@ fn handle_one<S: Service>(
     };
     let handled = service.handle(&mut t.cx(), &mut conn.session, input, &mut conn.out.out());
     let (consumed, step, discard) = match handled {
-        Handled::Incomplete => return None,
+        Handled::Incomplete => return Err(Stop::Incomplete),
         Handled::NeedMore(n) => {
             conn.input.set_need(n);
-            return None;
+            return Err(Stop::Incomplete);
         }
+        Handled::Later => return Err(Stop::Budget),
         Handled::Request { consumed, step } => (consumed, step, 0),
         Handled::Discard { consumed, discard } => (consumed, Step::Done, discard),
         Handled::Close(msg) => {
             warn!("{}: {msg}, closing connection", conn.peer);
             conn.closing = true;
-            return None;
+            return Err(Stop::Closing);
         }
     };
     if (consumed == 0 && step != Step::Wait) || consumed > len {
@@ -366,7 +369,7 @@ fn handle_one<S: Service>(
             conn.peer
         );
         conn.closing = true;
-        return None;
+        return Err(Stop::Closing);
     }
     conn.input.consume(consumed);
     conn.discard = discard;
@@ -378,7 +381,7 @@ fn handle_one<S: Service>(
             Step::Done | Step::Close(_) => requests.done_in_batch(cmd),
         }
     }
-    Some(step)
+    Ok(step)
 }
 
 #[inline(always)]

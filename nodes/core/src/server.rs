@@ -16,6 +16,7 @@ macro_rules! cx {
             num_connections: $s.conns.len(),
             now: $s.now,
             mailbox: &$s.mailbox,
+            work: None,
         }
     };
 }

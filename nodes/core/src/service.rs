@@ -105,6 +105,10 @@ pub enum Handled {
     /// The input cannot be a valid request (unknown command, malformed key, array too long):
     /// close the connection. The text is logged once as a warning with the peer address.
     Close(String),
+    /// The request at the front needs heavy work (inflating a compressed batch, say) and this
+    /// turn of the loop has none left for it ([`Context::may_work`] is false): nothing is
+    /// taken, and the loop calls again in a later turn, after the other clients were served.
+    Later,
 }
 
 /// A connection's output, lent to a service for one call: append replies (it dereferences to
@@ -161,6 +165,9 @@ pub struct Context<'a, E> {
     pub(crate) num_connections: usize,
     pub(crate) now: Instant,
     pub(crate) mailbox: &'a Mailbox<E>,
+    /// What this turn may still spend on heavy work ([`Context::spend`]); `None`: unbounded
+    /// (calls outside a connection's turn, tests).
+    pub(crate) work: Option<&'a mut usize>,
 }
 
 impl<'a, E> Context<'a, E> {
@@ -178,6 +185,7 @@ impl<'a, E> Context<'a, E> {
             num_connections,
             now: Instant::now(),
             mailbox,
+            work: None,
         }
     }
 
@@ -207,6 +215,23 @@ impl<'a, E> Context<'a, E> {
     /// The time this turn of the loop started.
     pub fn now(&self) -> Instant {
         self.now
+    }
+
+    /// Whether this turn of the loop has room for heavy work: work whose cost the request's
+    /// size on the wire does not bound, such as inflating an LZO batch (a few KiB can claim
+    /// 10 MiB). When it has not, the service answers [`Handled::Later`] and the loop serves
+    /// the other clients first.
+    pub fn may_work(&self) -> bool {
+        self.work.as_deref().is_none_or(|left| *left > 0)
+    }
+
+    /// Counts `bytes` of heavy work (bytes inflated, say) against this turn's budget, which
+    /// the loop shares with what it reads from sockets: a turn does about 1 MiB of it before
+    /// the loop polls again, so one client's work cannot hold the others for long.
+    pub fn spend(&mut self, bytes: usize) {
+        if let Some(left) = self.work.as_deref_mut() {
+            *left = left.saturating_sub(bytes);
+        }
     }
 }
 

@@ -244,3 +244,41 @@ fn many_streams_share_a_bounded_number_of_resumes_per_turn_and_all_finish() {
     assert!(max <= 9, "{max} resumes in one turn");
     server.stop();
 }
+
+#[test]
+fn heavy_work_past_the_turn_budget_waits_for_a_later_turn_cheap_requests_do_not() {
+    let _g = serial();
+    let server = start(local());
+    let mut c = server.connect();
+    // One write, so all arrive in one read and could all be handled in one turn. Each heavy
+    // request spends more than a turn's whole budget (1 MiB); a turn (one poll) may still run
+    // two: the first connection's, and the one at the head of its revisits.
+    let heavy = 6;
+    c.send(&"heavy 2000000\nturn\n".repeat(heavy));
+    let turn_of = |line: String, what: &str| -> u64 {
+        let n = line
+            .strip_prefix(what)
+            .unwrap_or_else(|| panic!("{line:?} is not a {what:?} reply"));
+        n.trim().parse().expect("turn number")
+    };
+    let mut turns = Vec::new();
+    for _ in 0..heavy {
+        let t = turn_of(c.line(), "heavy ");
+        assert_eq!(
+            turn_of(c.line(), "turn "),
+            t,
+            "a cheap request waited for a later turn"
+        );
+        turns.push(t);
+    }
+    for t in &turns {
+        let same = turns.iter().filter(|u| *u == t).count();
+        assert!(same <= 2, "{same} heavy requests in turn {t}: {turns:?}");
+    }
+    assert!(turns.windows(2).all(|w| w[0] <= w[1]), "{turns:?}");
+    // Another client is served meanwhile and after.
+    let mut other = server.connect();
+    other.send("echo still here\n");
+    assert_eq!(other.line(), "still here");
+    server.stop();
+}

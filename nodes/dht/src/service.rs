@@ -15,7 +15,7 @@ use crate::stats::Stats;
 use crate::storage::Storage;
 use std::net::SocketAddr;
 use swarm_core::{ConnRef, Context, Handled, Out, Prepare, Service, Step};
-use swarm_protocol::batch::BatchBuilder;
+use swarm_protocol::batch::{BatchBuilder, Inflater};
 use swarm_protocol::dht::{DhtCommand, DhtRequest};
 use swarm_protocol::DecodeError;
 
@@ -37,6 +37,8 @@ pub struct DhtService {
     /// `pub(crate)` only for the Listen tests, which check that no Listen is left.
     pub(crate) listens: Listens,
     batch: BatchBuilder,
+    /// The buffer PutBatch batches are inflated into, kept between them.
+    inflater: Inflater,
     stats: Stats,
     names: ChannelCheck,
     dumper: Dumper,
@@ -56,6 +58,7 @@ impl DhtService {
         DhtService {
             storage: Storage::new(size_limit),
             batch: BatchBuilder::new(settings.batch_size),
+            inflater: Inflater::default(),
             dumper: Dumper::new(settings.data_dir.clone(), settings.dump_period_s),
             settings,
             listens: Listens::default(),
@@ -129,6 +132,7 @@ impl DhtService {
             names,
             redist,
             gained,
+            inflater,
             ..
         } = self;
         match req {
@@ -186,7 +190,9 @@ impl DhtService {
                     guard: redist.as_ref().map(Redistribution::memory_limit),
                     gained: gained.as_ref(),
                 };
-                put_batch::put_batch(storage, stats, names, settings, moving, channel, batch, out)
+                put_batch::put_batch(
+                    storage, stats, names, settings, moving, inflater, cx, channel, batch, out,
+                )
             }
             DhtRequest::Redistribute { min, max, nodes } => Ok(redistribute::redistribute(
                 redist,
@@ -276,6 +282,10 @@ impl Service for DhtService {
             Err(DecodeError::Incomplete) => return self.incomplete(input, out),
             Err(DecodeError::Invalid(e)) => return Handled::Close(e.to_string()),
         };
+        if matches!(req, DhtRequest::PutBatch { .. }) && !cx.may_work() {
+            // Inflating it waits for a turn with room (the others are served first).
+            return Handled::Later;
+        }
         let cmd = req.command();
         self.stats.started(cmd);
         let result = self.dispatch(cx, s, req, out);

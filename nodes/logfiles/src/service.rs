@@ -105,7 +105,7 @@ impl LogfilesService {
                 .put(&self.disk, &mut self.stats, s, channel, key, value, out),
             LogfilesRequest::PutBatch { channel, batch } => {
                 self.writes
-                    .put_batch(&self.disk, &mut self.stats, s, channel, batch, out)
+                    .put_batch(&self.disk, &mut self.stats, cx, s, channel, batch, out)
             }
             LogfilesRequest::GetChannels => {
                 info::get_channels(storage, out);
@@ -339,6 +339,10 @@ impl Service for LogfilesService {
             Err(DecodeError::Invalid(e)) => return Handled::Close(e.to_string()),
         };
         let cmd = req.command();
+        if cmd == LogfilesCommand::PutBatch && !cx.may_work() {
+            // Inflating it waits for a turn with room (the others are served first).
+            return Handled::Later;
+        }
         let write = matches!(cmd, LogfilesCommand::Put | LogfilesCommand::PutBatch);
         if !write && !s.unsynced.is_empty() {
             // Earlier writes' replies wait for their fsync: this request waits for them, so

@@ -19,6 +19,9 @@
 //!   (Step::Wait), so the loop stops taking input.
 //! - `big LEN` + LEN bytes + `\n` → `big LEN ok`; reports its length (Handled::NeedMore).
 //! - `skip LEN` → `skipping LEN`, then LEN bytes are discarded (Handled::Discard).
+//! - `heavy N` → N bytes of heavy work counted against the turn (Context::spend), or
+//!   Handled::Later when the turn has none left (Context::may_work); replies `heavy T`;
+//!   `turn` → `turn T`. T numbers the loop turn the request was handled in.
 
 #![allow(dead_code)] // each test binary uses a different part
 
@@ -87,6 +90,8 @@ pub struct TestService {
     requests: u64,
     /// The current turn's start and its streaming resumes so far.
     turn: (Option<Instant>, usize),
+    /// The start of the last turn a `heavy` or `turn` request saw, and its number.
+    numbered: (Option<Instant>, u64),
 }
 
 impl Default for TestService {
@@ -104,6 +109,7 @@ impl Default for TestService {
             pool: None,
             requests: 0,
             turn: (None, 0),
+            numbered: (None, 0),
         }
     }
 }
@@ -113,6 +119,14 @@ fn line_out(out: &mut Vec<u8>, text: &str) {
 }
 
 impl TestService {
+    /// The number of the current loop turn (turns told apart by their start, `Context::now`).
+    fn turn_number(&mut self, cx: &Context<'_, String>) -> u64 {
+        if self.numbered.0 != Some(cx.now()) {
+            self.numbered = (Some(cx.now()), self.numbered.1 + 1);
+        }
+        self.numbered.1
+    }
+
     /// The worker pool, made on first use with the loop's mailbox.
     fn pool(&mut self, mailbox: Mailbox<String>) -> &Pool<Job, String> {
         self.pool.get_or_insert_with(|| {
@@ -329,6 +343,29 @@ impl Service for TestService {
             };
         }
         let line = String::from_utf8_lossy(&input[..pos]).into_owned();
+        if let Some(n) = line.strip_prefix("heavy ") {
+            let Ok(n) = n.parse() else {
+                return Handled::Close("bad heavy".into());
+            };
+            if !cx.may_work() {
+                return Handled::Later;
+            }
+            cx.spend(n);
+            let turn = self.turn_number(cx);
+            line_out(out, &format!("heavy {turn}"));
+            return Handled::Request {
+                consumed: pos + 1,
+                step: Step::Done,
+            };
+        }
+        if line == "turn" {
+            let turn = self.turn_number(cx);
+            line_out(out, &format!("turn {turn}"));
+            return Handled::Request {
+                consumed: pos + 1,
+                step: Step::Done,
+            };
+        }
         if let Some(len) = line.strip_prefix("skip ") {
             let Ok(len) = len.parse() else {
                 return Handled::Close("bad skip".into());

@@ -13,12 +13,13 @@
 //! (`crate::redist::gain`).
 
 use super::{key, status, ChannelCheck};
+use crate::event::DhtEvent;
 use crate::redist::gain::Gained;
 use crate::settings::DhtSettings;
 use crate::stats::{Action, Stats};
 use crate::storage::{record_bytes, Storage};
-use swarm_core::Step;
-use swarm_protocol::batch::{decompress, Pairs};
+use swarm_core::{Context, Step};
+use swarm_protocol::batch::{announced_len, Inflater, Pairs};
 use swarm_protocol::Status;
 
 /// What a Redistribute changes about PutBatch.
@@ -42,6 +43,8 @@ pub(crate) fn put_batch(
     names: &mut ChannelCheck,
     settings: &DhtSettings,
     moving: Moving<'_>,
+    inflater: &mut Inflater,
+    cx: &mut Context<'_, DhtEvent>,
     channel: &[u8],
     batch: &[u8],
     out: &mut Vec<u8>,
@@ -49,9 +52,11 @@ pub(crate) fn put_batch(
     if !names.ok(channel, out) {
         return Ok(Step::Done);
     }
-    let raw = decompress(batch).map_err(|e| e.to_string())?;
+    // What inflating costs the loop, counted before: a batch that fails half way cost as much.
+    cx.spend(announced_len(batch).map_err(|e| e.to_string())?);
+    let raw = inflater.inflate(batch).map_err(|e| e.to_string())?;
     let mut records = Vec::new();
-    for pair in Pairs::new(&raw) {
+    for pair in Pairs::new(raw) {
         let (hex, value) = pair.map_err(|e| e.to_string())?;
         records.push((key(hex)?, value));
     }

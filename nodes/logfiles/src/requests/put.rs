@@ -32,7 +32,7 @@ use crate::storage::Storage;
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 use swarm_core::{ConnRef, Context, Step};
-use swarm_protocol::batch::{decompress, Pairs};
+use swarm_protocol::batch::{announced_len, Inflater, Pairs};
 use swarm_protocol::key::parse_key;
 use swarm_protocol::logfiles::LogfilesCommand;
 use swarm_protocol::Status;
@@ -116,6 +116,9 @@ pub struct Writes {
     checkpoint_in_flight: bool,
     /// Checkpoints started (each one's number is its job's generation).
     checkpoints_started: u64,
+    /// The buffer PutBatch batches are inflated into, kept between them; a batch's records
+    /// are stored from it, and only those that must wait for a bucket are copied out.
+    inflater: Inflater,
 }
 
 /// How a write request went on: its step, or a reason to close the connection.
@@ -135,6 +138,7 @@ impl Writes {
                 ..Group::default()
             },
             checkpoint_in_flight: false,
+            inflater: Inflater::default(),
             checkpoints_started: 0,
         }
     }
@@ -191,11 +195,17 @@ impl Writes {
         Ok(Step::Wait)
     }
 
-    /// PutBatch.
+    /// PutBatch: the batch is inflated into the kept buffer and its records stored from
+    /// there; the rest is copied out only when a record must wait for a bucket.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the handler takes exactly what it touches, as every request file"
+    )]
     pub fn put_batch(
         &mut self,
         disk: &Disk,
         stats: &mut Stats,
+        cx: &mut Context<'_, LogfilesEvent>,
         s: &mut Session,
         channel: &[u8],
         batch: &[u8],
@@ -204,22 +214,34 @@ impl Writes {
         if !channel_ok(channel, out) {
             return Ok(Step::Done);
         }
-        let raw = decompress(batch).map_err(|e| format!("PutBatch: {e}"))?;
-        let pending = PendingWrite {
-            command: LogfilesCommand::PutBatch,
-            channel: channel_str(channel).to_owned(),
-            records: Records::Batch { raw, pos: 0 },
-            wrote: false,
-        };
-        match self.go_on(disk, stats, s.conn, pending) {
-            Went::Written(reply, wrote) => {
-                Ok(self.reply(disk, s, LogfilesCommand::PutBatch, reply, wrote, out))
-            }
-            Went::Waiting => {
+        // What inflating costs the loop, counted before: a batch that fails half way cost as
+        // much.
+        cx.spend(announced_len(batch).map_err(|e| format!("PutBatch: {e}"))?);
+        let raw = self
+            .inflater
+            .inflate(batch)
+            .map_err(|e| format!("PutBatch: {e}"))?;
+        let name = channel_str(channel);
+        let mut wrote = false;
+        let (outcome, pos) = store_pairs(&mut self.storage, stats, name, raw, &mut wrote)?;
+        match outcome {
+            Outcome::NeedOpen(first_key) => {
+                let pending = PendingWrite {
+                    command: LogfilesCommand::PutBatch,
+                    channel: name.to_owned(),
+                    records: Records::Batch {
+                        raw: raw[pos..].to_vec(),
+                        pos: 0,
+                    },
+                    wrote,
+                };
+                self.wait_for_bucket(disk, s.conn, pending, first_key);
                 s.ongoing = Ongoing::Writing(LogfilesCommand::PutBatch);
                 Ok(Step::Wait)
             }
-            Went::Close(reason) => Err(reason),
+            Outcome::Done(reply) => {
+                Ok(self.reply(disk, s, LogfilesCommand::PutBatch, reply, wrote, out))
+            }
         }
     }
 
@@ -261,39 +283,14 @@ impl Writes {
                 }
             },
             Records::Batch { raw, pos } => {
-                let len = raw.len();
-                let mut pairs = Pairs::new(&raw[*pos..]);
-                let mut outcome = Outcome::Done(Status::Ok);
-                let mut channel = self.storage.channel_put(&w.channel);
-                while let Some(pair) = pairs.next() {
-                    let (key, value) = pair.map_err(|e| format!("PutBatch: {e}"))?;
-                    let key = parse_key(key).map_err(|e| format!("PutBatch: {e}"))?;
-                    if value.is_empty() {
-                        outcome = Outcome::Done(Status::EmptyValue);
-                        break;
-                    }
-                    if value.len() > MAX_BATCH_VALUE {
-                        outcome = Outcome::Done(Status::OutOfMemory);
-                        break;
-                    }
-                    match channel.put(key, value) {
-                        Ok(()) => {
-                            stats.handled(1, value.len() as u64);
-                            w.wrote = true;
-                        }
-                        Err(PutError::NotOpen { first_key }) => {
-                            outcome = Outcome::NeedOpen(first_key);
-                            break;
-                        }
-                        Err(PutError::Io(e)) => {
-                            log::error!("PutBatch to '{}': {e}", w.channel);
-                            outcome = Outcome::Done(Status::Error);
-                            break;
-                        }
-                    }
-                    // Past this record: where a wait for a bucket goes on.
-                    *pos = len - pairs.remaining();
-                }
+                let (outcome, stored) = store_pairs(
+                    &mut self.storage,
+                    stats,
+                    &w.channel,
+                    &raw[*pos..],
+                    &mut w.wrote,
+                )?;
+                *pos += stored;
                 outcome
             }
         })
@@ -592,4 +589,51 @@ impl Writes {
 /// The channel name as text (it passed [`channel_ok`]: ASCII only).
 fn channel_str(channel: &[u8]) -> &str {
     std::str::from_utf8(channel).unwrap_or_default()
+}
+
+/// Stores the (key, value) pairs of an uncompressed batch in order into `channel`, until one is
+/// refused (an empty value, one too large, a write error: the reply), one needs a bucket that
+/// is not open, or all are stored; also returns the bytes of `raw` past the records stored. A
+/// malformed pair or key is an error (the connection closes, the records before it stay).
+fn store_pairs(
+    storage: &mut Storage,
+    stats: &mut Stats,
+    channel: &str,
+    raw: &[u8],
+    wrote: &mut bool,
+) -> Result<(Outcome, usize), String> {
+    let mut pairs = Pairs::new(raw);
+    let mut stored = 0;
+    let mut outcome = Outcome::Done(Status::Ok);
+    let mut ch = storage.channel_put(channel);
+    while let Some(pair) = pairs.next() {
+        let (key, value) = pair.map_err(|e| format!("PutBatch: {e}"))?;
+        let key = parse_key(key).map_err(|e| format!("PutBatch: {e}"))?;
+        if value.is_empty() {
+            outcome = Outcome::Done(Status::EmptyValue);
+            break;
+        }
+        if value.len() > MAX_BATCH_VALUE {
+            outcome = Outcome::Done(Status::OutOfMemory);
+            break;
+        }
+        match ch.put(key, value) {
+            Ok(()) => {
+                stats.handled(1, value.len() as u64);
+                *wrote = true;
+            }
+            Err(PutError::NotOpen { first_key }) => {
+                outcome = Outcome::NeedOpen(first_key);
+                break;
+            }
+            Err(PutError::Io(e)) => {
+                log::error!("PutBatch to '{channel}': {e}");
+                outcome = Outcome::Done(Status::Error);
+                break;
+            }
+        }
+        // Past this record: where a wait for a bucket goes on.
+        stored = raw.len() - pairs.remaining();
+    }
+    Ok((outcome, stored))
 }
