@@ -13,7 +13,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use crate::buffer::{InputBudget, InputBuffer, OutputBuffer};
+use crate::buffer::{InputBudget, InputBuffer, OutputBuffer, FREE_INPUT};
 use crate::service::ConnRef;
 
 /// Bytes read from one connection in one turn before the others get theirs (fairness).
@@ -147,6 +147,12 @@ impl<T> Connection<T> {
     /// are an incomplete request, however large, and reading goes on. Otherwise only up to
     /// `INPUT_PAUSE`: enough to notice a hang-up during a long request, without letting a client
     /// that sends faster than it is served (or never reads) grow the buffer without bound.
+    /// Whether a large request is arriving: one the service announced as longer than every
+    /// connection's free input buffer, or an oversized value being dropped as it arrives.
+    pub(crate) fn bulk(&self) -> bool {
+        self.discard > 0 || self.input.need() > FREE_INPUT
+    }
+
     pub(crate) fn may_read(&self) -> bool {
         !self.eof
             && !self.closing
@@ -189,6 +195,10 @@ impl<T> Connection<T> {
                 self.starved = true;
                 return Ok(ReadEnd::Starved);
             };
+            // No more than the allowance left: 200 connections each reading a whole chunk
+            // in a turn whose budget is spent would copy 12 MiB before the loop polls again.
+            let room = spare.len().min(allowance - total);
+            let spare = &mut spare[..room];
             let asked = spare.len();
             match (&self.stream).read(spare) {
                 Ok(0) => return Ok(ReadEnd::Eof),

@@ -171,3 +171,49 @@ fn output_partial_writes_and_compaction() {
     assert!(o.is_empty());
     assert_eq!(o.len(), 0);
 }
+
+/// The `VmFlags` of the mapping holding `addr`, from /proc/self/smaps.
+fn vm_flags_at(addr: usize) -> Option<String> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let mut inside = false;
+    for line in smaps.lines() {
+        let range = line.split(' ').next().and_then(|r| r.split_once('-'));
+        if let Some((lo, hi)) = range.filter(|_| !line.starts_with("VmFlags")) {
+            if let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+            {
+                inside = (lo..hi).contains(&addr);
+                continue;
+            }
+        }
+        if inside {
+            if let Some(flags) = line.strip_prefix("VmFlags:") {
+                return Some(flags.trim().to_owned());
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn every_page_of_a_large_buffer_is_kept_off_huge_pages_the_last_partial_one_too() {
+    // 10 MiB + 22 bytes: the announced size of a PutBatch head and a 10 MiB - 1 array; its
+    // last 22 bytes once fell outside the advised range and faulted in a 2 MiB huge page.
+    let need = 10 * 1024 * 1024 + 22;
+    let mut a = InputBuffer::default();
+    receive(&mut a, &[1; 8]);
+    a.set_need(need);
+    receive(&mut a, &vec![2; INITIAL_INPUT - 8]);
+    assert!(a.spare(&mut unlimited()).is_some());
+    assert!(a.capacity() >= need);
+    let first = a.buf.as_ptr() as usize;
+    let last = first + need - 1;
+    for addr in [first, first + need / 2, last] {
+        let flags = vm_flags_at(addr).expect("mapping of the buffer in /proc/self/smaps");
+        assert!(
+            flags.split(' ').any(|f| f == "nh"),
+            "byte at {:#x} (offset {}) not advised MADV_NOHUGEPAGE: {flags}",
+            addr,
+            addr - first
+        );
+    }
+}
