@@ -293,6 +293,10 @@ pub const DEFAULT_INPUT_BUFFER_LIMIT: usize = 256 * 1024 * 1024;
 /// `[Server] request_timeout_ms` default (ours): a request that started arriving must be whole
 /// within this time.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// `[Server] receive_buffer` default (ours): the socket receive buffer of client connections.
+pub const DEFAULT_RECEIVE_BUFFER: usize = 256 * 1024;
+/// Smallest `[Server] receive_buffer` other than 0.
+pub const MIN_RECEIVE_BUFFER: usize = 4096;
 /// Period of stats.log lines (fixed in the original).
 pub const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(30);
 /// `[STATS] file_name` default.
@@ -334,6 +338,14 @@ pub struct ServerConfig {
     /// `[Server] idle_timeout_s` (ours, 0 = off): a connection with no request in progress and
     /// no traffic for this long is closed.
     pub idle_timeout: Option<Duration>,
+    /// `[Server] receive_buffer` (ours, bytes; 0 = the kernel's autotuning): the socket
+    /// receive buffer (`SO_RCVBUF`) of every client connection, set on the listening socket so
+    /// that the window the connection opens with is sized for it. With autotuning a socket
+    /// may buffer up to `net.ipv4.tcp_rmem`'s maximum (often 6 or 32 MiB), and a client
+    /// sending a large request pushes a burst of that size through the kernel in the node's
+    /// own `read` call each time the node makes room, which holds every other client for
+    /// milliseconds.
+    pub receive_buffer: usize,
     /// Period of stats.log lines (not in the INI; tests shorten it).
     pub stats_interval: Duration,
     /// `[STATS] file_name`: where stats lines go; `None` writes none.
@@ -356,12 +368,13 @@ impl ServerConfig {
         ("Server", "input_buffer_limit"),
         ("Server", "request_timeout_ms"),
         ("Server", "idle_timeout_s"),
+        ("Server", "receive_buffer"),
         ("Performance", "write_flush_ms"),
         ("Performance", "write_timeout_ms"),
     ];
 
     /// Reads `[Server] address port connection_limit backlog input_buffer_limit
-    /// request_timeout_ms idle_timeout_s`, `[Performance] write_flush_ms write_timeout_ms`,
+    /// request_timeout_ms idle_timeout_s receive_buffer`, `[Performance] write_flush_ms write_timeout_ms`,
     /// `[STATS] file_name` and `[Stats]`/`[STATS] http_port http_address`; `file_name` names
     /// the file in errors.
     pub fn from_ini(ini: &Ini, file_name: &str) -> Result<ServerConfig, ConfigError> {
@@ -369,6 +382,15 @@ impl ServerConfig {
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let timeout_default = millis(DEFAULT_WRITE_TIMEOUT);
         let idle_s: u64 = v.parse_or("Server", "idle_timeout_s", 0)?;
+        let receive_buffer = v.parse_or("Server", "receive_buffer", DEFAULT_RECEIVE_BUFFER)?;
+        if receive_buffer != 0 && receive_buffer < MIN_RECEIVE_BUFFER {
+            return Err(v.invalid(
+                "Server",
+                "receive_buffer",
+                &receive_buffer.to_string(),
+                format!("must be 0 (the kernel's autotuning) or at least {MIN_RECEIVE_BUFFER}"),
+            ));
+        }
         let address = v.require_str("Server", "address")?;
         Ok(ServerConfig {
             address: address.to_owned(),
@@ -405,6 +427,7 @@ impl ServerConfig {
                 millis(DEFAULT_REQUEST_TIMEOUT),
             )?),
             idle_timeout: (idle_s > 0).then(|| Duration::from_secs(idle_s)),
+            receive_buffer,
             stats_interval: stats_interval_override().unwrap_or(DEFAULT_STATS_INTERVAL),
             stats_file: Some(PathBuf::from(
                 v.get("STATS", "file_name").unwrap_or(DEFAULT_STATS_FILE),
@@ -427,6 +450,7 @@ impl ServerConfig {
             input_buffer_limit: DEFAULT_INPUT_BUFFER_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             idle_timeout: None,
+            receive_buffer: DEFAULT_RECEIVE_BUFFER,
             stats_interval: DEFAULT_STATS_INTERVAL,
             stats_file: None,
             handle_signals: false,

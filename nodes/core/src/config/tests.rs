@@ -215,3 +215,29 @@ fn metrics_keys_default_to_the_server_address_and_are_known() {
         "{err}"
     );
 }
+
+#[test]
+fn receive_buffer_is_bytes_or_zero_for_the_kernels_autotuning() {
+    let cfg = |line: &str| {
+        let ini = parse_ini(&format!("[Server]\naddress = a\nport = 1\n{line}\n")).expect("parses");
+        ServerConfig::from_ini(&ini, "c.ini")
+    };
+    assert_eq!(
+        cfg("").expect("valid").receive_buffer,
+        DEFAULT_RECEIVE_BUFFER
+    );
+    assert_eq!(cfg("receive_buffer = 0").expect("valid").receive_buffer, 0);
+    assert_eq!(
+        cfg("receive_buffer = 1048576")
+            .expect("valid")
+            .receive_buffer,
+        1 << 20
+    );
+    assert_eq!(
+        cfg("receive_buffer = 100")
+            .expect_err("too small")
+            .to_string(),
+        "c.ini: [Server] receive_buffer = '100' is invalid: must be 0 (the kernel's autotuning) \
+         or at least 4096"
+    );
+}

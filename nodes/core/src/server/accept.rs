@@ -45,6 +45,12 @@ pub(super) fn bind_listener(cfg: &ServerConfig) -> io::Result<TcpListener> {
     // Restarting a node must not wait for the old connections' TIME_WAIT to expire.
     socket.set_reuse_address(true).map_err(with_addr)?;
     socket.set_nonblocking(true).map_err(with_addr)?;
+    if cfg.receive_buffer > 0 {
+        // Accepted sockets inherit it, and the window scale they open with is chosen for it.
+        socket
+            .set_recv_buffer_size(cfg.receive_buffer)
+            .map_err(with_addr)?;
+    }
     socket.bind(&addr.into()).map_err(with_addr)?;
     socket.listen(cfg.backlog).map_err(with_addr)?;
     Ok(TcpListener::from_std(socket.into()))
@@ -157,5 +163,40 @@ impl<S: Service> Server<S> {
         );
         self.close_conn(slot);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the kernel reports for a socket whose `SO_RCVBUF` was set to `n` (Linux doubles
+    /// it for its bookkeeping).
+    fn reported(n: usize) -> usize {
+        2 * n
+    }
+
+    #[test]
+    fn accepted_connections_get_the_configured_receive_buffer() {
+        let mut cfg = ServerConfig::local(0);
+        cfg.receive_buffer = 100_000;
+        let listener = bind_listener(&cfg).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let _client = std::net::TcpStream::connect(addr).expect("connect");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let (stream, _) = loop {
+            match listener.accept() {
+                Ok(accepted) => break accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    assert!(std::time::Instant::now() < deadline, "nothing to accept");
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        };
+        let size = SockRef::from(&stream)
+            .recv_buffer_size()
+            .expect("SO_RCVBUF");
+        assert_eq!(size, reported(100_000));
     }
 }
