@@ -186,11 +186,19 @@ impl InputBuffer {
     /// budget was released.
     pub(crate) fn shrink_if_idle(&mut self, budget: &mut InputBudget) -> bool {
         if self.is_empty() && self.buf.capacity() > FREE_INPUT {
-            self.buf.truncate(INITIAL_INPUT);
-            self.buf.shrink_to_fit();
+            // The next read starts a buffer of the usual size again.
+            drop(self.take());
             return self.release(budget);
         }
         false
+    }
+
+    /// The buffer's memory, taken out (the connection is closing: the loop frees large ones a
+    /// few at a time); the buffer is empty and unallocated after.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        self.start = 0;
+        self.end = 0;
+        std::mem::take(&mut self.buf)
     }
 
     /// Returns every charged byte to `budget` (the connection is closing); `true` if any.
@@ -294,6 +302,12 @@ impl OutputBuffer {
     pub(crate) fn clear(&mut self) {
         self.buf.clear();
         self.start = 0;
+    }
+
+    /// The buffer's memory, taken out, as [`InputBuffer::take`].
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        self.start = 0;
+        std::mem::take(&mut self.buf)
     }
 }
 

@@ -69,8 +69,11 @@ fn input_grows_for_large_request_and_shrinks_after() {
     assert_eq!(budget.used(), b.capacity() - FREE_INPUT);
     b.consume(big.len());
     assert!(b.shrink_if_idle(&mut budget));
-    assert_eq!(b.capacity(), INITIAL_INPUT);
+    assert_eq!(b.capacity(), 0, "the memory was not given back");
     assert_eq!(budget.used(), 0);
+    // The next request starts a buffer of the usual size.
+    assert!(b.spare(&mut budget).is_some());
+    assert_eq!(b.capacity(), INITIAL_INPUT);
 }
 
 #[test]
