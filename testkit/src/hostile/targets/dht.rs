@@ -8,7 +8,7 @@ use crate::hostile::{Fnv, Limits, Target};
 use crate::process::NodeProcess;
 use crate::wire::{arr, OK};
 use std::path::PathBuf;
-use swarm_protocol::dht::DhtRequest;
+use swarm_protocol::dht::{DhtCommand, DhtRequest};
 use swarm_protocol::format_key;
 use swarm_protocol::wire::{put_array, put_i32, put_u64};
 
@@ -126,11 +126,12 @@ impl Target for DhtTarget {
 
     fn array_head(&self, i: usize, len: u64) -> Vec<u8> {
         let mut b = Vec::new();
-        match i % 3 {
-            0 => put_i32(&mut b, 36), // PutBatch: channel, then the batch
-            1 => put_i32(&mut b, 31), // GetAllFilter: channel, then the filter
-            _ => put_i32(&mut b, 1),  // Put: channel, key, then the value (over the record limit)
-        }
+        let cmd = match i % 3 {
+            0 => DhtCommand::PutBatch,     // channel, then the batch
+            1 => DhtCommand::GetAllFilter, // channel, then the filter
+            _ => DhtCommand::Put,          // channel, key, then the value (over the record limit)
+        };
+        put_i32(&mut b, cmd as i32);
         put_array(&mut b, b"big");
         if i % 3 == 2 {
             put_array(&mut b, &format_key(i as u64));
