@@ -365,3 +365,17 @@ impl WriteByte for std::net::TcpStream {
         std::io::Write::write_all(self, &[b]).expect("send byte");
     }
 }
+
+#[test]
+fn a_burst_of_connections_larger_than_one_turns_accepts_is_all_served() {
+    let server = start(local());
+    // Connected before any is served, so the backlog holds more than a turn accepts (64).
+    let mut clients: Vec<_> = (0..300).map(|_| server.connect()).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.send(&format!("echo {i}\n"));
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        assert_eq!(c.line(), i.to_string());
+    }
+    server.stop();
+}
