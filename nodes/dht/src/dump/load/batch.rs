@@ -73,19 +73,17 @@ impl Batch {
         self.bytes.clear();
         self.records.clear();
         while self.records.len() < MAX_RECORDS && self.bytes.len() < MAX_BYTES {
-            let rec = match reader.next_record() {
-                Ok(Some(rec)) => rec,
+            let at = self.bytes.len();
+            let (key_len, value_len) = match reader.append_record(&mut self.bytes) {
+                Ok(Some(lens)) => lens,
                 Ok(None) => return Stop::End,
                 Err(e) => return Stop::Failed(e),
             };
-            let at = self.bytes.len();
-            self.bytes.extend_from_slice(rec.key);
-            self.bytes.extend_from_slice(rec.value);
-            let split = at + rec.key.len();
+            let split = at + key_len;
             self.records.push(Pending {
-                key: parse_dump_key(rec.key),
+                key: parse_dump_key(&self.bytes[at..split]),
                 raw_key: at..split,
-                value: split..self.bytes.len(),
+                value: split..split + value_len,
                 offset: reader.bytes_read(),
             });
         }
