@@ -103,6 +103,13 @@ impl Channel {
         self.index.prefetch(mix(key));
     }
 
+    /// Fetches the index lines a put of a new `key` will probe ([`Index::prefetch_insert`]):
+    /// what a dump load asks for a batch of records ahead.
+    #[inline]
+    pub fn prefetch_insert(&self, key: u64) {
+        self.index.prefetch_insert(mix(key));
+    }
+
     /// Second step (once the index line is in): fetch the slot the index names for `key`; its
     /// number, for the third step.
     #[inline]

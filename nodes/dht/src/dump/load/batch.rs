@@ -90,14 +90,14 @@ impl Batch {
         Stop::Full
     }
 
-    /// Asks the CPU to fetch the index line each valid key of the batch will probe in
+    /// Asks the CPU to fetch the index lines each valid key of the batch will probe in
     /// `channel` (which exists: the load created it).
     pub(super) fn prefetch(&self, storage: &Storage, channel: &[u8]) {
         let Some(ch) = storage.slot_of(channel).and_then(|s| storage.channel_at(s)) else {
             return;
         };
         for key in self.records.iter().filter_map(|p| p.key) {
-            ch.prefetch_index(key);
+            ch.prefetch_insert(key);
         }
     }
 
