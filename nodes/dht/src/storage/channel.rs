@@ -112,7 +112,7 @@ impl Channel {
         self.index.prefetch(mix(key));
     }
 
-    /// Fetches the index lines a put of a new `key` will probe ([`Index::prefetch_insert`]):
+    /// Fetches the index lines a put of a new `key` will probe (`Index::prefetch_insert`):
     /// what a dump load asks for a batch of records ahead.
     #[inline]
     pub fn prefetch_insert(&self, key: u64) {
