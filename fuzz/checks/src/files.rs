@@ -27,6 +27,7 @@ pub fn tcm_reader(data: &[u8]) {
     }
     let used = reader.bytes_read();
     assert!(used <= data.len() as u64);
+    tcm_appended_agrees(data, &records, used);
     let canonical = records
         .iter()
         .all(|(k, _)| parse_key(k).is_ok_and(|key| format_key(key) == k[..]));
@@ -42,6 +43,23 @@ pub fn tcm_reader(data: &[u8]) {
         assert_eq!(&bytes[..used as usize], &data[..used as usize]);
         assert!(used >= END_MARKER_LEN);
     }
+}
+
+/// `TcmReader::append_record` (the dht load's reader) reads the records `next_record` read
+/// from a file that reads to its end, consuming the same bytes.
+fn tcm_appended_agrees(data: &[u8], records: &[(Vec<u8>, Vec<u8>)], used: u64) {
+    let mut reader = TcmReader::new(data).expect("the header read before");
+    let mut buf = Vec::new();
+    let mut at = 0;
+    for (k, v) in records {
+        let lens = reader.append_record(&mut buf).expect("next_record read it");
+        assert_eq!(lens, Some((k.len(), v.len())));
+        assert_eq!(&buf[at..at + k.len()], &k[..]);
+        assert_eq!(&buf[at + k.len()..], &v[..]);
+        at = buf.len();
+    }
+    assert!(matches!(reader.append_record(&mut buf), Ok(None)));
+    assert_eq!(reader.bytes_read(), used);
 }
 
 /// `.rq` reader: never a record over the limit or past the data length, and a file that reads

@@ -16,13 +16,54 @@ fn write_file(records: &[(u64, &[u8])]) -> Vec<u8> {
 /// A record read back: key bytes, value.
 type Owned = (Vec<u8>, Vec<u8>);
 
+/// Every record through [`TcmReader::next_record`], checked against what
+/// [`TcmReader::append_record`] reads from the same bytes, whole and a few bytes a read.
 fn read_all(bytes: &[u8]) -> Result<Vec<Owned>, TcmError> {
+    let by_record = read_records(bytes);
+    for appended in [append_all(bytes), append_all(Trickle(bytes))] {
+        assert_eq!(format!("{appended:?}"), format!("{by_record:?}"));
+    }
+    by_record
+}
+
+fn read_records(bytes: &[u8]) -> Result<Vec<Owned>, TcmError> {
     let mut r = TcmReader::new(bytes)?;
     let mut out = Vec::new();
     while let Some(rec) = r.next_record()? {
         out.push((rec.key.to_vec(), rec.value.to_vec()));
     }
     Ok(out)
+}
+
+/// The records [`TcmReader::append_record`] appends to one buffer, split at their lengths.
+fn append_all(src: impl Read) -> Result<Vec<Owned>, TcmError> {
+    let mut r = TcmReader::new(src)?;
+    let mut buf = b"kept".to_vec();
+    let mut lens = Vec::new();
+    while let Some(l) = r.append_record(&mut buf)? {
+        lens.push(l);
+    }
+    assert_eq!(&buf[..4], b"kept", "appends after what the buffer held");
+    let mut at = 4;
+    let mut out = Vec::new();
+    for (k, v) in lens {
+        out.push((buf[at..at + k].to_vec(), buf[at + k..at + k + v].to_vec()));
+        at += k + v;
+    }
+    assert_eq!(at, buf.len());
+    Ok(out)
+}
+
+/// A stream that hands out at most 7 bytes a read: fields and values span buffer refills.
+struct Trickle<'a>(&'a [u8]);
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = out.len().min(7).min(self.0.len());
+        out[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
 }
 
 /// The one-record file, byte by byte.

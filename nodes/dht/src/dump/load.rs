@@ -2,21 +2,24 @@
 //! (`DumpManager.loadRecord`): keys of 8 binary bytes or 16 hex digits, empty and too-large
 //! values skipped, out-of-range keys per `allow_out_of_range`, the "all out of range" guard,
 //! then a summary per kind of bad record. Records go through the normal storage put (no Listen
-//! is registered at start, so nobody is notified). The directory scan that decides which file
-//! to load is in `scan`.
+//! is registered at start, so nobody is notified). Records are read a small batch ahead of
+//! their puts, so that the index misses of a batch overlap (`batch`). The directory scan that
+//! decides which file to load is in `scan`.
 
+mod batch;
 mod estimate;
 mod progress;
 pub mod scan;
 
 use crate::config::OutOfRange;
 use crate::storage::{Prefaulter, Storage, WriteError};
+use batch::{Batch, Stop};
 use estimate::Estimate;
 use progress::Progress;
 use std::fmt;
 use std::fs::File;
 use std::path::Path;
-use swarm_protocol::tcm::{parse_dump_key, TcmError, TcmReader};
+use swarm_protocol::tcm::{TcmError, TcmReader};
 use swarm_protocol::{format_key, HashRange};
 
 /// The configuration the load rules use.
@@ -112,23 +115,37 @@ pub fn load_channel(
     // The values take about the file's bytes: have their pages faulted in on the other core
     // (large files only; a small load is over before a thread would help).
     let _prefault = (len >= 64 << 20).then(|| Prefaulter::start(len)).flatten();
-    while let Some(rec) = reader.next_record().map_err(LoadError::File)? {
-        counts.read += 1;
-        load_record(rec.key, rec.value, channel, rules, storage, &mut counts)?;
-        if rules.abort_after_all_out_of_range > 0
-            && counts.out_of_range == counts.read
-            && counts.out_of_range > rules.abort_after_all_out_of_range
-        {
-            return Err(LoadError::Fatal(format!(
-                "All records appear to be out-of-range. Aborting. (channel '{name}', {} records read)",
-                counts.read
-            )));
-        }
-        if counts.read % 1024 == 0 {
-            progress.update(reader.bytes_read());
-            if let Some(total) = estimate.after(counts.read, reader.bytes_read()) {
-                storage.reserve(channel, total);
+    let mut batch = Batch::default();
+    loop {
+        let stop = batch.fill(&mut reader);
+        batch.prefetch(storage, channel);
+        for rec in batch.records() {
+            counts.read += 1;
+            let key = Key {
+                parsed: rec.key,
+                raw: rec.raw_key,
+            };
+            load_record(key, rec.value, channel, &name, rules, storage, &mut counts)?;
+            if rules.abort_after_all_out_of_range > 0
+                && counts.out_of_range == counts.read
+                && counts.out_of_range > rules.abort_after_all_out_of_range
+            {
+                return Err(LoadError::Fatal(format!(
+                    "All records appear to be out-of-range. Aborting. (channel '{name}', {} records read)",
+                    counts.read
+                )));
             }
+            if counts.read % 1024 == 0 {
+                progress.update(rec.offset);
+                if let Some(total) = estimate.after(counts.read, rec.offset) {
+                    storage.reserve(channel, total);
+                }
+            }
+        }
+        match stop {
+            Stop::Full => {}
+            Stop::End => break,
+            Stop::Failed(e) => return Err(LoadError::File(e)),
         }
     }
     progress.finish();
@@ -144,20 +161,27 @@ pub fn load_channel(
     Ok(counts)
 }
 
+/// A record's key: as [`swarm_protocol::tcm::parse_dump_key`] read it (`None`: invalid) and its raw bytes.
+#[derive(Debug, Clone, Copy)]
+struct Key<'a> {
+    parsed: Option<u64>,
+    raw: &'a [u8],
+}
+
 /// One record through the rules, in the original's order: key, empty, size, range.
 fn load_record(
-    raw_key: &[u8],
+    raw_key: Key<'_>,
     value: &[u8],
     channel_bytes: &[u8],
+    channel: &str,
     rules: &LoadRules,
     storage: &mut Storage,
     counts: &mut Counts,
 ) -> Result<(), LoadError> {
-    let channel = String::from_utf8_lossy(channel_bytes);
-    let Some(key) = parse_dump_key(raw_key) else {
+    let Some(key) = raw_key.parsed else {
         log::error!(
             "Encountered invalid non-hexadecimal key in channel '{channel}': {:?} -- ignored",
-            String::from_utf8_lossy(raw_key)
+            String::from_utf8_lossy(raw_key.raw)
         );
         counts.invalid_keys += 1;
         return Ok(());

@@ -15,7 +15,7 @@ use super::values::Values;
 /// Slots per chunk: growing the channel adds a chunk, never copies existing slots.
 /// 4 MiB of slots: large enough for huge pages (see `hugepages`); the first chunk grows like a
 /// `Vec`, so a small channel stays small.
-const CHUNK_SLOTS: usize = 1 << 18;
+pub(super) const CHUNK_SLOTS: usize = 1 << 18;
 
 /// Bytes one record counts for in `bytes` (GetSize, size_limit, stats): the 8-byte binary key
 /// plus the value, i.e. what is actually stored, not an allocator estimate (DECISIONS.md).
@@ -27,12 +27,21 @@ pub fn record_bytes(value_len: usize) -> u64 {
 const FREE: u32 = u32::MAX;
 
 #[derive(Debug)]
-struct Slot {
+pub(super) struct Slot {
     key: u64,
     /// Value length, or [`FREE`].
     len: u32,
     /// The value's cell in [`Values`].
     cell: u32,
+}
+
+impl Slot {
+    /// A slot that holds no record.
+    pub(super) const UNUSED: Slot = Slot {
+        key: 0,
+        len: FREE,
+        cell: 0,
+    };
 }
 
 /// The records of one channel.
@@ -101,6 +110,13 @@ impl Channel {
     #[inline]
     pub fn prefetch_index(&self, key: u64) {
         self.index.prefetch(mix(key));
+    }
+
+    /// Fetches the index lines a put of a new `key` will probe (`Index::prefetch_insert`):
+    /// what a dump load asks for a batch of records ahead.
+    #[inline]
+    pub fn prefetch_insert(&self, key: u64) {
+        self.index.prefetch_insert(mix(key));
     }
 
     /// Second step (once the index line is in): fetch the slot the index names for `key`; its
@@ -236,12 +252,14 @@ impl Channel {
         }
         let id = self.slot_count();
         if self.chunks.last().is_none_or(|c| c.len() == CHUNK_SLOTS) {
-            let capacity = if self.chunks.is_empty() {
-                0
+            let chunk = if self.chunks.is_empty() {
+                Vec::new()
             } else {
-                CHUNK_SLOTS
+                // A full-size chunk may come with its pages already faulted in (a dump load).
+                super::prefault::take_slot_chunk()
+                    .unwrap_or_else(|| Vec::with_capacity(CHUNK_SLOTS))
             };
-            self.chunks.push(Vec::with_capacity(capacity));
+            self.chunks.push(chunk);
         }
         if let Some(chunk) = self.chunks.last_mut() {
             chunk.push(slot);

@@ -121,6 +121,21 @@ impl Index {
         }
     }
 
+    /// Asks the CPU to fetch the index lines a key without an entry probes before it is
+    /// inserted: from its home bucket to the first empty one, typically the home bucket and
+    /// the next three (two lines when they straddle one's end).
+    #[inline]
+    pub fn prefetch_insert(&self, hash: u64) {
+        if self.len != 0 {
+            let at = self.home(hash) * ENTRY;
+            let last = (at + 4 * ENTRY).min(self.bytes.len()) - 1;
+            super::prefetch(self.bytes[at..at + ENTRY].as_ptr());
+            if last / 64 != at / 64 {
+                super::prefetch(self.bytes[last..=last].as_ptr());
+            }
+        }
+    }
+
     /// Whether inserting one entry needs [`Index::rebuild`] first.
     #[inline]
     pub fn is_full(&self) -> bool {
@@ -285,6 +300,7 @@ mod tests {
         assert_eq!(index.find(42, |_| true), None);
         assert_eq!(index.first_candidate(42), None);
         index.prefetch(42);
+        index.prefetch_insert(42);
         assert!(index.is_full(), "the first insert builds the table");
     }
 

@@ -325,6 +325,24 @@ mod poor_guesses {
     }
 
     #[test]
+    fn a_million_tiny_values_load_exactly_into_an_index_of_their_size() {
+        // 34 to 36 bytes a record: the smallest non-empty values a hex-keyed file can hold.
+        let value = |k: u64| -> Vec<u8> { k.to_le_bytes()[..1 + (k % 3) as usize].to_vec() };
+        let records: Vec<(Vec<u8>, Vec<u8>)> = (0..1_000_000u64)
+            .map(|k| (hex_key(k.wrapping_mul(0x9e37_79b9_7f4a_7c15)), value(k)))
+            .collect();
+        let (r, s) = load_bytes(&owned_file(&records), &big_rules());
+        let c = r.unwrap();
+        assert_eq!((c.read, c.loaded), (1_000_000, 1_000_000));
+        assert_eq!(s.channel(b"c").unwrap().data.records(), 1_000_000);
+        for k in 0..1_000_000u64 {
+            let key = k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            assert_eq!(s.get(b"c", key), Some(&value(k)[..]), "key {k}");
+        }
+        assert_eq!(index_capacity(&s), Index::capacity_for(1_000_000));
+    }
+
+    #[test]
     fn binary_keys_of_eight_bytes() {
         let records: Vec<(Vec<u8>, Vec<u8>)> = (0..50_000u64)
             .map(|k| {
