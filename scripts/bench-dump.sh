@@ -125,7 +125,8 @@ stop_redis() {
 
 load_records() { # $1 = target, $2 = address
   "$BIN/swarm-bench" --target "$1" --addr "$2" --load --requests 0 --keys "$RECORDS" \
-    --value-size "$VALUE_LEN" --connections 8 --pipeline 64 --channel bench >"$WORK/load.out"
+    --value-size "$VALUE_LEN" --connections 8 --pipeline 64 --channel bench >"$WORK/load.out" 2>&1
+  grep 'loaded' "$WORK/load.out" | tail -1
 }
 
 ROWS=()
