@@ -19,6 +19,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -29,6 +30,16 @@ pub const BUFFER_BYTES: usize = 4 << 20;
 const BUFFERS: usize = 3;
 /// Buffer address alignment for `O_DIRECT` (a page: enough for any device).
 const ALIGN: usize = 4096;
+
+/// Whether dump files are written with `O_DIRECT` (process-wide; dhtdump's
+/// `[Dump] disable_direct_io` turns it off).
+static DIRECT_IO: AtomicBool = AtomicBool::new(true);
+
+/// Turns `O_DIRECT` on or off for the dump files started after this call (on by default; off,
+/// full buffers go through the page cache, still written by the file's own thread).
+pub fn set_direct_io(on: bool) {
+    DIRECT_IO.store(on, Ordering::Relaxed);
+}
 
 /// A [`BUFFER_BYTES`] buffer whose start is [`ALIGN`]-aligned (a plain `Vec` with room to
 /// slide; no unsafe allocation).
@@ -216,7 +227,7 @@ fn write_loop(
     queue: Receiver<(Aligned, usize)>,
     give_back: mpsc::Sender<Aligned>,
 ) -> io::Result<()> {
-    let mut direct = set_direct(file, true);
+    let mut direct = DIRECT_IO.load(Ordering::Relaxed) && set_direct(file, true);
     for (buf, len) in queue {
         let bytes = &buf.bytes()[..len];
         let mut done = 0;

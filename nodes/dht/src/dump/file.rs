@@ -7,6 +7,7 @@
 //! Shared by the shutdown dump, the periodic dump's writer thread and (through the library)
 //! dhtdump, so every `.tcm` in a data directory comes from the same code.
 
+pub use super::direct::set_direct_io;
 use super::direct::BlockWriter;
 use super::{
     backup_path, dump_path, retire_generation, retire_lock, retired_since, sync_dir, DUMPING_SUFFIX,
