@@ -88,8 +88,8 @@ pub use config::{
 };
 pub use dht::plan as redistribute_plan;
 pub use dht::{
-    total_bytes, total_records, DhtClient, GetAll, GetAllKeys, ListenEvent, Listener, NodeSize,
-    PIPELINE_DEPTH,
+    total_bytes, total_records, DhtClient, GetAll, GetAllBatches, GetAllKeys, ListenEvent,
+    Listener, NodeSize, RawBatch, PIPELINE_DEPTH,
 };
 pub use error::{ClientError, Command, NodeFailure};
 pub use logfiles::{

@@ -157,24 +157,31 @@ impl Dumper<'_> {
     pub fn dump_channel(&self, channel: &str) -> Result<ChannelDump, ChannelError> {
         let started = Instant::now();
         // GetAll first: a node that refuses it leaves no temp file behind at all.
-        let records = self.client.get_all(channel).map_err(ChannelError::Node)?;
+        // Whole batches, records borrowed from them: no allocation per record.
+        let batches = self
+            .client
+            .get_all_batches(channel)
+            .map_err(ChannelError::Node)?;
         let mut file =
             Tracked::create(self.active, self.data_dir, channel).map_err(ChannelError::File)?;
         let mut totals = ChannelTotals::default();
         let mut skipped_empty = 0;
-        for record in records {
-            if self.stop.is_set() {
-                return Err(ChannelError::Stopped);
+        for batch in batches {
+            let batch = batch.map_err(ChannelError::Node)?;
+            for record in batch.pairs() {
+                if self.stop.is_set() {
+                    return Err(ChannelError::Stopped);
+                }
+                let (key, value) = record.map_err(ChannelError::Node)?;
+                if value.is_empty() {
+                    skipped_empty += 1;
+                    continue;
+                }
+                file.write_record(key, value).map_err(ChannelError::File)?;
+                self.stats.record_written(value.len());
+                totals.records += 1;
+                totals.bytes += record_bytes(value.len());
             }
-            let (key, value) = record.map_err(ChannelError::Node)?;
-            if value.is_empty() {
-                skipped_empty += 1;
-                continue;
-            }
-            file.write_record(key, &value).map_err(ChannelError::File)?;
-            self.stats.record_written(value.len());
-            totals.records += 1;
-            totals.bytes += record_bytes(value.len());
         }
         if self.stop.is_set() {
             return Err(ChannelError::Stopped);

@@ -50,8 +50,9 @@ pub struct DumpConfig {
     pub min_wait: Duration,
     /// `[Dump] retry_wait_s`: wait after a failed cycle.
     pub retry_wait: Duration,
-    /// `[Dump] disable_direct_io`: accepted for compatibility; files are always written through
-    /// the page cache and fsynced before they are renamed into place.
+    /// `[Dump] disable_direct_io`: write the files through the page cache instead of with
+    /// `O_DIRECT` (as the original); either way they are fsynced before they are renamed into
+    /// place.
     pub disable_direct_io: bool,
     /// The directory of `[LOG.Root] file`; it receives `root.log`.
     pub log_dir: PathBuf,

@@ -120,7 +120,8 @@ fn log_settings(config: &DumpConfig, oneshot: bool) {
         config.min_wait.as_secs(),
         config.retry_wait.as_secs()
     );
+    swarm_dht::dump::file::set_direct_io(!config.disable_direct_io);
     if config.disable_direct_io {
-        log::info!("[Dump] disable_direct_io has no effect: files are always fsynced before use");
+        log::info!("[Dump] disable_direct_io: dump files are written through the page cache");
     }
 }

@@ -26,6 +26,21 @@ impl DhtClient {
         Ok(GetAll::new(BatchStream::new(self, DhtCommand::GetAll, req)))
     }
 
+    /// Every record of `channel` as whole decompressed batches, node after node: for a caller
+    /// that handles millions of records (dhtdump) and would otherwise pay an allocation per
+    /// value. [`RawBatch::pairs`] decodes a batch.
+    pub fn get_all_batches(&self, channel: &str) -> Result<GetAllBatches<'_>, ClientError> {
+        check_channel(channel)?;
+        let req = encode(&DhtRequest::GetAll {
+            channel: channel.as_bytes(),
+        });
+        Ok(GetAllBatches(BatchStream::new(
+            self,
+            DhtCommand::GetAll,
+            req,
+        )))
+    }
+
     /// Every key of `channel`, node after node.
     pub fn get_all_keys(&self, channel: &str) -> Result<GetAllKeys<'_>, ClientError> {
         check_channel(channel)?;
@@ -154,6 +169,43 @@ impl Iterator for GetAll<'_> {
                 .map(|pair| pair.and_then(|(k, v)| Ok((parse_key(k)?, v.to_vec()))))
                 .collect()
         })
+    }
+}
+
+/// Iterator over the decompressed batches of a GetAll ([`DhtClient::get_all_batches`]); errors
+/// as [`GetAll`]'s.
+#[derive(Debug)]
+pub struct GetAllBatches<'c>(BatchStream<'c>);
+
+/// One decompressed GetAll batch and the node it came from.
+#[derive(Debug)]
+pub struct RawBatch {
+    pub(super) node: std::net::SocketAddr,
+    pub(super) raw: Vec<u8>,
+}
+
+impl RawBatch {
+    /// The batch's records, borrowed from it; a malformed pair or key is a
+    /// [`ClientError::Protocol`] of the node that sent it.
+    pub fn pairs(&self) -> impl Iterator<Item = Result<(u64, &[u8]), ClientError>> + '_ {
+        Pairs::new(&self.raw).map(|pair| {
+            pair.and_then(|(k, v)| Ok((parse_key(k)?, v)))
+                .map_err(|error| ClientError::Protocol {
+                    node: self.node,
+                    error,
+                })
+        })
+    }
+}
+
+impl Iterator for GetAllBatches<'_> {
+    type Item = Result<RawBatch, ClientError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.0.next_batch()?.map(|(pool, raw)| RawBatch {
+            node: pool.addr(),
+            raw,
+        }))
     }
 }
 

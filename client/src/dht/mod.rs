@@ -23,7 +23,7 @@ mod tests_refresh;
 mod tests_stream;
 
 pub use all_nodes::{total_bytes, total_records, NodeSize};
-pub use get_all::{GetAll, GetAllKeys};
+pub use get_all::{GetAll, GetAllBatches, GetAllKeys, RawBatch};
 pub use listen::{ListenEvent, Listener};
 pub use pipeline::PIPELINE_DEPTH;
 

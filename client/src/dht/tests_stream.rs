@@ -64,6 +64,53 @@ fn get_all_streams_every_record_from_both_nodes_in_many_batches() {
 }
 
 #[test]
+fn get_all_batches_yields_what_get_all_yields_batch_by_batch() {
+    let (_a, _b, client) = two_nodes();
+    let mut expect = BTreeMap::new();
+    for key in 0..200u64 {
+        let k = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        client.put("ch", k, &value(key)).unwrap();
+        expect.insert(k, value(key));
+    }
+    let batches: Vec<RawBatch> = client
+        .get_all_batches("ch")
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(batches.len() > 4, "{} batches", batches.len());
+    let mut got = BTreeMap::new();
+    for b in &batches {
+        for pair in b.pairs() {
+            let (k, v) = pair.unwrap();
+            assert!(got.insert(k, v.to_vec()).is_none(), "key {k} twice");
+        }
+    }
+    assert_eq!(got, expect);
+    assert_eq!(client.get_all_batches("empty").unwrap().count(), 0);
+    assert!(client.pools().iter().all(|p| p.idle_count() >= 1));
+}
+
+#[test]
+fn a_batch_with_a_bad_key_is_a_protocol_error_of_its_node() {
+    let b = RawBatch {
+        node: "127.0.0.1:1".parse().unwrap(),
+        raw: {
+            let mut raw = Vec::new();
+            for item in [&b"not-a-hex-key!!!"[..], b"v"] {
+                raw.extend_from_slice(&(item.len() as u64).to_le_bytes());
+                raw.extend_from_slice(item);
+            }
+            raw
+        },
+    };
+    let first = b.pairs().next().unwrap();
+    assert!(
+        matches!(first, Err(ClientError::Protocol { node, .. }) if node.port() == 1),
+        "{first:?}"
+    );
+}
+
+#[test]
 fn a_stream_dropped_midway_does_not_poison_the_pool() {
     let (_a, _b, client) = two_nodes();
     for key in 0..100u64 {

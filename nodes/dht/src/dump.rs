@@ -12,6 +12,7 @@
 //! | `<ch>.tcm.unsupported-<unix time>` | a `.tcm` of another format version, kept likewise |
 //! | `deleted/` | files of removed channels |
 
+mod direct;
 pub mod file;
 pub mod load;
 pub mod periodic;

@@ -1,24 +1,27 @@
 //! One channel's dump being written: the temp file `<ch>.tcm.XXXXXX.dumping` (created with
-//! `O_EXCL` by `tempfile`), written through a [`TcmWriter`] over a large `BufWriter`, and on
-//! commit fsynced and rotated into place. Dropping an uncommitted [`DumpFile`] (an error, an
+//! `O_EXCL` by `tempfile`), written through a [`TcmWriter`] over a [`BlockWriter`] (large
+//! aligned buffers written by a thread of their own, with `O_DIRECT` where the filesystem
+//! allows it), and on commit fsynced and rotated into place. Dropping an uncommitted [`DumpFile`] (an error, an
 //! abort, a removed channel) deletes the temp file: a partial dump is never renamed.
 //!
 //! Shared by the shutdown dump, the periodic dump's writer thread and (through the library)
 //! dhtdump, so every `.tcm` in a data directory comes from the same code.
 
+pub use super::direct::set_direct_io;
+use super::direct::BlockWriter;
 use super::{
     backup_path, dump_path, retire_generation, retire_lock, retired_since, sync_dir, DUMPING_SUFFIX,
 };
 use crate::storage::Storage;
 use std::fmt;
-use std::fs::{self, File};
-use std::io::{self, BufWriter};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use swarm_protocol::tcm::TcmWriter;
 use tempfile::TempPath;
 
-/// Write buffer of a dump file: large sequential writes, as the original's 32 MiB buffer.
-pub const WRITE_BUFFER: usize = 4 * 1024 * 1024;
+/// Write buffer of a dump file: large sequential writes (the original had one of 32 MiB).
+pub const WRITE_BUFFER: usize = super::direct::BUFFER_BYTES;
 
 /// What a committed dump wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +64,7 @@ pub struct DumpFile {
     data_dir: PathBuf,
     channel: Box<[u8]>,
     since: u64,
-    writer: TcmWriter<BufWriter<File>>,
+    writer: TcmWriter<BlockWriter>,
     temp: TempPath,
 }
 
@@ -78,8 +81,7 @@ impl DumpFile {
             .tempfile_in(data_dir)
             .map_err(naming("create a dump file in", data_dir))?;
         let (file, temp) = named.into_parts();
-        let writer = TcmWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file))
-            .map_err(naming("write", &temp))?;
+        let writer = TcmWriter::new(BlockWriter::new(file)).map_err(naming("write", &temp))?;
         Ok(DumpFile {
             data_dir: data_dir.to_path_buf(),
             channel: channel.into(),
@@ -131,10 +133,8 @@ impl DumpFile {
     pub fn commit(self) -> Result<Written, DumpError> {
         let records = self.writer.records();
         let temp = &self.temp;
-        let (buffered, bytes) = self.writer.finish().map_err(naming("write", temp))?;
-        let file = buffered
-            .into_inner()
-            .map_err(|e| naming("write", temp)(e.into_error()))?;
+        let (sink, bytes) = self.writer.finish().map_err(naming("write", temp))?;
+        let file = sink.into_inner().map_err(naming("write", temp))?;
         file.sync_all().map_err(naming("fsync", temp))?;
         drop(file);
         let tcm = dump_path(&self.data_dir, &self.channel);

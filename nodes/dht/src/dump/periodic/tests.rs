@@ -183,3 +183,38 @@ fn stop_discards_a_half_written_channel() {
         .collect();
     assert!(names.is_empty(), "{names:?}");
 }
+
+#[test]
+fn a_turn_makes_at_most_one_step_however_many_reports_it_delivers() {
+    // Each batch of events stands for one loop turn. Steps are made only on Step events, and
+    // only one Step is ever pending, so no turn serializes more than STEP_BYTES (reports used
+    // to make a step each: a turn delivering five of them serialized 2.5 MiB).
+    let dir = tempfile::tempdir().unwrap();
+    let storage = filled(&[(b"a", 40_000)]);
+    let mut lp = Loop::new();
+    let mut d = Dumper::new(dir.path().to_path_buf(), 1);
+    let t = Instant::now();
+    d.tick(t, &storage, &lp.mailbox);
+    d.tick(t + Duration::from_secs(2), &storage, &lp.mailbox);
+    let (mut steps, mut reports) = (0, 0);
+    while d.is_running() {
+        let events = lp.events();
+        assert!(!events.is_empty(), "the dump must go on by itself");
+        let in_turn = events
+            .iter()
+            .filter(|e| matches!(e, DumpEvent::Step))
+            .count();
+        assert!(in_turn <= 1, "{in_turn} steps in one turn");
+        steps += in_turn;
+        reports += events.len() - in_turn;
+        for ev in events {
+            d.on_event(ev, &storage);
+        }
+    }
+    assert!(steps >= 10, "5.3 MB take at least 10 steps ({steps})");
+    assert!(
+        reports >= steps,
+        "every chunk is reported ({reports} reports)"
+    );
+    assert_eq!(read_tcm(&dir.path().join("a.tcm")).len(), 40_000);
+}
