@@ -13,6 +13,14 @@ PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # `wait` returns at once for a process started in a subshell: wait until each one exited
+  # (its shutdown dump written) before its data directory goes, for at most 60 s, then kill it.
+  # Removing the directory under a dumping node made the dump fail, and a node whose shutdown
+  # dump fails keeps serving (so as not to lose its data): it outlived the script.
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
   if [[ -n "${TMP:-}" ]]; then rm -rf "$TMP"; fi
 }
 
