@@ -259,9 +259,8 @@ impl<R: Read> TcmReader<R> {
         self.records
     }
 
-    /// The next record, or `Ok(None)` at the end marker (and after it). End-of-file before the
-    /// end marker is [`TcmError::Truncated`].
-    pub fn next_record(&mut self) -> Result<Option<RawRecord<'_>>, TcmError> {
+    /// The next record's key length, or `None` at the end marker (and after it).
+    fn next_key_len(&mut self) -> Result<Option<u64>, TcmError> {
         if self.done {
             return Ok(None);
         }
@@ -270,6 +269,15 @@ impl<R: Read> TcmReader<R> {
             self.done = true;
             return Ok(None);
         }
+        Ok(Some(key_len))
+    }
+
+    /// The next record, or `Ok(None)` at the end marker (and after it). End-of-file before the
+    /// end marker is [`TcmError::Truncated`].
+    pub fn next_record(&mut self) -> Result<Option<RawRecord<'_>>, TcmError> {
+        let Some(key_len) = self.next_key_len()? else {
+            return Ok(None);
+        };
         self.src.read_vec(&mut self.key, key_len)?;
         let value_len = self.src.read_len("value length", MAX_VALUE_LEN)?;
         self.src.read_vec(&mut self.value, value_len)?;
@@ -286,14 +294,9 @@ impl<R: Read> TcmReader<R> {
     /// copying what `next_record` borrows). On an error, `out` may have grown by part of the
     /// record.
     pub fn append_record(&mut self, out: &mut Vec<u8>) -> Result<Option<(usize, usize)>, TcmError> {
-        if self.done {
+        let Some(key_len) = self.next_key_len()? else {
             return Ok(None);
-        }
-        let key_len = self.src.read_len("key length", MAX_KEY_LEN)?;
-        if key_len == 0 {
-            self.done = true;
-            return Ok(None);
-        }
+        };
         self.src.append(out, key_len)?;
         let value_len = self.src.read_len("value length", MAX_VALUE_LEN)?;
         self.src.append(out, value_len)?;
