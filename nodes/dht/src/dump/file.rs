@@ -1,8 +1,9 @@
 //! One channel's dump being written: the temp file `<ch>.tcm.XXXXXX.dumping` (created with
-//! `O_EXCL` by `tempfile`), written through a [`TcmWriter`] over a [`BlockWriter`] (large
+//! `O_EXCL` by `tempfile`), written through a [`TcmWriter`] over a `BlockWriter` (large
 //! aligned buffers written by a thread of their own, with `O_DIRECT` where the filesystem
-//! allows it), and on commit fsynced and rotated into place. Dropping an uncommitted [`DumpFile`] (an error, an
-//! abort, a removed channel) deletes the temp file: a partial dump is never renamed.
+//! allows it: `direct.rs`), and on commit fsynced and rotated into place. Dropping an
+//! uncommitted [`DumpFile`] (an error, an abort, a removed channel) deletes the temp file: a
+//! partial dump is never renamed.
 //!
 //! Shared by the shutdown dump, the periodic dump's writer thread and (through the library)
 //! dhtdump, so every `.tcm` in a data directory comes from the same code.
