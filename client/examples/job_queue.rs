@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 use swarm_client::{ClientConfig, QueueClient};
@@ -47,14 +48,18 @@ pub fn run(client: &QueueClient, jobs: usize, workers: usize) -> Result<Report, 
     let tag = run_tag();
     let (jobs_ch, results_ch) = (format!("jobs-{tag}"), format!("results-{tag}"));
     let stop = AtomicBool::new(false);
+    // Every worker is consuming before the first job goes out, so each gets its share (a
+    // worker whose thread started late on a busy machine once found every job taken).
+    let ready = Barrier::new(workers + 1);
     let started = Instant::now();
     let checked = thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
-                let (jobs_ch, results_ch, stop) = (&jobs_ch, &results_ch, &stop);
-                s.spawn(move || worker(client, w, jobs_ch, results_ch, stop))
+                let (jobs_ch, results_ch, stop, ready) = (&jobs_ch, &results_ch, &stop, &ready);
+                s.spawn(move || worker(client, w, jobs_ch, results_ch, stop, ready))
             })
             .collect();
+        ready.wait();
         let checked = produce(client, &jobs_ch, jobs)
             .and_then(|()| collect(client, &results_ch, jobs, workers));
         stop.store(true, Ordering::SeqCst);
@@ -95,8 +100,11 @@ fn worker(
     jobs: &str,
     results: &str,
     stop: &AtomicBool,
+    ready: &Barrier,
 ) -> Result<(), String> {
-    let consumer = client.consume(jobs).map_err(|e| e.to_string())?;
+    let consumer = client.consume(jobs).map_err(|e| e.to_string());
+    ready.wait();
+    let consumer = consumer?;
     while !stop.load(Ordering::SeqCst) {
         let job = match consumer.recv_timeout(Duration::from_millis(100)) {
             Ok(job) => job.map_err(|e| e.to_string())?,
