@@ -190,9 +190,7 @@ impl Writes {
             },
             wrote: false,
         };
-        self.wait_for_bucket(disk, s.conn, pending, first_key);
-        s.ongoing = Ongoing::Writing(LogfilesCommand::Put);
-        Ok(Step::Wait)
+        Ok(self.wait(disk, s, pending, first_key))
     }
 
     /// PutBatch: the batch is inflated into the kept buffer and its records stored from
@@ -235,14 +233,20 @@ impl Writes {
                     },
                     wrote,
                 };
-                self.wait_for_bucket(disk, s.conn, pending, first_key);
-                s.ongoing = Ongoing::Writing(LogfilesCommand::PutBatch);
-                Ok(Step::Wait)
+                Ok(self.wait(disk, s, pending, first_key))
             }
             Outcome::Done(reply) => {
                 Ok(self.reply(disk, s, LogfilesCommand::PutBatch, reply, wrote, out))
             }
         }
+    }
+
+    /// A Put's or PutBatch's records that could not all be stored: the connection waits
+    /// ([`Ongoing::Writing`]) until the bucket starting at `first_key` is open.
+    fn wait(&mut self, disk: &Disk, s: &mut Session, w: PendingWrite, first_key: u64) -> Step {
+        s.ongoing = Ongoing::Writing(w.command);
+        self.wait_for_bucket(disk, s.conn, w, first_key);
+        Step::Wait
     }
 
     /// Stores the records of `w` until one needs a bucket that is not open (then `w` waits for
