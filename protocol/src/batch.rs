@@ -38,8 +38,15 @@ pub fn compress(raw: &[u8]) -> Vec<u8> {
 /// LZO1X decompressor reads it. For batches that do not compress (random or encrypted values),
 /// where LZO's search costs time and saves nothing.
 pub fn store(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 8 + raw.len() / 255);
+    store_into(raw, &mut out);
+    out
+}
+
+/// [`store`], appended to `out`.
+fn store_into(raw: &[u8], out: &mut Vec<u8>) {
     let len = raw.len();
-    let mut out = Vec::with_capacity(len + 8 + len / 255);
+    out.reserve(len + 8 + len / 255);
     if len == 0 {
         // Nothing but the end marker, as liblzo2 makes for empty input.
     } else if len <= 238 {
@@ -57,7 +64,37 @@ pub fn store(raw: &[u8]) -> Vec<u8> {
     out.extend_from_slice(raw);
     // End of stream: an M4 match of distance 0.
     out.extend_from_slice(&[0x11, 0, 0]);
-    out
+}
+
+/// Batches sent as plain literals ([`store`]) after one that LZO could not shrink by 1/16,
+/// before LZO is tried again: values that do not compress (random, encrypted) cost no search,
+/// and a stream whose values change to text is compressed again within 16 batches.
+pub const STORE_RUN: u32 = 16;
+
+/// The choice between LZO and literals for one stream of batches ([`STORE_RUN`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Compression {
+    /// Batches still to send as literals.
+    store_left: u32,
+}
+
+impl Compression {
+    /// Finishes `batch` into `out` as this stream's next batch: LZO1X-1, or literals while the
+    /// values did not compress. A batch without items (the end or a keepalive) says nothing
+    /// about the values and is always compressed.
+    pub fn finish(&mut self, batch: &mut BatchBuilder, out: &mut Vec<u8>) {
+        if batch.is_empty() {
+            batch.finish_into(out);
+            return;
+        }
+        let stored = self.store_left > 0;
+        let paid = batch.finish_with(out, stored);
+        if stored {
+            self.store_left -= 1;
+        } else if !paid {
+            self.store_left = STORE_RUN;
+        }
+    }
 }
 
 /// Collects items up to a capacity, then compresses them into one wire array.
@@ -131,15 +168,19 @@ impl BatchBuilder {
     /// batch (always `false` when stored), so a caller can stop compressing data that does not
     /// compress.
     pub fn finish_with(&mut self, out: &mut Vec<u8>, stored: bool) -> bool {
-        let body = if stored {
-            store(&self.raw)
-        } else {
-            compress(&self.raw)
-        };
-        let paid = !stored && body.len() + self.raw.len() / 16 <= self.raw.len();
-        put_u64(out, 8 + body.len() as u64);
+        let head = out.len();
+        put_u64(out, 0);
         put_u64(out, self.raw.len() as u64);
-        out.extend_from_slice(&body);
+        let paid = if stored {
+            store_into(&self.raw, out);
+            false
+        } else {
+            let body = compress(&self.raw);
+            out.extend_from_slice(&body);
+            body.len() + self.raw.len() / 16 <= self.raw.len()
+        };
+        let array_len = (out.len() - head - 8) as u64;
+        out[head..head + 8].copy_from_slice(&array_len.to_le_bytes());
         self.raw.clear();
         self.items = 0;
         paid

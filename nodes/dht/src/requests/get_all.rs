@@ -1,6 +1,8 @@
 //! GetAll (29), GetAllKeys (30) and GetAllFilter (31): stream a channel as LZO-compressed
 //! batches, one batch per resume, so the reply is produced as the socket drains and a whole
 //! channel is never built in memory. A missing channel answers Ok and the end marker at once.
+//! Batches of values LZO cannot shrink (random, encrypted) are sent as LZO literal runs, which
+//! every LZO1X decompressor reads, without the search ([`Compression`]).
 //!
 //! GetAllFilter matches records whose value contains the filter bytes (case-sensitive
 //! substring; the key is not searched; an empty filter matches nothing). A record too large for
@@ -12,7 +14,7 @@ use crate::stats::{Action, Stats};
 use crate::storage::{record_bytes, Storage};
 use memchr::memmem::Finder;
 use swarm_core::Step;
-use swarm_protocol::batch::{pair_size, BatchBuilder};
+use swarm_protocol::batch::{pair_size, BatchBuilder, Compression};
 use swarm_protocol::dht::DhtCommand;
 use swarm_protocol::wire::put_array;
 use swarm_protocol::{format_key, Status};
@@ -32,6 +34,8 @@ pub struct Iteration {
     channel_id: u64,
     cursor: usize,
     kind: Kind,
+    /// LZO or literals, by how the last batches compressed.
+    compression: Compression,
 }
 
 impl Iteration {
@@ -83,6 +87,7 @@ pub(crate) fn get_all(
         channel_id: entry.id,
         cursor: 0,
         kind,
+        compression: Compression::default(),
     });
     resume_iteration(storage, stats, batch, ongoing, out)
 }
@@ -137,7 +142,7 @@ pub(crate) fn resume_iteration(
     }
     stats.action(Action::Iterated, records, bytes);
     if !batch.is_empty() {
-        batch.finish_into(out);
+        it.compression.finish(batch, out);
         return Step::More;
     }
     put_array(out, b"");
@@ -175,6 +180,81 @@ mod tests {
         }
         assert!(r.remaining().is_empty());
         batches
+    }
+
+    /// Records by key.
+    type Records = BTreeMap<Vec<u8>, Vec<u8>>;
+
+    /// The wire arrays of a GetAll of `c`: (array length, uncompressed length) per batch, and
+    /// the records.
+    fn batch_sizes(t: &mut Node) -> (Vec<(usize, usize)>, Records) {
+        let mut s = t.session(1);
+        let (mut out, mut step) = t.request_on(&mut s, &DhtRequest::GetAll { channel: b"c" });
+        while step == Step::More {
+            let (more, next) = t.resume(&mut s);
+            out.extend_from_slice(&more);
+            step = next;
+        }
+        let mut r = Reader::new(&out[4..]);
+        let (mut sizes, mut records) = (Vec::new(), BTreeMap::new());
+        loop {
+            let payload = r.read_array().unwrap();
+            if payload.is_empty() {
+                break;
+            }
+            let raw = decompress(payload).unwrap();
+            sizes.push((payload.len(), raw.len()));
+            for p in Pairs::new(&raw) {
+                let (k, v) = p.unwrap();
+                records.insert(k.to_vec(), v.to_vec());
+            }
+        }
+        (sizes, records)
+    }
+
+    #[test]
+    fn values_that_do_not_compress_go_out_as_literals_and_text_stays_compressed() {
+        let mut t = Node::new();
+        let mut expect = BTreeMap::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for k in 0..3000u64 {
+            let v: Vec<u8> = (0..500)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 24) as u8
+                })
+                .collect();
+            t.request(&DhtRequest::Put {
+                channel: b"c",
+                key: &format_key(k),
+                value: &v,
+            });
+            expect.insert(format_key(k).to_vec(), v);
+        }
+        let (sizes, got) = batch_sizes(&mut t);
+        assert_eq!(got, expect);
+        assert!(sizes.len() > 18, "{} batches", sizes.len());
+        // The first batch is searched and found not to shrink; the next 16 are literals:
+        // 8 bytes of length, a run header of 1 + len/255 bytes, the raw bytes, 3 end bytes.
+        for (i, &(wire, raw)) in sizes.iter().enumerate().skip(1).take(16) {
+            assert_eq!(wire, 8 + 2 + (raw - 18 - 1) / 255 + raw + 3, "batch {i}");
+        }
+
+        let mut t = Node::new();
+        for k in 0..3000u64 {
+            t.request(&DhtRequest::Put {
+                channel: b"c",
+                key: &format_key(k),
+                value: format!("value {k} {}", "text ".repeat(100)).as_bytes(),
+            });
+        }
+        let (sizes, got) = batch_sizes(&mut t);
+        assert_eq!(got.len(), 3000);
+        for (i, &(wire, raw)) in sizes.iter().enumerate() {
+            assert!(wire < raw / 2, "batch {i}: {wire} of {raw} bytes");
+        }
     }
 
     #[test]

@@ -13,13 +13,13 @@
 //! Differences from the original (docs/DIFFERENCES.md): range bounds are compared as numbers
 //! (it compared hex strings), a regex is the `regex` crate's linear-time engine (no
 //! backtracking limit to hit), and batches of values LZO cannot shrink are sent as LZO literal
-//! runs, which every LZO1X decompressor reads, without the search ([`STORE_RUN`]).
+//! runs, which every LZO1X decompressor reads, without the search ([`Compression`]).
 
 use crate::matcher::{Matcher, MatcherError};
 use crate::storage::scan::RangeScan;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use swarm_protocol::batch::{BatchBuilder, DEFAULT_BATCH_SIZE};
+use swarm_protocol::batch::{BatchBuilder, Compression, DEFAULT_BATCH_SIZE};
 use swarm_protocol::key::format_key;
 use swarm_protocol::logfiles::{encode_stream_end, FilterMode, LogfilesCommand};
 use swarm_protocol::Status;
@@ -31,9 +31,6 @@ pub const TURN_READ: u64 = 8 * 1024 * 1024;
 /// A scan that has sent nothing for this long sends what it has (an empty batch if nothing
 /// matched yet), so a client's read timeout does not fire during a long filtered scan.
 pub const KEEPALIVE: Duration = Duration::from_secs(1);
-/// Batches sent as plain literals after one that LZO could not shrink by 1/16, before LZO is
-/// tried again: values that do not compress (random, encrypted) cost no search.
-pub const STORE_RUN: u32 = 16;
 /// The largest value a batch can carry (a pair of a 16-byte key and the value in 64 KiB).
 pub const MAX_BATCH_VALUE: usize = swarm_protocol::logfiles::MAX_VALUE_LEN;
 
@@ -79,8 +76,8 @@ pub struct ScanCursor {
     started: bool,
     /// When output was last produced.
     last_output: Instant,
-    /// Batches still to send as literals (see [`STORE_RUN`]).
-    store_left: u32,
+    /// LZO or literals, by how the last batches compressed.
+    compression: Compression,
     /// Records and value bytes sent.
     pub sent: (u64, u64),
 }
@@ -113,7 +110,7 @@ impl ScanCursor {
             value: Vec::new(),
             started: false,
             last_output: Instant::now(),
-            store_left: 0,
+            compression: Compression::default(),
             sent: (0, 0),
         }
     }
@@ -218,18 +215,7 @@ impl ScanCursor {
 
     /// Sends the batch: LZO1X-1 compressed, or as literals while values do not compress.
     fn finish_batch(&mut self, wire: &mut Vec<u8>) {
-        if self.batch.is_empty() {
-            // The last or a keepalive batch: says nothing about the values.
-            self.batch.finish_into(wire);
-            return;
-        }
-        let stored = self.store_left > 0;
-        let paid = self.batch.finish_with(wire, stored);
-        if stored {
-            self.store_left -= 1;
-        } else if !paid {
-            self.store_left = STORE_RUN;
-        }
+        self.compression.finish(&mut self.batch, wire);
     }
 
     fn push(&mut self, key: u64, wire: &mut Vec<u8>) {
