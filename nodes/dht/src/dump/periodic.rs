@@ -75,6 +75,8 @@ struct Cycle {
     /// Time in steps, and steps longer than [`SLOW_STEP`].
     step_time: Duration,
     slow_steps: u64,
+    /// What the slow steps spent: CPU, involuntary context switches, page faults.
+    slow_usage: Usage,
     /// A [`DumpEvent::Step`] is in the mailbox.
     step_posted: bool,
 }
@@ -192,6 +194,7 @@ impl Dumper {
             longest_step: t0.elapsed(), // spawning the writer, listing the channels
             step_time: Duration::ZERO,
             slow_steps: 0,
+            slow_usage: Usage::default(),
             step_posted: false,
         });
     }
@@ -203,6 +206,7 @@ impl Dumper {
     fn pump(&mut self, storage: &Storage, step: bool) {
         let Some(c) = self.cycle.as_mut() else { return };
         let t0 = Instant::now();
+        let u0 = Usage::now();
         // `false`: the writer's queue is full; its next report brings us back.
         let mut room = c.send_queued();
         if room && step {
@@ -217,7 +221,10 @@ impl Dumper {
         c.steps += u64::from(step);
         c.longest_step = c.longest_step.max(took);
         c.step_time += took;
-        c.slow_steps += u64::from(took > SLOW_STEP);
+        if took > SLOW_STEP {
+            c.slow_steps += 1;
+            c.slow_usage.add(&Usage::now().since(&u0));
+        }
         if c.queue.is_empty() && c.current.is_none() && c.todo.is_empty() && c.outstanding == 0 {
             self.finish(t0);
         }
@@ -232,7 +239,8 @@ impl Dumper {
         c.longest_step = c.longest_step.max(t0.elapsed());
         log::info!(
             "Periodic dump finished in {:.3} s: {} channels ({} failed), {} records, {} bytes \
-             written; longest event-loop step {} us over {} steps (mean {} us, {} over {} ms)",
+             written; longest event-loop step {} us over {} steps (mean {} us, {} over {} ms: \
+             {} us on the CPU, {} preemptions, {} page faults)",
             c.started.elapsed().as_secs_f64(),
             c.channels,
             c.failed,
@@ -242,8 +250,54 @@ impl Dumper {
             c.steps,
             c.step_time.as_micros() / u128::from(c.steps.max(1)),
             c.slow_steps,
-            SLOW_STEP.as_millis()
+            SLOW_STEP.as_millis(),
+            c.slow_usage.cpu.as_micros(),
+            c.slow_usage.preempted,
+            c.slow_usage.faults
         );
+    }
+}
+
+/// The loop thread's resource use (`getrusage(RUSAGE_THREAD)`): tells a step that worked long
+/// from one the kernel held (preempted, or faulting pages in).
+#[derive(Debug, Default, Clone, Copy)]
+struct Usage {
+    cpu: Duration,
+    preempted: u64,
+    faults: u64,
+}
+
+impl Usage {
+    fn now() -> Usage {
+        // SAFETY: all-zero bytes are a valid `rusage` (integers and timevals).
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `ru` is a valid, writable `rusage`; RUSAGE_THREAD reads the calling thread.
+        if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) } != 0 {
+            return Usage::default();
+        }
+        let tv = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec.max(0) as u64)
+                + Duration::from_micros(t.tv_usec.max(0) as u64)
+        };
+        Usage {
+            cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+            preempted: ru.ru_nivcsw.max(0) as u64,
+            faults: (ru.ru_minflt.max(0) + ru.ru_majflt.max(0)) as u64,
+        }
+    }
+
+    fn since(&self, before: &Usage) -> Usage {
+        Usage {
+            cpu: self.cpu.saturating_sub(before.cpu),
+            preempted: self.preempted.saturating_sub(before.preempted),
+            faults: self.faults.saturating_sub(before.faults),
+        }
+    }
+
+    fn add(&mut self, other: &Usage) {
+        self.cpu += other.cpu;
+        self.preempted += other.preempted;
+        self.faults += other.faults;
     }
 }
 
