@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (not a test) of the dht node's restart against Redis's, in one run on one disk
 # (issue 14). Per round, with the same records loaded through the same client (swarm-bench
-# --load: RECORDS keys, VALUE_LEN-byte values cut from a pseudo-random text) into a release
-# dhtnode and into redis-server:
+# --load: RECORDS keys, VALUE_LEN-byte values of VALUES, uniform random bytes by default) into
+# a release dhtnode and into redis-server:
 #   - dhtdump --oneshot of the node (its GetAll-based dump), to compare with the node's own dump;
 #   - the node's shutdown dump (SIGTERM to exit) against Redis `SAVE`;
 #   - the node's start-up load (start to listening, and root.log's "Finished loading ... in")
@@ -18,7 +18,8 @@
 #   RECORDS=1000000 ROUNDS=1 scripts/bench-dump.sh # a quick check
 #   WORK=/path/on/disk scripts/bench-dump.sh
 #
-# Environment: RECORDS (10000000), VALUE_LEN (100), ROUNDS (3), PERIOD (periodic dump period,
+# Environment: RECORDS (10000000), VALUE_LEN (100), VALUES (random, or text: windows of a
+# pseudo-random text, which LZO shrinks to about 0.93 in GetAll batches), ROUNDS (3), PERIOD (periodic dump period,
 # 10 s), WORK (a temp dir beside the checkout), CARGO_TARGET_DIR. Needs redis-server and
 # redis-cli (Debian: apt-get install redis-server) and bc. Run it on an otherwise quiet machine,
 # as root if the page cache is to be dropped.
@@ -34,6 +35,7 @@ cd "$(dirname "$0")/.."
 
 RECORDS=${RECORDS:-10000000}
 VALUE_LEN=${VALUE_LEN:-100}
+VALUES=${VALUES:-random}
 ROUNDS=${ROUNDS:-3}
 PERIOD=${PERIOD:-10}
 for tool in redis-server redis-cli bc; do
@@ -56,7 +58,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-echo "== work dir $WORK, $RECORDS records of $VALUE_LEN bytes, $ROUNDS rounds"
+echo "== work dir $WORK, $RECORDS records of $VALUE_LEN bytes ($VALUES), $ROUNDS rounds"
 mkdir -p "$WORK"
 df -h "$WORK" | tail -1
 
@@ -125,7 +127,7 @@ stop_redis() {
 
 load_records() { # $1 = target, $2 = address
   "$BIN/swarm-bench" --target "$1" --addr "$2" --load --requests 0 --keys "$RECORDS" \
-    --value-size "$VALUE_LEN" --connections 8 --pipeline 64 --channel bench >"$WORK/load.out" 2>&1
+    --value-size "$VALUE_LEN" --values "$VALUES" --connections 8 --pipeline 64 --channel bench >"$WORK/load.out" 2>&1
   grep 'loaded' "$WORK/load.out" | tail -1
 }
 
@@ -233,7 +235,7 @@ verdict() { # $1 value, $2 op, $3 bound
 }
 
 echo
-echo "== rounds ($RECORDS records of $VALUE_LEN bytes, .tcm of $SIZE bytes, RDB of $RDB bytes)"
+echo "== rounds ($RECORDS records of $VALUE_LEN bytes of $VALUES, .tcm of $SIZE bytes, RDB of $RDB bytes)"
 printf '| %5s | %8s | %8s | %8s | %8s | %8s | %9s | %8s | %8s | %8s |\n' round "load s" "RDB s" \
   "dump s" "SAVE s" "dhtdump" "step us" "Get p99" "dd w s" "dd r s"
 i=0

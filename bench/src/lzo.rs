@@ -13,7 +13,7 @@ pub fn run(args: &LzoArgs) -> Result<(), String> {
     if args.value_size == 0 || args.keys == 0 {
         return Err("--keys and --value-size must be at least 1".into());
     }
-    let values = Values::new(args.value_size);
+    let values = Values::of_kind(args.value_size, args.values);
     let mut builder = BatchBuilder::new(args.batch_size);
     let mut out = Vec::with_capacity(2 * args.batch_size);
     let (mut batches, mut batch_bytes, mut raw_bytes, mut records) = (0u64, 0u64, 0u64, 0u64);

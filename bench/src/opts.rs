@@ -70,6 +70,10 @@ pub struct RunArgs {
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     pub value_size: usize,
+    /// What the values are made of (text: LZO shrinks a GetAll batch of them to about 0.93;
+    /// random: uniform random bytes, which do not compress).
+    #[arg(long, value_enum, default_value = "text")]
+    pub values: ValueKind,
     /// Key space: keys are drawn uniformly from this many keys. For queue operations: the
     /// records --load pushes before measuring (the prefill that keeps Pop off an empty queue).
     #[arg(long, default_value_t = 1_000_000)]
@@ -120,6 +124,15 @@ pub struct RunArgs {
     /// PutBatch: uncompressed bytes per batch (full batches of --value-size records).
     #[arg(long, default_value_t = swarm_protocol::batch::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
+}
+
+/// What the benchmark's values are cut from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValueKind {
+    /// A pseudo-random text of 66 letters, digits and signs.
+    Text,
+    /// Uniform pseudo-random bytes.
+    Random,
 }
 
 /// What `swarm-bench stream` streams through.
@@ -193,6 +206,9 @@ pub struct LzoArgs {
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     pub value_size: usize,
+    /// What the values are made of, as for `run --values`.
+    #[arg(long, value_enum, default_value = "text")]
+    pub values: ValueKind,
     /// Uncompressed batch capacity (the node's batch_size).
     #[arg(long, default_value_t = swarm_protocol::batch::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,

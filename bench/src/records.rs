@@ -1,8 +1,10 @@
 //! The benchmark's records: key `i` of the key space is `fnv1a64(i as u64 LE)` (spread over the
 //! whole u64 range like real dht keys, as dhttest's "spread" keys), rendered as 16 hex digits
-//! for both the dht and Redis; its value is a window of a fixed pseudo-random text, so Put, the
-//! load, GetAll and `swarm-bench lzo` all see the same bytes. Also the client's fast RNG.
+//! for both the dht and Redis; its value is a window of a fixed pseudo-random text (or, with
+//! `--values random`, of uniform random bytes), so Put, the load, GetAll and `swarm-bench lzo`
+//! all see the same bytes. Also the client's fast RNG.
 
+use super::opts::ValueKind;
 use swarm_protocol::format_key;
 use swarm_protocol::key::fnv1a64;
 
@@ -28,13 +30,21 @@ pub struct Values {
 }
 
 impl Values {
-    /// Values of `size` bytes.
+    /// Values of `size` bytes of text.
     pub fn new(size: usize) -> Values {
+        Values::of_kind(size, ValueKind::Text)
+    }
+
+    /// Values of `size` bytes of `kind`.
+    pub fn of_kind(size: usize, kind: ValueKind) -> Values {
         let mut rng = Rng::new(0x5eed_cafe);
         let alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.-";
         let len = POOL_LEN.max(size * 2);
         let pool = (0..len)
-            .map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize])
+            .map(|_| match kind {
+                ValueKind::Text => alphabet[(rng.next() % alphabet.len() as u64) as usize],
+                ValueKind::Random => (rng.next() >> 56) as u8,
+            })
             .collect();
         Values { pool, size }
     }

@@ -35,7 +35,7 @@ const DEFAULT_DURATION_S: f64 = 10.0;
 /// Runs `--load` (if asked) and the measured phase; returns the measured phase's figures
 /// (`None` for a load-only run, `--requests 0`).
 pub fn run(args: &RunArgs) -> Result<Option<Measured>, String> {
-    let values = Values::new(args.value_size);
+    let values = Values::of_kind(args.value_size, args.values);
     let key_base = args.key_base.unwrap_or_else(unix_seconds);
     let codec = Codec::new(args, &values, key_base);
     if args.load {
